@@ -1,0 +1,20 @@
+//! # Tessera
+//!
+//! A pure-Rust, sans-IO implementation of Messaging Layer Security
+//! (MLS, [RFC 9420](https://www.rfc-editor.org/rfc/rfc9420)).
+//!
+//! The library never opens a socket, reads a clock or spawns a thread: bytes
+//! and the current time go in, bytes and events come out.
+//!
+//! Layers, lowest first (a module only uses the ones above it in this list):
+//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`key_schedule`],
+//! [`secret_tree`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod crypto;
+pub mod error;
+pub mod tree_math;
+
+pub use error::{Error, Result};

@@ -1,0 +1,39 @@
+//! The conformance vectors as a `cargo test` gate: any failed case fails the
+//! test, and so does any skipped case of a kind Tessera claims to implement.
+
+#[path = "../examples/conformance/runner/mod.rs"]
+mod runner;
+
+use runner::{Outcome, default_vector_dir, run_file};
+
+/// Runs one published file; `complete` kinds must have no skipped case.
+fn gate(file: &str, expected_cases: usize, complete: bool) {
+    let path = default_vector_dir().join(file);
+    assert!(
+        path.is_file(),
+        "{} not found: set MLS_TEST_VECTORS to the published vectors",
+        path.display()
+    );
+    let r = run_file(&path, None);
+    runner::print_report(&r);
+    assert_eq!(r.outcomes.len(), expected_cases, "{file}: case count");
+    let failed: Vec<_> = r
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            matches!(o, Outcome::Failed(_)) || (complete && matches!(o, Outcome::Skipped(_)))
+        })
+        .collect();
+    assert!(failed.is_empty(), "{file}: {failed:?}");
+}
+
+#[test]
+fn tree_math() {
+    gate("tree-math.json", 10, true);
+}
+
+#[test]
+fn deserialization() {
+    gate("deserialization.json", 14, true);
+}
