@@ -15,6 +15,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod messages;
 pub mod tree_math;
 
 pub use error::{Error, Result};

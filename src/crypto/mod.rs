@@ -186,13 +186,13 @@ pub trait CipherSuiteProvider: Send + Sync {
     fn kdf_len(&self) -> usize;
 
     /// `KDF.Extract(salt, ikm)` (HKDF-Extract).
-    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Secret;
+    fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> Result<Secret, CryptoError>;
 
     /// `KDF.Expand(prk, info, len)` (HKDF-Expand).
     fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> Result<Secret, CryptoError>;
 
     /// `MAC(key, data)`: HMAC with the suite's hash (RFC 9420 §5.1).
-    fn mac(&self, key: &[u8], data: &[u8]) -> Tag;
+    fn mac(&self, key: &[u8], data: &[u8]) -> Result<Tag, CryptoError>;
 
     /// AEAD key length `Nk`.
     fn aead_key_len(&self) -> usize;

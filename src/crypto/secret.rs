@@ -34,6 +34,11 @@ impl Secret {
         &self.0
     }
 
+    /// The secret bytes, writable (to fill a fresh secret in place).
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()

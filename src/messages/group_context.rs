@@ -1,0 +1,55 @@
+//! The group context (RFC 9420 §8.1).
+
+use super::Extension;
+use crate::codec::{Decode, Encode, Reader};
+use crate::crypto::CipherSuite;
+use crate::error::{ApiError, DecodeError};
+
+/// A protocol version (RFC 9420 §6). Only `mls10` is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProtocolVersion(pub u16);
+
+impl ProtocolVersion {
+    /// MLS 1.0.
+    pub const MLS10: Self = Self(1);
+}
+
+impl Encode for ProtocolVersion {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.0.encode(out)
+    }
+}
+
+impl Decode for ProtocolVersion {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        u16::decode(r).map(Self)
+    }
+}
+
+/// The state every member agrees on in an epoch (RFC 9420 §8.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupContext {
+    /// Always [`ProtocolVersion::MLS10`].
+    pub version: ProtocolVersion,
+    /// The group's cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// The application-chosen group identifier.
+    pub group_id: Vec<u8>,
+    /// The epoch number.
+    pub epoch: u64,
+    /// The tree hash of the ratchet tree's root (§7.8).
+    pub tree_hash: Vec<u8>,
+    /// The confirmed transcript hash (§8.2).
+    pub confirmed_transcript_hash: Vec<u8>,
+    /// The group context extensions.
+    pub extensions: Vec<Extension>,
+}
+crate::impl_codec_struct!(GroupContext {
+    version,
+    cipher_suite,
+    group_id,
+    epoch,
+    tree_hash,
+    confirmed_transcript_hash,
+    extensions
+});
