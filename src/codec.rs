@@ -346,6 +346,26 @@ macro_rules! impl_codec_struct {
     };
 }
 
+/// Implements [`Encode`] and [`Decode`] for a one-field tuple struct by
+/// delegating to its field (for example `struct CipherSuite(u16)`).
+#[macro_export]
+macro_rules! impl_codec_newtype {
+    ($name:ident($inner:ty)) => {
+        impl $crate::codec::Encode for $name {
+            fn encode(&self, out: &mut Vec<u8>) -> Result<(), $crate::error::ApiError> {
+                $crate::codec::Encode::encode(&self.0, out)
+            }
+        }
+        impl $crate::codec::Decode for $name {
+            fn decode(
+                r: &mut $crate::codec::Reader<'_>,
+            ) -> Result<Self, $crate::error::DecodeError> {
+                <$inner as $crate::codec::Decode>::decode(r).map(Self)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

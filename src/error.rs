@@ -89,6 +89,9 @@ pub enum ProtocolError {
     /// The key for this generation was already used or deleted: a replay (RFC 9420 §9.2).
     #[error("key for generation {0} was already used or deleted")]
     KeyAlreadyUsed(u32),
+    /// An extension list holds the same extension type twice (RFC 9420 §13.4).
+    #[error("extension type {0} appears more than once")]
+    DuplicateExtension(u16),
     /// A ratchet generation would pass 2^32 - 1 (RFC 9420 §9.1).
     #[error("ratchet generation exhausted")]
     GenerationExhausted,

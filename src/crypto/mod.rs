@@ -15,8 +15,7 @@ use std::sync::Arc;
 pub use rust_crypto::RustCryptoProvider;
 pub use secret::{Secret, Tag};
 
-use crate::codec::{Decode, Encode, Reader};
-use crate::error::{ApiError, CryptoError, DecodeError};
+use crate::error::CryptoError;
 
 /// An MLS cipher suite identifier (RFC 9420 §17.1). Unknown values are kept as they are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,17 +55,7 @@ impl core::fmt::Debug for CipherSuite {
     }
 }
 
-impl Encode for CipherSuite {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        self.0.encode(out)
-    }
-}
-
-impl Decode for CipherSuite {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        u16::decode(r).map(Self)
-    }
-}
+crate::impl_codec_newtype!(CipherSuite(u16));
 
 macro_rules! public_bytes {
     ($(#[$m:meta])* $name:ident) => {
@@ -97,17 +86,7 @@ macro_rules! public_bytes {
             }
         }
 
-        impl Encode for $name {
-            fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-                self.0.encode(out)
-            }
-        }
-
-        impl Decode for $name {
-            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                Vec::<u8>::decode(r).map(Self)
-            }
-        }
+        crate::impl_codec_newtype!($name(Vec<u8>));
     };
 }
 

@@ -113,17 +113,7 @@ impl PartialEq for Tag {
 
 impl Eq for Tag {}
 
-impl crate::codec::Encode for Tag {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), crate::error::ApiError> {
-        crate::codec::write_opaque(out, &self.0)
-    }
-}
-
-impl crate::codec::Decode for Tag {
-    fn decode(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::error::DecodeError> {
-        Vec::<u8>::decode(r).map(Self)
-    }
-}
+crate::impl_codec_newtype!(Tag(Vec<u8>));
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,7 @@
 //! The group context (RFC 9420 §8.1).
 
 use super::Extension;
-use crate::codec::{Decode, Encode, Reader};
 use crate::crypto::CipherSuite;
-use crate::error::{ApiError, DecodeError};
 
 /// A protocol version (RFC 9420 §6). Only `mls10` is defined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -14,17 +12,7 @@ impl ProtocolVersion {
     pub const MLS10: Self = Self(1);
 }
 
-impl Encode for ProtocolVersion {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        self.0.encode(out)
-    }
-}
-
-impl Decode for ProtocolVersion {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        u16::decode(r).map(Self)
-    }
-}
+crate::impl_codec_newtype!(ProtocolVersion(u16));
 
 /// The state every member agrees on in an epoch (RFC 9420 §8.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
