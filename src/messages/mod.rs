@@ -3,6 +3,8 @@
 
 mod extension;
 mod group_context;
+mod psk;
 
 pub use extension::{Extension, ExtensionType};
 pub use group_context::{GroupContext, ProtocolVersion};
+pub use psk::{PreSharedKeyId, Psk, PskType, ResumptionPsk, ResumptionPskUsage};
