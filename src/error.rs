@@ -95,6 +95,9 @@ pub enum ProtocolError {
     /// A ratchet generation would pass 2^32 - 1 (RFC 9420 §9.1).
     #[error("ratchet generation exhausted")]
     GenerationExhausted,
+    /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
+    #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
+    TooManyPsks(usize),
 }
 
 /// The caller used the library wrongly.

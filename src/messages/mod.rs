@@ -9,6 +9,7 @@ mod key_package;
 mod leaf_node;
 mod node;
 mod proposal;
+mod psk;
 mod update_path;
 
 pub use capabilities::{Capabilities, Lifetime};
@@ -22,4 +23,5 @@ pub use key_package::{KeyPackage, KeyPackageRef};
 pub use leaf_node::{LeafNode, LeafNodeGroupBinding, LeafNodeSource};
 pub use node::{Node, ParentNode, RatchetTreeExtension};
 pub use proposal::ProposalType;
+pub use psk::{PreSharedKeyId, Psk, PskType, ResumptionPsk, ResumptionPskUsage};
 pub use update_path::{UpdatePath, UpdatePathNode};
