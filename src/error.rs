@@ -67,6 +67,9 @@ pub enum DecodeError {
     /// A field held a value the RFC does not allow there.
     #[error("invalid value for {0}")]
     InvalidValue(&'static str),
+    /// The padding of a `PrivateMessageContent` held a non-zero byte (RFC 9420 §6.3.1).
+    #[error("non-zero byte in PrivateMessageContent padding")]
+    NonZeroPadding,
 }
 
 /// A peer broke a rule of RFC 9420. Each variant names the rule.

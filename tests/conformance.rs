@@ -52,3 +52,8 @@ fn psk_secret() {
 fn secret_tree() {
     gate("secret-tree.json", 21, true);
 }
+
+#[test]
+fn messages() {
+    gate("messages.json", 300, true);
+}
