@@ -5,8 +5,8 @@ use super::Outcome;
 use super::json::{Case, check_bytes, hex, outcome};
 use tessera::codec::{Decode, Encode};
 use tessera::messages::{
-    Add, Commit, ExternalInit, GroupContextExtensions, GroupSecrets, MlsMessage, PreSharedKey,
-    RatchetTreeExtension, ReInit, Remove, Update, WireFormat,
+    Add, Commit, ContentType, ExternalInit, GroupContextExtensions, GroupSecrets, MlsMessage,
+    PreSharedKey, RatchetTreeExtension, ReInit, Remove, Update, WireFormat,
 };
 
 pub fn check(case: &Case) -> Outcome {
@@ -38,7 +38,7 @@ fn message(case: &Case, name: &str, want: WireFormat) -> Result<MlsMessage, Stri
 }
 
 /// A public message field whose content must be of type `want`.
-fn public(case: &Case, name: &str, want: tessera::messages::ContentType) -> Result<(), String> {
+fn public(case: &Case, name: &str, want: ContentType) -> Result<(), String> {
     match message(case, name, WireFormat::PUBLIC_MESSAGE)? {
         MlsMessage::PublicMessage(m) if m.content.content_type() == want => Ok(()),
         MlsMessage::PublicMessage(m) => Err(format!(
@@ -50,7 +50,6 @@ fn public(case: &Case, name: &str, want: tessera::messages::ContentType) -> Resu
 }
 
 fn run(case: &Case) -> Result<(), String> {
-    use tessera::messages::ContentType;
     message(case, "mls_welcome", WireFormat::WELCOME)?;
     message(case, "mls_group_info", WireFormat::GROUP_INFO)?;
     message(case, "mls_key_package", WireFormat::KEY_PACKAGE)?;
