@@ -37,3 +37,23 @@ fn tree_math() {
 fn deserialization() {
     gate("deserialization.json", 14, true);
 }
+
+#[test]
+fn key_schedule() {
+    gate("key-schedule.json", 7, true);
+}
+
+#[test]
+fn psk_secret() {
+    gate("psk_secret.json", 77, true);
+}
+
+#[test]
+fn secret_tree() {
+    gate("secret-tree.json", 21, true);
+}
+
+#[test]
+fn messages() {
+    gate("messages.json", 300, true);
+}

@@ -8,6 +8,7 @@ mod crypto_basics;
 mod deserialization;
 mod json;
 mod key_schedule;
+mod messages;
 mod psk_secret;
 mod secret_tree;
 mod tree_math;
@@ -86,6 +87,7 @@ impl Kind {
             Kind::SecretTree => secret_tree::check,
             Kind::KeySchedule => key_schedule::check,
             Kind::PskSecret => psk_secret::check,
+            Kind::Messages => messages::check,
             _ => return None,
         })
     }
