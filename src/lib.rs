@@ -16,6 +16,7 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod messages;
+pub mod tree;
 pub mod tree_math;
 
 pub use error::{Error, Result};

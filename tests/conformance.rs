@@ -37,3 +37,13 @@ fn tree_math() {
 fn deserialization() {
     gate("deserialization.json", 14, true);
 }
+
+#[test]
+fn tree_validation() {
+    gate("tree-validation.json", 98, true);
+}
+
+#[test]
+fn tree_operations() {
+    gate("tree-operations.json", 5, true);
+}

@@ -11,6 +11,8 @@ mod key_schedule;
 mod psk_secret;
 mod secret_tree;
 mod tree_math;
+mod tree_operations;
+mod tree_validation;
 
 use std::path::{Path, PathBuf};
 
@@ -86,6 +88,8 @@ impl Kind {
             Kind::SecretTree => secret_tree::check,
             Kind::KeySchedule => key_schedule::check,
             Kind::PskSecret => psk_secret::check,
+            Kind::TreeValidation => tree_validation::check,
+            Kind::TreeOperations => tree_operations::check,
             _ => return None,
         })
     }
