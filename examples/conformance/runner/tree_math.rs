@@ -20,7 +20,8 @@ fn run(case: &Case) -> Result<(), String> {
     };
     want("n_nodes", u64::from(size.node_count()))?;
     want("root", u64::from(size.root().0))?;
-    let fields: [(&str, &dyn Fn(NodeIndex) -> Option<NodeIndex>); 4] = [
+    type Step<'a> = &'a dyn Fn(NodeIndex) -> Option<NodeIndex>;
+    let fields: [(&str, Step); 4] = [
         ("left", &|x: NodeIndex| x.left()),
         ("right", &|x: NodeIndex| x.right()),
         ("parent", &|x| size.parent(x)),
