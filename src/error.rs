@@ -101,6 +101,123 @@ pub enum ProtocolError {
     /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
     #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
     TooManyPsks(usize),
+
+    // --- Ratchet tree: structure (RFC 9420 §4, §7.7, §12.4.3.3) ---
+    /// A `ratchet_tree` has no nodes, or its last node is blank: "the receiver
+    /// MUST check that the last node in ratchet_tree is non-blank" (RFC 9420 §12.4.3.3).
+    #[error("ratchet tree is empty or ends with a blank node")]
+    RatchetTreeTrailingBlank,
+    /// A `ratchet_tree` holds more nodes than a tree of 2^31 leaves (RFC 9420 §4.1.1, §12.4.3.3).
+    #[error("ratchet tree has too many nodes")]
+    RatchetTreeTooLarge,
+    /// A leaf node sits at a parent position or a parent node at a leaf position:
+    /// leaves are at even array indices, parents at odd ones (RFC 9420 §12.4.3.3, Appendix C).
+    #[error("node {0} has the wrong node type for its position")]
+    NodeTypeMismatch(u32),
+    /// A leaf that should hold a member is blank (RFC 9420 §12.1.2, §12.1.3).
+    #[error("leaf {0} is blank")]
+    BlankLeaf(u32),
+    /// The tree cannot grow past 2^31 leaves (RFC 9420 §7.7).
+    #[error("the ratchet tree is full")]
+    TreeFull,
+
+    // --- Leaf node validation (RFC 9420 §7.3) ---
+    /// The leaf node's `leaf_node_source` is not the one its context requires:
+    /// `key_package` in a KeyPackage/Add, `update` in an Update, `commit` in an
+    /// UpdatePath (RFC 9420 §7.3).
+    #[error("leaf node source {found} where {expected} is required")]
+    LeafNodeSourceMismatch {
+        /// The required `LeafNodeSource` code point.
+        expected: u8,
+        /// The code point found.
+        found: u8,
+    },
+    /// The leaf node's signature does not verify with its signature key and
+    /// the group binding of its source (RFC 9420 §7.2, §7.3).
+    #[error("leaf node signature is invalid")]
+    LeafNodeSignatureInvalid,
+    /// The leaf's capabilities do not list the group's cipher suite (RFC 9420 §7.3, §10.1).
+    #[error("leaf capabilities do not include cipher suite 0x{0:04x}")]
+    LeafLacksCipherSuite(u16),
+    /// The leaf's capabilities do not list the group's protocol version (RFC 9420 §7.3, §10.1).
+    #[error("leaf capabilities do not include protocol version {0}")]
+    LeafLacksProtocolVersion(u16),
+    /// The leaf's capabilities miss an extension type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required extension type {0}")]
+    LeafLacksRequiredExtension(u16),
+    /// The leaf's capabilities miss a proposal type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required proposal type {0}")]
+    LeafLacksRequiredProposal(u16),
+    /// The leaf's capabilities miss a credential type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required credential type {0}")]
+    LeafLacksRequiredCredential(u16),
+    /// The leaf's capabilities do not list the type of its own credential (RFC 9420 §7.2).
+    #[error("leaf capabilities do not include its own credential type {0}")]
+    LeafLacksOwnCredentialType(u16),
+    /// The leaf's credential type is not supported by every other member (RFC 9420 §7.3).
+    #[error("credential type {0} is not supported by every member")]
+    CredentialTypeNotSupportedByMembers(u16),
+    /// The leaf does not support a credential type another member uses (RFC 9420 §7.3).
+    #[error("leaf does not support credential type {0}, which a member uses")]
+    LeafLacksCredentialTypeInUse(u16),
+    /// A leaf extension's type is not listed in the leaf's own capabilities (RFC 9420 §7.2, §7.3).
+    #[error("leaf extension type {0} is not in the leaf's capabilities")]
+    LeafExtensionNotInCapabilities(u16),
+    /// The current time is outside the leaf's lifetime (RFC 9420 §7.3).
+    #[error("leaf lifetime {not_before}..={not_after} does not contain {now}")]
+    LeafLifetimeInvalid {
+        /// Start of the lifetime.
+        not_before: u64,
+        /// End of the lifetime.
+        not_after: u64,
+        /// The time checked.
+        now: u64,
+    },
+    /// The leaf's signature key is already used by another member (RFC 9420 §7.3).
+    #[error("signature key already used by leaf {0}")]
+    DuplicateSignatureKey(u32),
+    /// The encryption key already appears in another node of the tree
+    /// (RFC 9420 §7.3 for leaves, §12.4.3.1 for parent nodes).
+    #[error("encryption key already used by node {0}")]
+    DuplicateEncryptionKey(u32),
+    /// An Update's leaf node keeps the encryption key of the leaf it replaces (RFC 9420 §7.3).
+    #[error("update leaf node keeps the encryption key it replaces")]
+    UpdateKeepsEncryptionKey,
+
+    // --- Whole-tree validation (RFC 9420 §7.8, §7.9.2, §12.4.3.1) ---
+    /// The tree hash of the ratchet tree differs from the one the group
+    /// agreed on (RFC 9420 §12.4.3.1, §12.4.3.3).
+    #[error("tree hash does not match the group's")]
+    TreeHashMismatch,
+    /// A non-blank parent node is not covered by exactly one parent-hash
+    /// chain from below (RFC 9420 §7.9.2).
+    #[error("parent node {0} is not parent-hash valid")]
+    ParentHashInvalid(u32),
+    /// A commit leaf's `parent_hash` differs from the parent hash of its
+    /// filtered direct path (RFC 9420 §7.9.2).
+    #[error("leaf {0} carries a parent hash that does not match its path")]
+    LeafParentHashMismatch(u32),
+    /// An `unmerged_leaves` entry names a leaf outside the parent's subtree, a blank
+    /// leaf, or a leaf listed twice (RFC 9420 §12.4.3.1).
+    #[error("parent node {node} lists invalid unmerged leaf {leaf}")]
+    UnmergedLeafInvalid {
+        /// The parent node.
+        node: u32,
+        /// The leaf index listed.
+        leaf: u32,
+    },
+    /// A non-blank node between an unmerged leaf and a parent listing it does not
+    /// list the leaf too (RFC 9420 §12.4.3.1).
+    #[error("node {node} does not list unmerged leaf {leaf} that an ancestor lists")]
+    UnmergedLeafNotListedBelow {
+        /// The intermediate node missing the entry.
+        node: u32,
+        /// The leaf index.
+        leaf: u32,
+    },
 }
 
 /// The caller used the library wrongly.

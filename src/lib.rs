@@ -19,6 +19,7 @@ pub mod key_schedule;
 pub mod messages;
 pub mod psk;
 pub mod secret_tree;
+pub mod tree;
 pub mod tree_math;
 
 pub use error::{Error, Result};

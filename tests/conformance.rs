@@ -56,4 +56,11 @@ fn secret_tree() {
 #[test]
 fn messages() {
     gate("messages.json", 300, true);
+fn tree_validation() {
+    gate("tree-validation.json", 98, true);
+}
+
+#[test]
+fn tree_operations() {
+    gate("tree-operations.json", 5, true);
 }

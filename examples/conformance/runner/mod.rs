@@ -12,6 +12,8 @@ mod messages;
 mod psk_secret;
 mod secret_tree;
 mod tree_math;
+mod tree_operations;
+mod tree_validation;
 
 use std::path::{Path, PathBuf};
 
@@ -88,6 +90,8 @@ impl Kind {
             Kind::KeySchedule => key_schedule::check,
             Kind::PskSecret => psk_secret::check,
             Kind::Messages => messages::check,
+            Kind::TreeValidation => tree_validation::check,
+            Kind::TreeOperations => tree_operations::check,
             _ => return None,
         })
     }

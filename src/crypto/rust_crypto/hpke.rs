@@ -42,8 +42,9 @@ pub(super) fn generate_key_pair(
 }
 
 pub(super) fn public_key(
-    _algs: &Algorithms,
+    algs: &Algorithms,
     _sk: &HpkePrivateKey,
 ) -> Result<HpkePublicKey, CryptoError> {
+    let _ = algs.kem;
     Err(TODO)
 }
