@@ -76,6 +76,72 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
 pub enum ProtocolError {
+    // --- Group: proposal lists (RFC 9420 §12.1, §12.2) ---
+    /// A commit covers an Update proposal sent by the committer itself (RFC 9420 §12.2).
+    #[error("commit covers an Update from the committer")]
+    CommitterUpdate,
+    /// A commit covers a Remove of the committer (RFC 9420 §12.2).
+    #[error("commit removes the committer")]
+    CommitterRemoved,
+    /// Two Update/Remove proposals apply to the same leaf (RFC 9420 §12.2).
+    #[error("several Update/Remove proposals for leaf {0}")]
+    ConflictingLeafProposals(u32),
+    /// Two PreSharedKey proposals name the same PSK (RFC 9420 §12.2).
+    #[error("duplicate PreSharedKey proposal")]
+    DuplicatePsk,
+    /// More than one GroupContextExtensions proposal (RFC 9420 §12.2).
+    #[error("more than one GroupContextExtensions proposal")]
+    MultipleGroupContextExtensions,
+    /// A ReInit proposal together with other proposals (RFC 9420 §12.2).
+    #[error("ReInit proposal combined with other proposals")]
+    ReInitNotAlone,
+    /// An ExternalInit proposal in a regular commit (RFC 9420 §12.2).
+    #[error("ExternalInit proposal in a regular commit")]
+    ExternalInitInRegularCommit,
+    /// An external commit's proposals break the rules of RFC 9420 §12.2
+    /// (exactly one ExternalInit, at most one Remove, PreSharedKeys, nothing else).
+    #[error("invalid proposal list for an external commit: {0}")]
+    InvalidExternalCommitProposals(&'static str),
+    /// A Remove names a blank or absent leaf (RFC 9420 §12.1.3).
+    #[error("Remove of blank or absent leaf {0}")]
+    RemoveOfBlankLeaf(u32),
+    /// A KeyPackage's version or cipher suite differs from the group's (RFC 9420 §10.1).
+    #[error("KeyPackage version or cipher suite differs from the group's")]
+    KeyPackageMismatch,
+    /// A KeyPackage's init key equals its leaf's encryption key (RFC 9420 §10.1).
+    #[error("KeyPackage init_key equals its encryption_key")]
+    KeyPackageInitKeyReused,
+    /// A PreSharedKey proposal's nonce is not `KDF.Nh` bytes (RFC 9420 §12.1.4).
+    #[error("PSK nonce has the wrong length")]
+    PskNonceLength,
+    /// A resumption PSK with usage reinit or branch outside those operations (RFC 9420 §12.1.4).
+    #[error("resumption PSK usage not allowed here")]
+    PskUsageNotAllowed,
+    /// A ReInit proposal lowers the protocol version (RFC 9420 §12.1.5).
+    #[error("ReInit lowers the protocol version")]
+    ReInitVersionDowngrade,
+    /// A member does not support an extension or capability the group context
+    /// requires (RFC 9420 §11.1, §12.1.7).
+    #[error("leaf {0} does not support the group context extensions")]
+    UnsupportedGroupContextExtensions(u32),
+    /// A proposal type this sender type may not send (RFC 9420 §12.1.8, §12.1.2).
+    #[error("proposal type {proposal_type} may not be sent by sender type {sender_type}")]
+    ProposalSenderNotAllowed {
+        /// The proposal type.
+        proposal_type: u16,
+        /// The sender type code.
+        sender_type: u8,
+    },
+    /// A commit references a proposal this member has not received in this epoch (RFC 9420 §12.4.2).
+    #[error("commit references an unknown proposal")]
+    UnknownProposalReference,
+    /// The commit has no path although its proposals require one (RFC 9420 §12.4).
+    #[error("commit requires a path but has none")]
+    PathRequired,
+    /// An external PSK the commit or Welcome names is not in the store (RFC 9420 §12.4.2).
+    #[error("PSK not available")]
+    PskNotFound,
+
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
     LeafIndexOutOfRange(u32),

@@ -15,6 +15,7 @@
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod group;
 pub mod key_schedule;
 pub mod messages;
 pub mod psk;
