@@ -37,3 +37,8 @@ fn tree_math() {
 fn deserialization() {
     gate("deserialization.json", 14, true);
 }
+
+#[test]
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
+}
