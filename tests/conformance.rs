@@ -63,4 +63,6 @@ fn tree_validation() {
 #[test]
 fn tree_operations() {
     gate("tree-operations.json", 5, true);
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
 }
