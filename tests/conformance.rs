@@ -39,6 +39,11 @@ fn deserialization() {
 }
 
 #[test]
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
+}
+
+#[test]
 fn key_schedule() {
     gate("key-schedule.json", 7, true);
 }
@@ -56,6 +61,9 @@ fn secret_tree() {
 #[test]
 fn messages() {
     gate("messages.json", 300, true);
+}
+
+#[test]
 fn tree_validation() {
     gate("tree-validation.json", 98, true);
 }
@@ -63,6 +71,4 @@ fn tree_validation() {
 #[test]
 fn tree_operations() {
     gate("tree-operations.json", 5, true);
-fn crypto_basics() {
-    gate("crypto-basics.json", 7, true);
 }

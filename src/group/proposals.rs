@@ -129,9 +129,9 @@ fn leaf_supports_extensions(
     required: Option<&RequiredCapabilities>,
 ) -> bool {
     let caps = &leaf.capabilities;
-    let ext_ok = extensions.iter().all(|e| {
-        e.extension_type.is_default() || caps.extensions.contains(&e.extension_type)
-    });
+    let ext_ok = extensions
+        .iter()
+        .all(|e| e.extension_type.is_default() || caps.extensions.contains(&e.extension_type));
     let req_ok = required.is_none_or(|r| {
         r.extension_types
             .iter()
