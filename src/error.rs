@@ -138,6 +138,30 @@ pub enum ProtocolError {
     /// The commit has no path although its proposals require one (RFC 9420 §12.4).
     #[error("commit requires a path but has none")]
     PathRequired,
+    /// The Welcome has no GroupSecrets for our KeyPackage (RFC 9420 §12.4.3.1).
+    #[error("Welcome is not addressed to this KeyPackage")]
+    WelcomeNotForUs,
+    /// The Welcome's cipher suite or version differs from the KeyPackage's or the GroupInfo's (RFC 9420 §12.4.3.1).
+    #[error("Welcome cipher suite or version mismatch")]
+    WelcomeCipherSuiteMismatch,
+    /// The GroupInfo of a Welcome does not decrypt (RFC 9420 §12.4.3.1).
+    #[error("GroupInfo does not decrypt")]
+    GroupInfoDecryptFailed,
+    /// Neither the GroupInfo nor the caller supplied the ratchet tree (RFC 9420 §12.4.3.1).
+    #[error("no ratchet tree in the Welcome and none supplied")]
+    RatchetTreeMissing,
+    /// The GroupInfo signer is not a member (RFC 9420 §12.4.3.1).
+    #[error("GroupInfo signer {0} is not a member")]
+    GroupInfoSignerNotMember(u32),
+    /// The joiner's own leaf is not in the tree (RFC 9420 §12.4.3.1).
+    #[error("own leaf not found in the tree")]
+    OwnLeafNotFound,
+    /// A key derived from a path secret differs from the tree's public key (RFC 9420 §12.4.3.1, §7.5).
+    #[error("path secret does not match the public key of node {0}")]
+    PathSecretPublicKeyMismatch(u32),
+    /// The confirmation tag does not match (RFC 9420 §6.1, §12.4.2, §12.4.3.1).
+    #[error("confirmation tag mismatch")]
+    ConfirmationTagMismatch,
     /// An external PSK the commit or Welcome names is not in the store (RFC 9420 §12.4.2).
     #[error("PSK not available")]
     PskNotFound,
