@@ -162,6 +162,44 @@ pub enum ProtocolError {
     /// The confirmation tag does not match (RFC 9420 §6.1, §12.4.2, §12.4.3.1).
     #[error("confirmation tag mismatch")]
     ConfirmationTagMismatch,
+    /// A message for another group (RFC 9420 §6).
+    #[error("message is for another group")]
+    WrongGroup,
+    /// A handshake message of another epoch (RFC 9420 §12.4.2).
+    #[error("message of epoch {message}, group is in epoch {current}")]
+    WrongEpoch {
+        /// The message's epoch.
+        message: u64,
+        /// The group's epoch.
+        current: u64,
+    },
+    /// A wire format this operation does not accept here (RFC 9420 §6).
+    #[error("wire format {0} not accepted here")]
+    UnsupportedWireFormat(u16),
+    /// The sender's leaf is blank or outside the tree (RFC 9420 §6.1).
+    #[error("sender leaf {0} is not a member")]
+    SenderNotMember(u32),
+    /// An external sender index not in `external_senders` (RFC 9420 §12.1.8.1).
+    #[error("unknown external sender {0}")]
+    UnknownExternalSender(u32),
+    /// A sender type that may not send this content (RFC 9420 §6, §12.1.8).
+    #[error("sender type not allowed for this content")]
+    InvalidSenderForContent,
+    /// Application data in a PublicMessage (RFC 9420 §6.2: it MUST be a PrivateMessage).
+    #[error("application data sent as PublicMessage")]
+    ApplicationInPublicMessage,
+    /// The membership tag of a PublicMessage is missing or wrong (RFC 9420 §6.2).
+    #[error("invalid membership tag")]
+    InvalidMembershipTag,
+    /// A commit from this member's own leaf that is not its pending commit (RFC 9420 §12.4.2).
+    #[error("commit by this member that is not its pending commit")]
+    OwnCommitNotPending,
+    /// External commits are not implemented yet.
+    #[error("external commits are not supported yet")]
+    ExternalCommitUnsupported,
+    /// A commit's new leaf keeps the committer's encryption key (RFC 9420 §12.4.2).
+    #[error("commit path leaf keeps the old encryption key")]
+    CommitLeafKeyNotChanged,
     /// An external PSK the commit or Welcome names is not in the store (RFC 9420 §12.4.2).
     #[error("PSK not available")]
     PskNotFound,
