@@ -208,7 +208,7 @@ pub(super) fn assert_consistent(tree: &RatchetTree, cs: &dyn CipherSuiteProvider
     let root = tree.root();
     assert_eq!(
         tree.tree_hash(cs).unwrap(),
-        reference_tree_hash(cs, &tree.nodes, root),
+        reference_tree_hash(cs, &tree.to_nodes(), root),
         "cached tree hash differs from a recomputation"
     );
     let mut members = 0;

@@ -43,7 +43,7 @@ fn pick(tree: &RatchetTree, k: u32) -> Option<LeafIndex> {
 fn check(tree: &RatchetTree, cs: &dyn CipherSuiteProvider) {
     assert_eq!(
         tree.tree_hash(cs).unwrap(),
-        reference_tree_hash(cs, &tree.nodes, tree.root()),
+        reference_tree_hash(cs, &tree.to_nodes(), tree.root()),
         "cached tree hash differs from a recomputation"
     );
     tree.verify_parent_hashes(cs).unwrap();
