@@ -67,6 +67,9 @@ pub enum DecodeError {
     /// A field held a value the RFC does not allow there.
     #[error("invalid value for {0}")]
     InvalidValue(&'static str),
+    /// The padding of a `PrivateMessageContent` held a non-zero byte (RFC 9420 §6.3.1).
+    #[error("non-zero byte in PrivateMessageContent padding")]
+    NonZeroPadding,
 }
 
 /// A peer broke a rule of RFC 9420. Each variant names the rule.
@@ -95,6 +98,9 @@ pub enum ProtocolError {
     /// A ratchet generation would pass 2^32 - 1 (RFC 9420 §9.1).
     #[error("ratchet generation exhausted")]
     GenerationExhausted,
+    /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
+    #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
+    TooManyPsks(usize),
 
     // --- Ratchet tree: structure (RFC 9420 §4, §7.7, §12.4.3.3) ---
     /// A `ratchet_tree` has no nodes, or its last node is blank: "the receiver

@@ -7,15 +7,18 @@
 //! and the current time go in, bytes and events come out.
 //!
 //! Layers, lowest first (a module only uses the ones above it in this list):
-//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`key_schedule`],
-//! [`secret_tree`].
+//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`psk`],
+//! [`key_schedule`], [`secret_tree`], [`tree`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod key_schedule;
 pub mod messages;
+pub mod psk;
+pub mod secret_tree;
 pub mod tree;
 pub mod tree_math;
 

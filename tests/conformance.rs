@@ -39,6 +39,26 @@ fn deserialization() {
 }
 
 #[test]
+fn key_schedule() {
+    gate("key-schedule.json", 7, true);
+}
+
+#[test]
+fn psk_secret() {
+    gate("psk_secret.json", 77, true);
+}
+
+#[test]
+fn secret_tree() {
+    gate("secret-tree.json", 21, true);
+}
+
+#[test]
+fn messages() {
+    gate("messages.json", 300, true);
+}
+
+#[test]
 fn tree_validation() {
     gate("tree-validation.json", 98, true);
 }

@@ -70,6 +70,10 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
+// A secret on the wire is an `opaque<V>` (e.g. `GroupSecrets.joiner_secret`,
+// RFC 9420 §12.4.3.1). Decoding moves the received bytes straight in.
+crate::impl_codec_newtype!(Secret(Vec<u8>));
+
 /// A MAC or authentication tag (membership tag, confirmation tag, ...).
 ///
 /// Tags are public, but comparing them must not leak how many bytes matched,

@@ -8,6 +8,7 @@ mod crypto_basics;
 mod deserialization;
 mod json;
 mod key_schedule;
+mod messages;
 mod psk_secret;
 mod secret_tree;
 mod tree_math;
@@ -90,6 +91,7 @@ impl Kind {
             Kind::PskSecret => psk_secret::check,
             Kind::TreeValidation => tree_validation::check,
             Kind::TreeOperations => tree_operations::check,
+            Kind::Messages => messages::check,
             _ => return None,
         })
     }

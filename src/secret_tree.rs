@@ -1,0 +1,598 @@
+//! The secret tree and its sender ratchets (RFC 9420 §9, §9.1, §9.2).
+//!
+//! The `encryption_secret` of an epoch sits at the root of a tree shaped like
+//! the ratchet tree. A parent's secret gives its children's secrets
+//! (`ExpandWithLabel(., "tree", "left" | "right", KDF.Nh)`); a leaf's secret
+//! starts a handshake and an application ratchet, each of which gives one key
+//! and nonce per generation.
+//!
+//! Everything is derived on demand: a tree for a million members holds only
+//! the secrets next to the paths actually used. Deletion follows §9.2:
+//!
+//! * a node's secret is deleted once its children's secrets are derived;
+//! * a leaf's secret is deleted once its two ratchets are started;
+//! * a ratchet secret is deleted once the next one is derived;
+//! * a key and nonce are deleted when they are handed out, so asking twice
+//!   for a generation is refused with [`ProtocolError::KeyAlreadyUsed`].
+//!
+//! Keys of generations skipped over (messages that may still arrive out of
+//! order) are kept, at most [`SecretTreeConfig::max_retained_keys`] per
+//! ratchet, oldest dropped first; a generation more than
+//! [`SecretTreeConfig::max_forward_distance`] ahead of a ratchet is refused
+//! with [`ProtocolError::GenerationTooFarAhead`] so that a message cannot make
+//! a member derive an unbounded number of keys.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::crypto::labeled::{derive_tree_secret, expand_with_label, nh};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
+use crate::error::{ApiError, Error, ProtocolError, Result};
+use crate::key_schedule::{KeyAndNonce, len16};
+use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
+
+/// Bounds on what a [`SecretTree`] will derive and keep for out-of-order messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretTreeConfig {
+    /// The furthest a requested generation may lie ahead of a ratchet's next
+    /// unused generation. Default 1000.
+    pub max_forward_distance: u32,
+    /// How many keys of skipped generations each ratchet keeps for messages
+    /// that arrive out of order; the oldest are deleted first. Default 128.
+    pub max_retained_keys: u32,
+}
+
+impl Default for SecretTreeConfig {
+    fn default() -> Self {
+        Self {
+            max_forward_distance: 1000,
+            max_retained_keys: 128,
+        }
+    }
+}
+
+/// Which of a leaf's two ratchets (RFC 9420 §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RatchetKind {
+    /// Keys for Proposals and Commits.
+    Handshake,
+    /// Keys for application data.
+    Application,
+}
+
+/// The key and nonce of one generation of a sender ratchet (RFC 9420 §9.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageKey {
+    /// The generation, sent in the `SenderData` of the PrivateMessage (§6.3.2).
+    pub generation: u32,
+    /// `ratchet_key_[N]_[generation]`, `AEAD.Nk` bytes.
+    pub key: Secret,
+    /// `ratchet_nonce_[N]_[generation]`, `AEAD.Nn` bytes (before the reuse guard is applied).
+    pub nonce: Secret,
+}
+
+/// One sender ratchet (RFC 9420 §9.1).
+#[derive(Clone, Debug)]
+struct Ratchet {
+    /// `(j, ratchet_secret_[j])` for the next unused generation `j`; `None`
+    /// once generation 2^32 - 1 has been passed.
+    next: Option<(u32, Secret)>,
+    /// Keys of skipped generations, kept for out-of-order messages.
+    retained: BTreeMap<u32, KeyAndNonce>,
+}
+
+impl Ratchet {
+    fn new(secret: Secret) -> Self {
+        Self {
+            next: Some((0, secret)),
+            retained: BTreeMap::new(),
+        }
+    }
+
+    /// `ratchet_key_[j]` and `ratchet_nonce_[j]` from `ratchet_secret_[j]`.
+    fn key_and_nonce(cs: &dyn CipherSuiteProvider, j: u32, secret: &Secret) -> Result<KeyAndNonce> {
+        let s = secret.as_bytes();
+        Ok(KeyAndNonce {
+            key: derive_tree_secret(cs, s, b"key", j, len16(cs.aead_key_len())?)?,
+            nonce: derive_tree_secret(cs, s, b"nonce", j, len16(cs.aead_nonce_len())?)?,
+        })
+    }
+
+    /// Moves the ratchet one generation on, deleting the current secret.
+    fn advance(&mut self, cs: &dyn CipherSuiteProvider) -> Result<()> {
+        if let Some((j, secret)) = self.next.take()
+            && let Some(next_j) = j.checked_add(1)
+        {
+            let next = derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?;
+            self.next = Some((next_j, next));
+        }
+        Ok(())
+    }
+
+    /// The key of the next unused generation, for sending.
+    fn next_key(&mut self, cs: &dyn CipherSuiteProvider) -> Result<MessageKey> {
+        let Some((j, secret)) = &self.next else {
+            return Err(ProtocolError::GenerationExhausted.into());
+        };
+        let j = *j;
+        let kn = Self::key_and_nonce(cs, j, secret)?;
+        self.advance(cs)?;
+        Ok(MessageKey {
+            generation: j,
+            key: kn.key,
+            nonce: kn.nonce,
+        })
+    }
+
+    /// The key of `generation`, for receiving: a retained one, or one derived
+    /// by moving forward (retaining the keys skipped over).
+    fn key(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        generation: u32,
+        config: &SecretTreeConfig,
+    ) -> Result<MessageKey> {
+        if let Some(kn) = self.retained.remove(&generation) {
+            return Ok(MessageKey {
+                generation,
+                key: kn.key,
+                nonce: kn.nonce,
+            });
+        }
+        let current = match &self.next {
+            Some((j, _)) if generation >= *j => *j,
+            // Behind the ratchet and not retained: used, or deleted.
+            _ => return Err(ProtocolError::KeyAlreadyUsed(generation).into()),
+        };
+        if generation - current > config.max_forward_distance {
+            return Err(ProtocolError::GenerationTooFarAhead {
+                requested: generation,
+                current,
+                bound: config.max_forward_distance,
+            }
+            .into());
+        }
+        // Only the last `max_retained_keys` skipped generations would survive
+        // the limit below, so the older ones are not even derived.
+        let keep_from = generation.saturating_sub(config.max_retained_keys);
+        loop {
+            let Some((j, secret)) = &self.next else {
+                return Err(Error::Internal(
+                    "ratchet ended before a reachable generation",
+                ));
+            };
+            let j = *j;
+            if j == generation {
+                return self.next_key(cs);
+            }
+            if j >= keep_from {
+                let kn = Self::key_and_nonce(cs, j, secret)?;
+                self.retained.insert(j, kn);
+            }
+            self.advance(cs)?;
+            while self.retained.len() > config.max_retained_keys as usize {
+                self.retained.pop_first();
+            }
+        }
+    }
+}
+
+/// The two ratchets of one leaf.
+#[derive(Clone, Debug)]
+struct LeafRatchets {
+    handshake: Ratchet,
+    application: Ratchet,
+}
+
+impl LeafRatchets {
+    fn get_mut(&mut self, kind: RatchetKind) -> &mut Ratchet {
+        match kind {
+            RatchetKind::Handshake => &mut self.handshake,
+            RatchetKind::Application => &mut self.application,
+        }
+    }
+}
+
+/// The secret tree of one epoch (RFC 9420 §9), derived lazily and deleted as
+/// it is used (§9.2). See the [module documentation](self).
+#[derive(Debug)]
+pub struct SecretTree {
+    cipher_suite: CipherSuite,
+    size: TreeSize,
+    config: SecretTreeConfig,
+    /// Node secrets derived (or, for the root, given) and not yet consumed.
+    nodes: HashMap<NodeIndex, Secret>,
+    /// Ratchets of the leaves whose secrets have been consumed.
+    leaves: HashMap<LeafIndex, LeafRatchets>,
+}
+
+impl SecretTree {
+    /// A secret tree over `size` leaves with `encryption_secret` at its root,
+    /// consuming the secret (RFC 9420 §9).
+    pub fn new(
+        cs: &dyn CipherSuiteProvider,
+        encryption_secret: Secret,
+        size: TreeSize,
+        config: SecretTreeConfig,
+    ) -> Self {
+        let mut nodes = HashMap::new();
+        nodes.insert(size.root(), encryption_secret);
+        Self {
+            cipher_suite: cs.cipher_suite(),
+            size,
+            config,
+            nodes,
+            leaves: HashMap::new(),
+        }
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> TreeSize {
+        self.size
+    }
+
+    /// The bounds this tree was made with.
+    pub fn config(&self) -> &SecretTreeConfig {
+        &self.config
+    }
+
+    /// The key and nonce of `generation` of a leaf's ratchet, to decrypt a
+    /// received message (RFC 9420 §9.1). The key is deleted from the tree
+    /// when it is returned (§9.2).
+    ///
+    /// Fails with [`ProtocolError::LeafIndexOutOfRange`],
+    /// [`ProtocolError::KeyAlreadyUsed`] (a replay, or a key deleted because
+    /// it was too old to keep) or [`ProtocolError::GenerationTooFarAhead`].
+    pub fn key(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<MessageKey> {
+        let config = self.config;
+        self.ratchet(cs, leaf, kind)?.key(cs, generation, &config)
+    }
+
+    /// The key and nonce of the next unused generation of a leaf's ratchet,
+    /// to encrypt a message from that leaf (RFC 9420 §9.1). The ratchet moves
+    /// on, so no key is ever returned twice.
+    ///
+    /// Fails with [`ProtocolError::LeafIndexOutOfRange`] or, after generation
+    /// 2^32 - 1, [`ProtocolError::GenerationExhausted`].
+    pub fn next_key(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<MessageKey> {
+        self.ratchet(cs, leaf, kind)?.next_key(cs)
+    }
+
+    /// The ratchet of a leaf, started from the leaf's secret if need be.
+    fn ratchet(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<&mut Ratchet> {
+        if cs.cipher_suite() != self.cipher_suite {
+            return Err(
+                ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
+            );
+        }
+        if !self.size.contains_leaf(leaf) {
+            return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
+        }
+        if !self.leaves.contains_key(&leaf) {
+            let ratchets = self.start_ratchets(cs, leaf)?;
+            self.leaves.insert(leaf, ratchets);
+        }
+        self.leaves
+            .get_mut(&leaf)
+            .map(|r| r.get_mut(kind))
+            .ok_or(Error::Internal("leaf ratchets missing after start"))
+    }
+
+    /// Derives a leaf's secret from its nearest stored ancestor, keeping the
+    /// siblings met on the way and deleting every secret consumed, then
+    /// starts the leaf's ratchets (RFC 9420 §9, Figures 25 and 26).
+    fn start_ratchets(
+        &mut self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+    ) -> Result<LeafRatchets> {
+        let target = leaf.node();
+        let start = core::iter::once(target)
+            .chain(self.size.direct_path(target))
+            .find(|n| self.nodes.contains_key(n))
+            .ok_or(Error::Internal("no secret-tree node covers the leaf"))?;
+        let mut node = start;
+        let mut secret = self
+            .nodes
+            .remove(&start)
+            .ok_or(Error::Internal("secret-tree node vanished"))?;
+        let nh = nh(cs)?;
+        while node != target {
+            let (Some(left), Some(right)) = (node.left(), node.right()) else {
+                return Err(Error::Internal("secret-tree descent reached a leaf early"));
+            };
+            let s = secret.as_bytes();
+            let left_secret = expand_with_label(cs, s, b"tree", b"left", nh)?;
+            let right_secret = expand_with_label(cs, s, b"tree", b"right", nh)?;
+            // Leaves left of `node` have smaller indices.
+            let (next, next_secret, other, other_secret) = if target.0 < node.0 {
+                (left, left_secret, right, right_secret)
+            } else {
+                (right, right_secret, left, left_secret)
+            };
+            self.nodes.insert(other, other_secret);
+            node = next;
+            secret = next_secret;
+        }
+        let s = secret.as_bytes();
+        Ok(LeafRatchets {
+            handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
+            application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::RustCryptoProvider;
+
+    fn cs() -> impl CipherSuiteProvider {
+        RustCryptoProvider::new()
+            .suite(CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519)
+            .unwrap()
+    }
+
+    fn tree(cs: &dyn CipherSuiteProvider, leaves: u32, config: SecretTreeConfig) -> SecretTree {
+        SecretTree::new(
+            cs,
+            Secret::from(vec![7; 32]),
+            TreeSize::new(leaves).unwrap(),
+            config,
+        )
+    }
+
+    fn config(max_forward_distance: u32, max_retained_keys: u32) -> SecretTreeConfig {
+        SecretTreeConfig {
+            max_forward_distance,
+            max_retained_keys,
+        }
+    }
+
+    fn err(r: Result<MessageKey>) -> Error {
+        r.unwrap_err()
+    }
+
+    /// The first `n` keys of a leaf's application ratchet, in order.
+    fn in_order(cs: &dyn CipherSuiteProvider, leaves: u32, leaf: u32, n: u32) -> Vec<MessageKey> {
+        let mut t = tree(cs, leaves, SecretTreeConfig::default());
+        (0..n)
+            .map(|_| {
+                t.next_key(cs, LeafIndex(leaf), RatchetKind::Application)
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn out_of_order_within_window() {
+        let cs = cs();
+        let want = in_order(&cs, 4, 2, 8);
+        let mut t = tree(&cs, 4, SecretTreeConfig::default());
+        for g in [5u32, 3, 7, 0, 6, 1, 2, 4] {
+            let k = t
+                .key(&cs, LeafIndex(2), RatchetKind::Application, g)
+                .unwrap();
+            assert_eq!(k, want[g as usize]);
+        }
+        // The handshake ratchet is separate and gives different keys.
+        let h = t.key(&cs, LeafIndex(2), RatchetKind::Handshake, 0).unwrap();
+        assert_ne!(h.key, want[0].key);
+    }
+
+    #[test]
+    fn refuses_generation_beyond_bound() {
+        let cs = cs();
+        let mut t = tree(&cs, 2, config(10, 5));
+        let leaf = LeafIndex(1);
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Application, 11)),
+            Error::Protocol(ProtocolError::GenerationTooFarAhead {
+                requested: 11,
+                current: 0,
+                bound: 10
+            })
+        );
+        // Refusing did not move the ratchet: the bound is still counted from 0.
+        t.key(&cs, leaf, RatchetKind::Application, 10).unwrap();
+        t.key(&cs, leaf, RatchetKind::Application, 21).unwrap();
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Application, 33)),
+            Error::Protocol(ProtocolError::GenerationTooFarAhead {
+                requested: 33,
+                current: 22,
+                bound: 10
+            })
+        );
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Application, u32::MAX)),
+            Error::Protocol(ProtocolError::GenerationTooFarAhead {
+                requested: u32::MAX,
+                current: 22,
+                bound: 10
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_key_already_used() {
+        let cs = cs();
+        let mut t = tree(&cs, 2, SecretTreeConfig::default());
+        let leaf = LeafIndex(0);
+        t.key(&cs, leaf, RatchetKind::Handshake, 0).unwrap();
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Handshake, 0)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(0))
+        );
+        // A retained key can be taken once only.
+        t.key(&cs, leaf, RatchetKind::Handshake, 3).unwrap();
+        t.key(&cs, leaf, RatchetKind::Handshake, 2).unwrap();
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Handshake, 2)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(2))
+        );
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Handshake, 3)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(3))
+        );
+        // A key the sender took is gone too.
+        let sent = t
+            .next_key(&cs, LeafIndex(1), RatchetKind::Application)
+            .unwrap();
+        assert_eq!(sent.generation, 0);
+        assert_eq!(
+            err(t.key(&cs, LeafIndex(1), RatchetKind::Application, 0)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(0))
+        );
+        assert_eq!(
+            t.next_key(&cs, LeafIndex(1), RatchetKind::Application)
+                .unwrap()
+                .generation,
+            1
+        );
+    }
+
+    #[test]
+    fn retained_keys_limit() {
+        let cs = cs();
+        let want = in_order(&cs, 8, 5, 10);
+        let mut t = tree(&cs, 8, config(100, 2));
+        let leaf = LeafIndex(5);
+        let k = t.key(&cs, leaf, RatchetKind::Application, 5).unwrap();
+        assert_eq!(k, want[5]);
+        // Only 3 and 4 were kept.
+        for g in 0..3 {
+            assert_eq!(
+                err(t.key(&cs, leaf, RatchetKind::Application, g)),
+                Error::Protocol(ProtocolError::KeyAlreadyUsed(g))
+            );
+        }
+        // Skipping 6 and 7 pushes 3 and 4 out.
+        assert_eq!(
+            t.key(&cs, leaf, RatchetKind::Application, 8).unwrap(),
+            want[8]
+        );
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Application, 4)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(4))
+        );
+        assert_eq!(
+            t.key(&cs, leaf, RatchetKind::Application, 7).unwrap(),
+            want[7]
+        );
+        assert_eq!(
+            t.key(&cs, leaf, RatchetKind::Application, 6).unwrap(),
+            want[6]
+        );
+        // With no keys retained, skipped generations are simply gone.
+        let mut t = tree(&cs, 8, config(100, 0));
+        assert_eq!(
+            t.key(&cs, leaf, RatchetKind::Application, 9).unwrap(),
+            want[9]
+        );
+        assert_eq!(
+            err(t.key(&cs, leaf, RatchetKind::Application, 8)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(8))
+        );
+    }
+
+    #[test]
+    fn leaf_out_of_range() {
+        let cs = cs();
+        let mut t = tree(&cs, 4, SecretTreeConfig::default());
+        assert_eq!(
+            err(t.key(&cs, LeafIndex(4), RatchetKind::Application, 0)),
+            Error::Protocol(ProtocolError::LeafIndexOutOfRange(4))
+        );
+        assert_eq!(
+            err(t.next_key(&cs, LeafIndex(u32::MAX), RatchetKind::Handshake)),
+            Error::Protocol(ProtocolError::LeafIndexOutOfRange(u32::MAX))
+        );
+    }
+
+    #[test]
+    fn generation_exhausted() {
+        let cs = cs();
+        let mut r = Ratchet::new(Secret::from(vec![1; 32]));
+        r.next = Some((u32::MAX, Secret::from(vec![1; 32])));
+        let cfg = SecretTreeConfig::default();
+        assert_eq!(r.key(&cs, u32::MAX, &cfg).unwrap().generation, u32::MAX);
+        assert_eq!(
+            err(r.next_key(&cs)),
+            Error::Protocol(ProtocolError::GenerationExhausted)
+        );
+        assert_eq!(
+            err(r.key(&cs, u32::MAX, &cfg)),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(u32::MAX))
+        );
+    }
+
+    #[test]
+    fn derives_lazily_and_deletes_consumed_node_secrets() {
+        let cs = cs();
+        let leaves = 1 << 20;
+        let mut t = tree(&cs, leaves, SecretTreeConfig::default());
+        t.key(&cs, LeafIndex(12345), RatchetKind::Application, 0)
+            .unwrap();
+        // Only the 20 copath secrets of the leaf are held; the root and the
+        // path secrets are deleted.
+        assert_eq!(t.nodes.len(), 20);
+        assert!(!t.nodes.contains_key(&t.size.root()));
+        assert!(!t.nodes.contains_key(&LeafIndex(12345).node()));
+        // Using every leaf of a small tree consumes every node secret.
+        let mut t = tree(&cs, 8, SecretTreeConfig::default());
+        for l in 0..8 {
+            t.next_key(&cs, LeafIndex(l), RatchetKind::Handshake)
+                .unwrap();
+        }
+        assert!(t.nodes.is_empty());
+        assert_eq!(t.leaves.len(), 8);
+    }
+
+    #[test]
+    fn lazy_order_does_not_matter() {
+        let cs = cs();
+        let mut a = tree(&cs, 16, SecretTreeConfig::default());
+        let mut b = tree(&cs, 16, SecretTreeConfig::default());
+        let forward: Vec<_> = (0..16)
+            .map(|l| {
+                a.next_key(&cs, LeafIndex(l), RatchetKind::Application)
+                    .unwrap()
+            })
+            .collect();
+        for l in (0..16).rev() {
+            let k = b
+                .next_key(&cs, LeafIndex(l), RatchetKind::Application)
+                .unwrap();
+            assert_eq!(k, forward[l as usize]);
+        }
+    }
+
+    #[test]
+    fn rejects_other_cipher_suite() {
+        let cs = cs();
+        let other = RustCryptoProvider::new()
+            .suite(CipherSuite::MLS_256_DHKEMP384_AES256GCM_SHA384_P384)
+            .unwrap();
+        let mut t = tree(&cs, 2, SecretTreeConfig::default());
+        assert!(matches!(
+            err(t.next_key(&other, LeafIndex(0), RatchetKind::Handshake)),
+            Error::Api(ApiError::InvalidArgument(_))
+        ));
+    }
+}
