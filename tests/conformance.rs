@@ -39,6 +39,11 @@ fn deserialization() {
 }
 
 #[test]
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
+}
+
+#[test]
 fn key_schedule() {
     gate("key-schedule.json", 7, true);
 }

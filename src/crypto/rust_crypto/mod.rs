@@ -318,14 +318,14 @@ impl CipherSuiteProvider for RustCryptoSuite {
         info: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        hpke::open(&self.algs, private_key, ciphertext, info, aad)
+        hpke::open(&self.algs, &self.rng, private_key, ciphertext, info, aad)
     }
 
     fn hpke_derive_key_pair(
         &self,
         ikm: &[u8],
     ) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {
-        hpke::derive_key_pair(&self.algs, ikm)
+        hpke::derive_key_pair(&self.algs, &self.rng, ikm)
     }
 
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {
