@@ -8,13 +8,13 @@
 //! The tree is built for large groups. Besides the nodes it keeps
 //!
 //! * a cache of subtree hashes (§7.8), so that changing one leaf or one direct
-//!   path rehashes only the O(log N) nodes above the change ([`hash`]);
+//!   path rehashes only the O(log N) nodes above the change (module `hash`);
 //! * look-ups from signature key to leaf and from encryption key to node, and
 //!   counts of credential types in use and supported, so that the uniqueness
-//!   and credential checks of §7.3 take constant time ([`index`]);
+//!   and credential checks of §7.3 take constant time (module `index`);
 //! * ordered sets of occupied leaves, blank leaves and occupied parents, so
 //!   that finding the leftmost blank leaf (§12.1.1), truncating (§12.1.3) and
-//!   skipping blank subtrees in resolutions (§4.1.1) take O(log N) ([`occupancy`]).
+//!   skipping blank subtrees in resolutions (§4.1.1) take O(log N) (module `occupancy`).
 //!
 //! Every value of `RatchetTree` keeps these invariants, checked whenever a
 //! node enters the tree:
