@@ -38,13 +38,17 @@ mod index;
 mod journal;
 mod occupancy;
 mod parent_hash;
+mod private_keys;
 mod resolution;
+mod treekem;
 mod validation;
 
 #[cfg(test)]
 mod tests;
 
+pub use private_keys::TreePrivateKeys;
 pub use resolution::FilteredPathNode;
+pub use treekem::{PathDecryption, PendingUpdatePath};
 pub use validation::{LeafNodeOrigin, LeafValidationContext, LifetimeCheck};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, SignaturePublicKey};
@@ -208,6 +212,14 @@ impl RatchetTree {
         match self.node(index) {
             Some(Node::Parent(p)) => Some(p),
             _ => None,
+        }
+    }
+
+    /// The HPKE public key of the node at `index` (leaf or parent), if it is not blank.
+    pub fn encryption_key(&self, index: NodeIndex) -> Option<&HpkePublicKey> {
+        match self.node(index)? {
+            Node::Leaf(l) => Some(&l.encryption_key),
+            Node::Parent(p) => Some(&p.encryption_key),
         }
     }
 

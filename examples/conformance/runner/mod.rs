@@ -14,6 +14,7 @@ mod secret_tree;
 mod tree_math;
 mod tree_operations;
 mod tree_validation;
+mod treekem;
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +92,7 @@ impl Kind {
             Kind::PskSecret => psk_secret::check,
             Kind::TreeValidation => tree_validation::check,
             Kind::TreeOperations => tree_operations::check,
+            Kind::TreeKem => treekem::check,
             Kind::Messages => messages::check,
             _ => return None,
         })

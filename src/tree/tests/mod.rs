@@ -5,6 +5,7 @@
 mod apply;
 mod proptests;
 mod structure;
+mod treekem;
 mod validation;
 
 use std::sync::Arc;
