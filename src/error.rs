@@ -311,8 +311,9 @@ pub enum ProtocolError {
     /// (RFC 9420 §7.3 for leaves, §12.4.3.1 for parent nodes).
     #[error("encryption key already used by node {0}")]
     DuplicateEncryptionKey(u32),
-    /// An Update's leaf node keeps the encryption key of the leaf it replaces (RFC 9420 §7.3).
-    #[error("update leaf node keeps the encryption key it replaces")]
+    /// An Update's leaf node, or a commit's new leaf node, keeps the encryption
+    /// key of the leaf it replaces (RFC 9420 §7.3, §7.5).
+    #[error("new leaf node keeps the encryption key it replaces")]
     UpdateKeepsEncryptionKey,
 
     // --- Whole-tree validation (RFC 9420 §7.8, §7.9.2, §12.4.3.1) ---
@@ -337,6 +338,33 @@ pub enum ProtocolError {
         /// The leaf index listed.
         leaf: u32,
     },
+    // --- TreeKEM (RFC 9420 §7.4-§7.6) ---
+    /// An UpdatePath does not have one node per node of the sender's filtered
+    /// direct path (RFC 9420 §7.6).
+    #[error("UpdatePath has {found} nodes for a filtered direct path of {expected}")]
+    UpdatePathLengthMismatch {
+        /// The length of the filtered direct path.
+        expected: u32,
+        /// The number of UpdatePath nodes.
+        found: u32,
+    },
+    /// An UpdatePath node does not carry one encrypted path secret per node of
+    /// its copath child's resolution, new members excluded (RFC 9420 §7.6).
+    #[error(
+        "UpdatePath node for node {node} has {found} ciphertexts for a resolution of {expected}"
+    )]
+    UpdatePathCiphertextCountMismatch {
+        /// The direct-path node.
+        node: u32,
+        /// The size of the resolution.
+        expected: u32,
+        /// The number of ciphertexts.
+        found: u32,
+    },
+    /// A public key derived from a decrypted path secret differs from the one
+    /// in the UpdatePath (RFC 9420 §7.5, step 6 of decrypting).
+    #[error("public key derived for node {0} differs from the UpdatePath's")]
+    UpdatePathPublicKeyMismatch(u32),
     /// A non-blank node between an unmerged leaf and a parent listing it does not
     /// list the leaf too (RFC 9420 §12.4.3.1).
     #[error("node {node} does not list unmerged leaf {leaf} that an ancestor lists")]

@@ -8,7 +8,7 @@
 //!
 //! Layers, lowest first (a module only uses the ones above it in this list):
 //! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`psk`],
-//! [`key_schedule`], [`secret_tree`].
+//! [`key_schedule`], [`secret_tree`], [`tree`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

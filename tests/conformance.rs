@@ -72,3 +72,8 @@ fn tree_validation() {
 fn tree_operations() {
     gate("tree-operations.json", 5, true);
 }
+
+#[test]
+fn treekem() {
+    gate("treekem.json", 77, true);
+}

@@ -5,19 +5,19 @@ use std::sync::Arc;
 
 use super::key_package::KeyPackagePrivate;
 use super::proposals::{check_psk_id, lifetime_check};
-use super::{EpochKeys, Group, GroupConfig, PathKeys, PskStore};
+use super::{EpochKeys, Group, GroupConfig, PskStore};
 use crate::codec::{Decode, Encode};
-use crate::crypto::labeled::{decrypt_with_label, derive_secret};
-use crate::crypto::{CryptoProvider, HpkePrivateKey, Secret, SignaturePrivateKey};
+use crate::crypto::labeled::decrypt_with_label;
+use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, GroupInfo, GroupSecrets, KeyPackage, Node, PreSharedKeyId, Psk,
-    RatchetTreeExtension, Welcome,
+    ExtensionList, GroupInfo, GroupSecrets, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
+    Welcome,
 };
 use crate::psk::PskSecret;
-use crate::tree::{LeafValidationContext, RatchetTree};
-use crate::tree_math::{LeafIndex, NodeIndex};
+use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
+use crate::tree_math::LeafIndex;
 
 /// What a new member needs besides the Welcome.
 pub struct JoinInput<'a> {
@@ -54,44 +54,6 @@ pub(crate) fn resolve_psks(
         values.push(value.ok_or(ProtocolError::PskNotFound)?);
     }
     PskSecret::compute(cs, ids.iter().zip(values.iter()))
-}
-
-/// Derives the private keys of `start` and every node above it on `own_leaf`'s
-/// filtered direct path from the path secret of `start` (RFC 9420 §7.4), and
-/// checks each against the tree's public key.
-pub(crate) fn derive_path_keys(
-    cs: &dyn crate::crypto::CipherSuiteProvider,
-    tree: &RatchetTree,
-    own_leaf: LeafIndex,
-    start: NodeIndex,
-    path_secret: Secret,
-    keys: &mut PathKeys,
-) -> Result<Secret> {
-    let path = tree.filtered_direct_path(own_leaf)?;
-    let mut secret = path_secret;
-    let mut started = false;
-    for node in path {
-        if node.node == start {
-            started = true;
-        }
-        if !started {
-            continue;
-        }
-        let node_secret = derive_secret(cs, secret.as_bytes(), b"node")?;
-        let (private, public) = cs.hpke_derive_key_pair(node_secret.as_bytes())?;
-        let Some(Node::Parent(p)) = tree.node(node.node) else {
-            return Err(ProtocolError::PathSecretPublicKeyMismatch(node.node.0).into());
-        };
-        if p.encryption_key != public {
-            return Err(ProtocolError::PathSecretPublicKeyMismatch(node.node.0).into());
-        }
-        keys.insert(node.node, private);
-        secret = derive_secret(cs, secret.as_bytes(), b"path")?;
-    }
-    if !started {
-        return Err(ProtocolError::PathSecretPublicKeyMismatch(start.0).into());
-    }
-    Ok(secret)
 }
 
 impl Group {
@@ -178,11 +140,8 @@ impl Group {
             .find(|(_, leaf)| **leaf == kp.leaf_node)
             .map(|(i, _)| i)
             .ok_or(ProtocolError::OwnLeafNotFound)?;
-        let mut path_keys = PathKeys::default();
-        path_keys.insert(
-            own_leaf.node(),
-            input.key_package_private.encryption_key.clone(),
-        );
+        let mut path_keys =
+            TreePrivateKeys::new(own_leaf, input.key_package_private.encryption_key.clone());
         if cs.hpke_public_key(&input.key_package_private.encryption_key)?
             != kp.leaf_node.encryption_key
         {
@@ -198,14 +157,7 @@ impl Group {
             let ancestor = tree
                 .size()
                 .common_ancestor(own_leaf.node(), LeafIndex(group_info.signer).node());
-            derive_path_keys(
-                cs_ref,
-                &tree,
-                own_leaf,
-                ancestor,
-                ps.path_secret.clone(),
-                &mut path_keys,
-            )?;
+            path_keys.set_path_secrets_from(&tree, cs_ref, ancestor, ps.path_secret.clone())?;
         }
 
         // 8. The epoch secrets and the confirmation tag.
@@ -256,6 +208,3 @@ pub(crate) fn interim_transcript_hash(
 fn secret_bytes(v: Vec<u8>) -> Secret {
     Secret::from(v)
 }
-
-#[allow(dead_code)]
-fn _unused(_: HpkePrivateKey) {}

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use super::Group;
 use super::epoch::{EpochKeys, PastEpoch};
 use super::process::StagedCommit;
-use super::Group;
 use crate::error::{ApiError, Result};
 
 impl Group {
@@ -22,7 +22,12 @@ impl Group {
             return Err(ApiError::InvalidArgument("this member was removed by the commit").into());
         };
         let cs = self.cs.clone();
-        let keys = EpochKeys::new(&*cs, next.secrets, next.tree.size(), self.config.secret_tree);
+        let keys = EpochKeys::new(
+            &*cs,
+            next.secrets,
+            next.tree.size(),
+            self.config.secret_tree,
+        );
         let old_keys = core::mem::replace(&mut self.keys, keys);
         let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
 

@@ -10,6 +10,8 @@ mod config;
 mod epoch;
 mod join;
 mod key_package;
+mod merge;
+mod process;
 mod proposals;
 mod psk_store;
 
@@ -17,15 +19,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use config::{GroupConfig, HandshakeFormat};
+pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
+pub use process::{CommitSummary, ProcessedMessage, StagedCommit};
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
 
-use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePrivateKey, Secret, Tag};
+use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
 use crate::error::{ApiError, Result};
 use crate::messages::{Credential, GroupContext, LeafNode, Proposal, ProposalRef, Sender};
-use crate::tree::RatchetTree;
-use crate::tree_math::{LeafIndex, NodeIndex};
+use crate::tree::{RatchetTree, TreePrivateKeys};
+use crate::tree_math::LeafIndex;
 use epoch::{EpochKeys, PastEpoch};
 
 /// A member of the group as the application sees it.
@@ -47,35 +51,6 @@ pub(crate) struct CachedProposal {
     pub sender: Sender,
 }
 
-/// The private HPKE keys a member holds for nodes of the tree: its own leaf
-/// and the nodes of its direct path it knows (RFC 9420 §7.4).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PathKeys {
-    keys: std::collections::BTreeMap<u32, HpkePrivateKey>,
-}
-
-impl PathKeys {
-    pub fn get(&self, node: NodeIndex) -> Option<&HpkePrivateKey> {
-        self.keys.get(&node.0)
-    }
-    pub fn insert(&mut self, node: NodeIndex, key: HpkePrivateKey) {
-        self.keys.insert(node.0, key);
-    }
-    /// Drops the keys of nodes that are blank in `tree` or whose public key
-    /// changed (forward secrecy, RFC 9420 §7.5).
-    pub fn retain_valid(&mut self, cs: &dyn CipherSuiteProvider, tree: &RatchetTree) {
-        self.keys.retain(|&n, key| {
-            let node = NodeIndex(n);
-            let public = match tree.node(node) {
-                Some(crate::messages::Node::Leaf(l)) => &l.encryption_key,
-                Some(crate::messages::Node::Parent(p)) => &p.encryption_key,
-                None => return false,
-            };
-            cs.hpke_public_key(key).is_ok_and(|pk| &pk == public)
-        });
-    }
-}
-
 /// One member's state of one group. See the [module documentation](self).
 pub struct Group {
     cs: Arc<dyn CipherSuiteProvider>,
@@ -87,7 +62,7 @@ pub struct Group {
     confirmation_tag: Tag,
     own_leaf: LeafIndex,
     signer: crate::crypto::SignaturePrivateKey,
-    path_keys: PathKeys,
+    path_keys: TreePrivateKeys,
     keys: EpochKeys,
     past_epochs: VecDeque<PastEpoch>,
     resumption_psks: VecDeque<(u64, Secret)>,

@@ -2,7 +2,9 @@
 //! stage; nothing in the group changes until [`Group::merge_staged_commit`].
 
 use super::join::{interim_transcript_hash, resolve_psks};
-use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check};
+use super::proposals::{
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
+};
 use super::{CachedProposal, Group, PskStore};
 use crate::codec::Encode;
 use crate::crypto::labeled::verify_with_label;
@@ -193,15 +195,22 @@ impl Group {
                 .membership_tag
                 .as_ref()
                 .ok_or(ProtocolError::InvalidMembershipTag)?;
-            let expected = self
-                .cs
-                .mac(self.keys.membership_key.as_bytes(), &m.to_be_maced(&self.context)?)?;
+            let expected = self.cs.mac(
+                self.keys.membership_key.as_bytes(),
+                &m.to_be_maced(&self.context)?,
+            )?;
             if expected != *tag {
                 return Err(ProtocolError::InvalidMembershipTag.into());
             }
         }
         let tbs = m.to_be_signed(with_context.then_some(&self.context))?;
-        verify_with_label(&*self.cs, &key, b"FramedContentTBS", &tbs, &m.auth.signature)?;
+        verify_with_label(
+            &*self.cs,
+            &key,
+            b"FramedContentTBS",
+            &tbs,
+            &m.auth.signature,
+        )?;
         Ok(AuthenticatedContent {
             wire_format: WireFormat::PUBLIC_MESSAGE,
             content: m.content.clone(),
@@ -307,7 +316,14 @@ impl Group {
             external_init,
             reinit,
             path_required,
-        } = apply_proposals(cs, &self.tree, &self.context.extensions, &ctx, committer, &proposals)?;
+        } = apply_proposals(
+            cs,
+            &self.tree,
+            &self.context.extensions,
+            &ctx,
+            committer,
+            &proposals,
+        )?;
         if path_required && commit.path.is_none() {
             return Err(ProtocolError::PathRequired.into());
         }
@@ -329,10 +345,17 @@ impl Group {
             };
             let mut ctx = ctx.clone();
             ctx.required_capabilities = extensions.parse()?;
-            if tree.leaf(sender_leaf).map(|l| &l.encryption_key) == Some(&path.leaf_node.encryption_key) {
+            if tree.leaf(sender_leaf).map(|l| &l.encryption_key)
+                == Some(&path.leaf_node.encryption_key)
+            {
                 return Err(ProtocolError::CommitLeafKeyNotChanged.into());
             }
-            tree.validate_leaf_node(cs, &ctx, &path.leaf_node, LeafNodeOrigin::Commit(sender_leaf))?;
+            tree.validate_leaf_node(
+                cs,
+                &ctx,
+                &path.leaf_node,
+                LeafNodeOrigin::Commit(sender_leaf),
+            )?;
             tree.merge_update_path(cs, sender_leaf, path, &added_leaves)?;
             new_context.tree_hash = tree.tree_hash(cs)?;
             if !self_removed {

@@ -44,10 +44,10 @@ impl RatchetTree {
             if let Some(Node::Parent(p)) = self.node(a) {
                 let mut p = p.clone();
                 p.unmerged_leaves.push(index.0);
-                self.replace_node(a, Some(Node::Parent(p)));
+                self.replace_node(a, Some(Box::new(Node::Parent(p))));
             }
         }
-        self.replace_node(index.node(), Some(node));
+        self.replace_node(index.node(), Some(Box::new(node)));
         Ok(index)
     }
 
@@ -58,7 +58,7 @@ impl RatchetTree {
         let node = Node::Leaf(leaf);
         self.check_node_entry(sender.node(), &node)?;
         self.blank_path_nodes(sender);
-        self.replace_node(sender.node(), Some(node));
+        self.replace_node(sender.node(), Some(Box::new(node)));
         Ok(())
     }
 
@@ -87,7 +87,7 @@ impl RatchetTree {
         self.check_leaf_in_range(index)?;
         let node = Node::Leaf(leaf);
         self.check_node_entry(index.node(), &node)?;
-        self.replace_node(index.node(), Some(node));
+        self.replace_node(index.node(), Some(Box::new(node)));
         Ok(())
     }
 
@@ -99,7 +99,7 @@ impl RatchetTree {
         }
         let node = Node::Parent(parent);
         self.check_node_entry(index, &node)?;
-        self.replace_node(index, Some(node));
+        self.replace_node(index, Some(Box::new(node)));
         Ok(())
     }
 
@@ -117,7 +117,7 @@ impl RatchetTree {
             ..p.clone()
         };
         // Same keys and unmerged leaves as before: no entry check needed.
-        self.replace_node(index, Some(Node::Parent(p)));
+        self.replace_node(index, Some(Box::new(Node::Parent(p))));
         Ok(())
     }
 

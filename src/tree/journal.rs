@@ -32,9 +32,9 @@ struct Mark {
 
 impl Journal {
     /// Records the old value of a replaced node, if a section is running.
-    pub(super) fn record_node(&mut self, at: NodeIndex, old: Option<Node>) {
+    pub(super) fn record_node(&mut self, at: NodeIndex, old: Option<Box<Node>>) {
         if let Some(log) = &mut self.log {
-            log.push(Entry::Node(at, old.map(Box::new)));
+            log.push(Entry::Node(at, old));
         }
     }
 
@@ -97,7 +97,7 @@ impl RatchetTree {
         };
         while log.len() > mark.len {
             match log.pop() {
-                Some(Entry::Node(at, old)) => self.replace_node(at, old.map(|b| *b)),
+                Some(Entry::Node(at, old)) => self.replace_node(at, old),
                 Some(Entry::Resized(size)) => self.resize(size),
                 None => break,
             }

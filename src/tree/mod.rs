@@ -8,13 +8,13 @@
 //! The tree is built for large groups. Besides the nodes it keeps
 //!
 //! * a cache of subtree hashes (§7.8), so that changing one leaf or one direct
-//!   path rehashes only the O(log N) nodes above the change ([`hash`]);
+//!   path rehashes only the O(log N) nodes above the change (module `hash`);
 //! * look-ups from signature key to leaf and from encryption key to node, and
 //!   counts of credential types in use and supported, so that the uniqueness
-//!   and credential checks of §7.3 take constant time ([`index`]);
+//!   and credential checks of §7.3 take constant time (module `index`);
 //! * ordered sets of occupied leaves, blank leaves and occupied parents, so
 //!   that finding the leftmost blank leaf (§12.1.1), truncating (§12.1.3) and
-//!   skipping blank subtrees in resolutions (§4.1.1) take O(log N) ([`occupancy`]).
+//!   skipping blank subtrees in resolutions (§4.1.1) take O(log N) (module `occupancy`).
 //!
 //! Every value of `RatchetTree` keeps these invariants, checked whenever a
 //! node enters the tree:
@@ -38,13 +38,17 @@ mod index;
 mod journal;
 mod occupancy;
 mod parent_hash;
+mod private_keys;
 mod resolution;
+mod treekem;
 mod validation;
 
 #[cfg(test)]
 mod tests;
 
+pub use private_keys::TreePrivateKeys;
 pub use resolution::FilteredPathNode;
+pub use treekem::{PathDecryption, PendingUpdatePath};
 pub use validation::{LeafNodeOrigin, LeafValidationContext, LifetimeCheck};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, SignaturePublicKey};
@@ -61,7 +65,8 @@ pub struct RatchetTree {
     /// The number of leaves: a power of two.
     size: TreeSize,
     /// `size.node_count()` entries in array order; `None` is a blank node.
-    nodes: Vec<Option<Node>>,
+    /// Boxed, so that a blank node costs one pointer and not a whole `Node`.
+    nodes: Vec<Option<Box<Node>>>,
     /// Cached tree hashes, one cell per node.
     hashes: hash::HashCache,
     /// Key look-ups and credential counts.
@@ -110,7 +115,7 @@ impl RatchetTree {
                 let at =
                     NodeIndex(u32::try_from(i).map_err(|_| ProtocolError::RatchetTreeTooLarge)?);
                 tree.check_node_entry(at, &node)?;
-                tree.replace_node(at, Some(node));
+                tree.replace_node(at, Some(Box::new(node)));
             }
         }
         Ok(tree)
@@ -130,7 +135,11 @@ impl RatchetTree {
             .iter()
             .rposition(Option::is_some)
             .map_or(0, |i| i + 1);
-        self.nodes.iter().take(end).cloned().collect()
+        self.nodes
+            .iter()
+            .take(end)
+            .map(|n| n.as_deref().cloned())
+            .collect()
     }
 
     /// The content of a `ratchet_tree` extension for this tree (RFC 9420 §12.4.3.3).
@@ -179,7 +188,7 @@ impl RatchetTree {
 
     /// The node at `index`; `None` if it is blank or outside the tree.
     pub fn node(&self, index: NodeIndex) -> Option<&Node> {
-        self.nodes.get(index.0 as usize).and_then(Option::as_ref)
+        self.nodes.get(index.0 as usize).and_then(Option::as_deref)
     }
 
     /// Whether the node at `index` is blank (nodes outside the tree count as blank).
@@ -189,6 +198,9 @@ impl RatchetTree {
 
     /// The leaf node at `leaf`; `None` if it is blank or outside the tree.
     pub fn leaf(&self, leaf: LeafIndex) -> Option<&LeafNode> {
+        if !self.size.contains_leaf(leaf) {
+            return None;
+        }
         match self.node(leaf.node()) {
             Some(Node::Leaf(l)) => Some(l),
             _ => None,
@@ -200,6 +212,14 @@ impl RatchetTree {
         match self.node(index) {
             Some(Node::Parent(p)) => Some(p),
             _ => None,
+        }
+    }
+
+    /// The HPKE public key of the node at `index` (leaf or parent), if it is not blank.
+    pub fn encryption_key(&self, index: NodeIndex) -> Option<&HpkePublicKey> {
+        match self.node(index)? {
+            Node::Leaf(l) => Some(&l.encryption_key),
+            Node::Parent(p) => Some(&p.encryption_key),
         }
     }
 
@@ -265,7 +285,7 @@ impl RatchetTree {
     /// hash cache up to date and moves the old value into the journal. The
     /// caller has checked the entry with [`Self::check_node_entry`] (or is
     /// storing a blank); an index outside the tree is ignored.
-    fn replace_node(&mut self, at: NodeIndex, node: Option<Node>) {
+    fn replace_node(&mut self, at: NodeIndex, node: Option<Box<Node>>) {
         let Some(slot) = self.nodes.get_mut(at.0 as usize) else {
             return;
         };
@@ -273,7 +293,7 @@ impl RatchetTree {
         if let Some(o) = &old {
             self.index.remove(at, o);
         }
-        let now_occupied = match slot {
+        let now_occupied = match slot.as_deref() {
             Some(n) => {
                 self.index.insert(at, n);
                 true

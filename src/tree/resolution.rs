@@ -32,6 +32,21 @@ impl RatchetTree {
         Ok(out)
     }
 
+    /// The resolution of `node` without the leaves of `excluded`: the nodes
+    /// a path secret is encrypted to when `excluded` were added by the same
+    /// commit (RFC 9420 §7.5, §7.6).
+    pub fn resolution_excluding(
+        &self,
+        node: NodeIndex,
+        excluded: &[LeafIndex],
+    ) -> Result<Vec<NodeIndex>> {
+        let mut res = self.resolution(node)?;
+        if !excluded.is_empty() {
+            res.retain(|n| n.leaf().is_none_or(|l| !excluded.contains(&l)));
+        }
+        Ok(res)
+    }
+
     /// Appends the resolution of `node` to `out`, stopping once `out` holds
     /// more than `cap` entries. Returns `false` if it stopped early.
     pub(super) fn resolve(&self, node: NodeIndex, cap: usize, out: &mut Vec<NodeIndex>) -> bool {

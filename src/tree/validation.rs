@@ -113,7 +113,7 @@ impl RatchetTree {
     ///    every credential type other members use;
     /// 5. a `key_package` lifetime contains the time in `ctx.lifetime`;
     /// 6. its signature key and encryption key are used by no other member or
-    ///    node, and an Update changes the encryption key;
+    ///    node, and an Update or commit changes the encryption key;
     /// 7. its signature verifies, bound to the group and leaf index for the
     ///    `update` and `commit` sources.
     pub fn validate_leaf_node(
@@ -244,14 +244,17 @@ impl RatchetTree {
     }
 
     /// §7.3: signature and encryption keys unique among members and nodes;
-    /// an Update must change the encryption key.
+    /// an Update (and a commit, §7.5) must change the encryption key.
     fn check_keys_unique(
         &self,
         leaf: &LeafNode,
         origin: LeafNodeOrigin,
         replaced: Option<&LeafNode>,
     ) -> Result<()> {
-        if let (LeafNodeOrigin::Update(_), Some(old)) = (origin, replaced)
+        // §7.5: a commit's new leaf "MUST adhere to the same restrictions as
+        // LeafNodes used in Update proposals".
+        if let (LeafNodeOrigin::Update(_) | LeafNodeOrigin::Commit(_), Some(old)) =
+            (origin, replaced)
             && old.encryption_key == leaf.encryption_key
         {
             return Err(ProtocolError::UpdateKeepsEncryptionKey.into());

@@ -9,11 +9,13 @@ mod deserialization;
 mod json;
 mod key_schedule;
 mod messages;
+mod passive_client;
 mod psk_secret;
 mod secret_tree;
 mod tree_math;
 mod tree_operations;
 mod tree_validation;
+mod treekem;
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +94,8 @@ impl Kind {
             Kind::Messages => messages::check,
             Kind::TreeValidation => tree_validation::check,
             Kind::TreeOperations => tree_operations::check,
+            Kind::TreeKem => treekem::check,
+            Kind::PassiveClient => passive_client::check,
             _ => return None,
         })
     }

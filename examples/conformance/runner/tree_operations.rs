@@ -3,35 +3,14 @@
 
 use super::Outcome;
 use super::json::{Case, check_bytes, hex, outcome, uint};
-use tessera::codec::{Decode, Encode, Reader};
+use tessera::codec::{Decode, Encode};
 use tessera::crypto::{CipherSuite, RustCryptoProvider};
-use tessera::messages::{KeyPackage, LeafNode, RatchetTreeExtension};
+use tessera::messages::{Proposal, RatchetTreeExtension};
 use tessera::tree::RatchetTree;
 use tessera::tree_math::LeafIndex;
 
 pub fn check(case: &Case) -> Outcome {
     outcome(run(case))
-}
-
-/// The three proposal kinds these vectors use (RFC 9420 §12.1).
-enum TreeProposal {
-    Add(KeyPackage),
-    Update(LeafNode),
-    Remove(u32),
-}
-
-/// Decodes `struct { ProposalType proposal_type; select (...) { ... } } Proposal`
-/// for the add(1), update(2) and remove(3) cases.
-fn decode_proposal(bytes: &[u8]) -> Result<TreeProposal, String> {
-    let mut r = Reader::new(bytes);
-    let p = match r.read_u16().map_err(|e| e.to_string())? {
-        1 => TreeProposal::Add(KeyPackage::decode(&mut r).map_err(|e| e.to_string())?),
-        2 => TreeProposal::Update(LeafNode::decode(&mut r).map_err(|e| e.to_string())?),
-        3 => TreeProposal::Remove(r.read_u32().map_err(|e| e.to_string())?),
-        t => return Err(format!("proposal type {t} is not add, update or remove")),
-    };
-    r.finish().map_err(|e| e.to_string())?;
-    Ok(p)
 }
 
 fn run(case: &Case) -> Result<(), String> {
@@ -48,10 +27,18 @@ fn run(case: &Case) -> Result<(), String> {
 
     let sender =
         LeafIndex(u32::try_from(uint(case, "proposal_sender")?).map_err(|e| e.to_string())?);
-    match decode_proposal(&hex(case, "proposal")?)? {
-        TreeProposal::Add(kp) => tree.add_leaf(kp.leaf_node).map(|_| ()),
-        TreeProposal::Update(leaf) => tree.update_leaf(sender, leaf),
-        TreeProposal::Remove(removed) => tree.remove_leaf(LeafIndex(removed)),
+    let proposal = Proposal::decode_exact(&hex(case, "proposal")?)
+        .map_err(|e| format!("decoding the proposal: {e}"))?;
+    match proposal {
+        Proposal::Add(add) => tree.add_leaf(add.key_package.leaf_node).map(|_| ()),
+        Proposal::Update(update) => tree.update_leaf(sender, update.leaf_node),
+        Proposal::Remove(remove) => tree.remove_leaf(LeafIndex(remove.removed)),
+        other => {
+            return Err(format!(
+                "proposal type {} is not add, update or remove",
+                other.proposal_type().0
+            ));
+        }
     }
     .map_err(|e| format!("applying the proposal: {e}"))?;
 
