@@ -77,3 +77,18 @@ fn tree_operations() {
 fn treekem() {
     gate("treekem.json", 77, true);
 }
+
+#[test]
+fn passive_client_welcome() {
+    gate("passive-client-welcome.json", 56, true);
+}
+
+#[test]
+fn passive_client_handling_commit() {
+    gate("passive-client-handling-commit.json", 91, true);
+}
+
+#[test]
+fn passive_client_random() {
+    gate("passive-client-random.json", 1, true);
+}
