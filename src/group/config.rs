@@ -6,9 +6,9 @@ use crate::secret_tree::SecretTreeConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum HandshakeFormat {
     /// As PublicMessage: signed and MACed but readable by the delivery service.
+    #[default]
     Public,
     /// As PrivateMessage: encrypted to the group.
-    #[default]
     Private,
 }
 

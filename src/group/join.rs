@@ -188,6 +188,7 @@ impl Group {
             past_epochs: VecDeque::new(),
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
+            pending_commit: None,
         })
     }
 }

@@ -6,7 +6,9 @@
 //! bytes and events. Every call that can fail leaves the group exactly as it
 //! was when it fails.
 
+mod commit;
 mod config;
+mod create;
 mod epoch;
 mod join;
 mod key_package;
@@ -18,6 +20,7 @@ mod psk_store;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+pub use commit::{CommitOptions, CommitOutput};
 pub use config::{GroupConfig, HandshakeFormat};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
@@ -67,6 +70,7 @@ pub struct Group {
     past_epochs: VecDeque<PastEpoch>,
     resumption_psks: VecDeque<(u64, Secret)>,
     proposals: Vec<CachedProposal>,
+    pending_commit: Option<commit::PendingCommit>,
 }
 
 impl core::fmt::Debug for Group {

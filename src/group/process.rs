@@ -251,6 +251,9 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
+                if let Some(staged) = self.take_pending_if_echo(&auth) {
+                    return Ok(ProcessedMessage::Commit(Box::new(staged)));
+                }
                 let staged = self.stage_commit(&auth, c, psks, now)?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
@@ -302,6 +305,8 @@ impl Group {
             _ => return Err(ProtocolError::InvalidSenderForContent.into()),
         };
         if committer == Committer::Member(self.own_leaf) {
+            // Only the echo of our own pending commit is accepted; it is
+            // handled before staging (see `process_authenticated`).
             return Err(ProtocolError::OwnCommitNotPending.into());
         }
         let proposals = self.resolve_proposals(commit, sender)?;
