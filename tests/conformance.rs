@@ -57,3 +57,8 @@ fn secret_tree() {
 fn messages() {
     gate("messages.json", 300, true);
 }
+
+#[test]
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
+}

@@ -2,6 +2,7 @@
 //! RFC 9420 cipher suites (§17.1).
 
 mod hpke;
+mod hpke_backend;
 mod signature;
 
 use std::sync::{Arc, Mutex};
@@ -97,6 +98,27 @@ pub(crate) fn fill_random(rng: &SharedRng, out: &mut [u8]) -> Result<(), CryptoE
     let mut g = rng.lock().map_err(|_| CryptoError::Rng)?;
     g.fill_bytes(out);
     Ok(())
+}
+
+/// A big-endian scalar (an ECDSA or NIST-curve HPKE private key) left-padded
+/// with zero bytes to `len`, the curve's scalar size.
+///
+/// Some implementations strip the leading zero byte of a P-521 scalar and
+/// serialize it in 65 bytes instead of 66 (the published MLS vectors do so in
+/// several files). Leading zeros do not change a big-endian integer, so a
+/// shorter non-empty encoding is accepted and padded here; whether the value
+/// is a valid scalar (non-zero, below the group order) is left to the curve
+/// library. Empty or over-long input is [`CryptoError::InvalidPrivateKey`].
+pub(crate) fn left_pad_scalar(
+    bytes: &[u8],
+    len: usize,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+    if bytes.is_empty() || bytes.len() > len {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    let mut out = zeroize::Zeroizing::new(vec![0u8; len]);
+    out[len - bytes.len()..].copy_from_slice(bytes);
+    Ok(out)
 }
 
 /// The default pure-Rust crypto provider, supporting all seven RFC 9420 cipher suites.
@@ -296,14 +318,14 @@ impl CipherSuiteProvider for RustCryptoSuite {
         info: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        hpke::open(&self.algs, private_key, ciphertext, info, aad)
+        hpke::open(&self.algs, &self.rng, private_key, ciphertext, info, aad)
     }
 
     fn hpke_derive_key_pair(
         &self,
         ikm: &[u8],
     ) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {
-        hpke::derive_key_pair(&self.algs, ikm)
+        hpke::derive_key_pair(&self.algs, &self.rng, ikm)
     }
 
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {

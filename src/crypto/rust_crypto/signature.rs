@@ -1,39 +1,443 @@
-//! Signatures: Ed25519, Ed448, ECDSA over P-256/P-384/P-521. (Being written.)
+//! Signatures (RFC 9420 §5.1.2, §17.1): Ed25519 and Ed448 (RFC 8032, pure
+//! mode, no context) and ECDSA over P-256/SHA-256, P-384/SHA-384 and
+//! P-521/SHA-512.
+//!
+//! Key and signature encodings follow TLS 1.3, as RFC 9420 does:
+//! - EdDSA: private key = the raw RFC 8032 seed (32 or 57 bytes), public key =
+//!   the raw encoded point, signature = the raw 64 or 114 bytes.
+//! - ECDSA: private key = the big-endian scalar (a shorter encoding with the
+//!   leading zero bytes stripped is accepted and left-padded, see
+//!   [`left_pad_scalar`]), public key = the uncompressed SEC1 point, signature
+//!   = the ASN.1 DER `Ecdsa-Sig-Value` (RFC 8446 §4.2.3). The published
+//!   vectors use DER (e.g. 70-72 byte P-256 signatures starting with `0x30`).
+//!
+//! Randomness: EdDSA is deterministic. ECDSA is *hedged*: the nonce is derived
+//! as in RFC 6979 with extra random input (RFC 6979 §3.6) drawn from the
+//! provider's generator, so a seeded provider signs reproducibly and a weak
+//! generator never leads to nonce reuse.
+//!
+//! Verification accepts exactly these encodings; anything malformed is an
+//! error ([`CryptoError::InvalidPublicKey`] or [`CryptoError::InvalidSignature`]),
+//! never a panic.
 
-use super::{SharedRng, SigAlg};
+use ed25519_dalek::Signer as _;
+use zeroize::Zeroizing;
+
+use super::{SharedRng, SigAlg, fill_random, left_pad_scalar};
 use crate::crypto::{SignaturePrivateKey, SignaturePublicKey};
 use crate::error::CryptoError;
 
-const TODO: CryptoError = CryptoError::Other("signatures not available yet");
+/// Ed25519 seed, public key and signature lengths (RFC 8032 §5.1.5).
+const ED25519_SEED_LEN: usize = 32;
+/// Ed448 seed length (RFC 8032 §5.2.5).
+const ED448_SEED_LEN: usize = 57;
 
+/// Signs `msg` with the suite's scheme.
 pub(super) fn sign(
-    _alg: SigAlg,
-    _rng: &SharedRng,
-    _key: &SignaturePrivateKey,
-    _msg: &[u8],
+    alg: SigAlg,
+    rng: &SharedRng,
+    key: &SignaturePrivateKey,
+    msg: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    Err(TODO)
+    let key = key.as_bytes();
+    match alg {
+        SigAlg::Ed25519 => Ok(ed25519_key(key)?.sign(msg).to_bytes().to_vec()),
+        SigAlg::Ed448 => {
+            let sk = ed448_key(key)?;
+            let sig: ed448_goldilocks::Signature = signature_crate_sign(&sk, msg)?;
+            Ok(sig.to_bytes().to_vec())
+        }
+        SigAlg::EcdsaP256 => ecdsa_p256::sign(rng, key, msg),
+        SigAlg::EcdsaP384 => ecdsa_p384::sign(rng, key, msg),
+        SigAlg::EcdsaP521 => ecdsa_p521::sign(rng, key, msg),
+    }
 }
 
+/// Ed448 signing through the `signature` traits (no panicking path).
+fn signature_crate_sign(
+    sk: &ed448_goldilocks::SigningKey,
+    msg: &[u8],
+) -> Result<ed448_goldilocks::Signature, CryptoError> {
+    use ed448_goldilocks::signature::Signer;
+    sk.try_sign(msg)
+        .map_err(|_| CryptoError::Other("Ed448 signing failed"))
+}
+
+/// Verifies `sig` over `msg` under `key`.
 pub(super) fn verify(
-    _alg: SigAlg,
-    _key: &SignaturePublicKey,
-    _msg: &[u8],
-    _sig: &[u8],
+    alg: SigAlg,
+    key: &SignaturePublicKey,
+    msg: &[u8],
+    sig: &[u8],
 ) -> Result<(), CryptoError> {
-    Err(TODO)
+    let key = key.as_bytes();
+    match alg {
+        SigAlg::Ed25519 => {
+            let pk = <&[u8; 32]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
+            let pk = ed25519_dalek::VerifyingKey::from_bytes(pk)
+                .map_err(|_| CryptoError::InvalidPublicKey)?;
+            let sig = ed25519_dalek::Signature::from_slice(sig)
+                .map_err(|_| CryptoError::InvalidSignature)?;
+            // Strict verification: rejects small-order keys and R values and
+            // non-canonical encodings (RFC 8032 §5.1.7 checks, cofactorless).
+            pk.verify_strict(msg, &sig)
+                .map_err(|_| CryptoError::InvalidSignature)
+        }
+        SigAlg::Ed448 => {
+            let pk = <&[u8; 57]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
+            let pk = ed448_goldilocks::VerifyingKey::from_bytes(pk)
+                .map_err(|_| CryptoError::InvalidPublicKey)?;
+            let sig = ed448_goldilocks::Signature::from_slice(sig)
+                .map_err(|_| CryptoError::InvalidSignature)?;
+            pk.verify_raw(&sig, msg)
+                .map_err(|_| CryptoError::InvalidSignature)
+        }
+        SigAlg::EcdsaP256 => ecdsa_p256::verify(key, msg, sig),
+        SigAlg::EcdsaP384 => ecdsa_p384::verify(key, msg, sig),
+        SigAlg::EcdsaP521 => ecdsa_p521::verify(key, msg, sig),
+    }
 }
 
+/// A fresh key pair from the provider's generator.
 pub(super) fn generate_key_pair(
-    _alg: SigAlg,
-    _rng: &SharedRng,
+    alg: SigAlg,
+    rng: &SharedRng,
 ) -> Result<(SignaturePrivateKey, SignaturePublicKey), CryptoError> {
-    Err(TODO)
+    let (sk, pk) = match alg {
+        SigAlg::Ed25519 => {
+            // RFC 8032 §5.1.5: the private key is 32 random bytes.
+            let mut seed = Zeroizing::new(vec![0u8; ED25519_SEED_LEN]);
+            fill_random(rng, &mut seed)?;
+            let pk = ed25519_key(&seed)?.verifying_key().to_bytes().to_vec();
+            (seed, pk)
+        }
+        SigAlg::Ed448 => {
+            // RFC 8032 §5.2.5: the private key is 57 random bytes.
+            let mut seed = Zeroizing::new(vec![0u8; ED448_SEED_LEN]);
+            fill_random(rng, &mut seed)?;
+            let pk = ed448_key(&seed)?.verifying_key().to_bytes().to_vec();
+            (seed, pk)
+        }
+        SigAlg::EcdsaP256 => ecdsa_p256::generate(rng)?,
+        SigAlg::EcdsaP384 => ecdsa_p384::generate(rng)?,
+        SigAlg::EcdsaP521 => ecdsa_p521::generate(rng)?,
+    };
+    Ok((
+        SignaturePrivateKey::new(sk.to_vec()),
+        SignaturePublicKey(pk),
+    ))
 }
 
+/// The public key of a private key.
 pub(super) fn public_key(
-    _alg: SigAlg,
-    _key: &SignaturePrivateKey,
+    alg: SigAlg,
+    key: &SignaturePrivateKey,
 ) -> Result<SignaturePublicKey, CryptoError> {
-    Err(TODO)
+    let key = key.as_bytes();
+    let pk = match alg {
+        SigAlg::Ed25519 => ed25519_key(key)?.verifying_key().to_bytes().to_vec(),
+        SigAlg::Ed448 => ed448_key(key)?.verifying_key().to_bytes().to_vec(),
+        SigAlg::EcdsaP256 => ecdsa_p256::public_key(key)?,
+        SigAlg::EcdsaP384 => ecdsa_p384::public_key(key)?,
+        SigAlg::EcdsaP521 => ecdsa_p521::public_key(key)?,
+    };
+    Ok(SignaturePublicKey(pk))
+}
+
+fn ed25519_key(seed: &[u8]) -> Result<ed25519_dalek::SigningKey, CryptoError> {
+    let seed =
+        <&[u8; ED25519_SEED_LEN]>::try_from(seed).map_err(|_| CryptoError::InvalidPrivateKey)?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(seed))
+}
+
+fn ed448_key(seed: &[u8]) -> Result<ed448_goldilocks::SigningKey, CryptoError> {
+    if seed.len() != ED448_SEED_LEN {
+        return Err(CryptoError::InvalidPrivateKey);
+    }
+    ed448_goldilocks::SigningKey::try_from(seed).map_err(|_| CryptoError::InvalidPrivateKey)
+}
+
+/// ECDSA for one curve: `$curve` is the RustCrypto crate, `$scalar_len` the
+/// scalar (and field element) size, `$point_len` the uncompressed SEC1 size.
+macro_rules! ecdsa_curve {
+    ($module:ident, $curve:ident, $scalar_len:expr, $point_len:expr) => {
+        mod $module {
+            use $curve::ecdsa::signature::{RandomizedSigner, Verifier};
+            use $curve::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+            use $curve::elliptic_curve::Generate;
+            use zeroize::Zeroizing;
+
+            use super::left_pad_scalar;
+            use crate::crypto::rust_crypto::SharedRng;
+            use crate::error::CryptoError;
+
+            /// Size of a scalar (private key) in bytes.
+            pub(super) const SCALAR_LEN: usize = $scalar_len;
+            /// Size of an uncompressed SEC1 point (public key) in bytes.
+            pub(super) const POINT_LEN: usize = $point_len;
+
+            fn signing_key(key: &[u8]) -> Result<SigningKey, CryptoError> {
+                let key = left_pad_scalar(key, SCALAR_LEN)?;
+                SigningKey::from_slice(&key).map_err(|_| CryptoError::InvalidPrivateKey)
+            }
+
+            fn encode_point(vk: &VerifyingKey) -> Vec<u8> {
+                vk.to_sec1_point(false).as_bytes().to_vec()
+            }
+
+            pub(super) fn sign(
+                rng: &SharedRng,
+                key: &[u8],
+                msg: &[u8],
+            ) -> Result<Vec<u8>, CryptoError> {
+                let sk = signing_key(key)?;
+                let mut g = rng.lock().map_err(|_| CryptoError::Rng)?;
+                let sig: DerSignature = sk
+                    .try_sign_with_rng(&mut *g, msg)
+                    .map_err(|_| CryptoError::Other("ECDSA signing failed"))?;
+                Ok(sig.as_bytes().to_vec())
+            }
+
+            pub(super) fn verify(key: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+                // Only the uncompressed form (0x04 || x || y) is a valid MLS key.
+                if key.len() != POINT_LEN || key.first() != Some(&0x04) {
+                    return Err(CryptoError::InvalidPublicKey);
+                }
+                let vk = VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|_| CryptoError::InvalidPublicKey)?;
+                let sig =
+                    DerSignature::from_bytes(sig).map_err(|_| CryptoError::InvalidSignature)?;
+                vk.verify(msg, &sig)
+                    .map_err(|_| CryptoError::InvalidSignature)
+            }
+
+            pub(super) fn generate(
+                rng: &SharedRng,
+            ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
+                let sk = {
+                    let mut g = rng.lock().map_err(|_| CryptoError::Rng)?;
+                    SigningKey::generate_from_rng(&mut *g)
+                };
+                let pk = encode_point(sk.verifying_key());
+                Ok((Zeroizing::new(sk.to_bytes().to_vec()), pk))
+            }
+
+            pub(super) fn public_key(key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                Ok(encode_point(signing_key(key)?.verifying_key()))
+            }
+        }
+    };
+}
+
+ecdsa_curve!(ecdsa_p256, p256, 32, 65);
+ecdsa_curve!(ecdsa_p384, p384, 48, 97);
+ecdsa_curve!(ecdsa_p521, p521, 66, 133);
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::{
+        CipherSuite, CipherSuiteProvider, RustCryptoProvider, SignaturePrivateKey,
+        SignaturePublicKey,
+    };
+    use crate::error::CryptoError;
+
+    fn suites(seed: u8) -> Vec<super::super::RustCryptoSuite> {
+        let p = RustCryptoProvider::with_seed([seed; 32]);
+        CipherSuite::ALL
+            .iter()
+            .map(|&cs| p.suite(cs).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn sign_verify_round_trip_every_suite() {
+        for cs in suites(1) {
+            let (sk, pk) = cs.signature_generate_key_pair().unwrap();
+            assert_eq!(cs.signature_public_key(&sk).unwrap(), pk, "{cs:?}");
+            let sig = cs.sign(&sk, b"message").unwrap();
+            cs.verify(&pk, b"message", &sig).unwrap();
+            assert_eq!(
+                cs.verify(&pk, b"messagf", &sig),
+                Err(CryptoError::InvalidSignature),
+                "{cs:?}: other message"
+            );
+            let (_, other_pk) = cs.signature_generate_key_pair().unwrap();
+            assert_eq!(
+                cs.verify(&other_pk, b"message", &sig),
+                Err(CryptoError::InvalidSignature),
+                "{cs:?}: other key"
+            );
+        }
+    }
+
+    #[test]
+    fn key_and_signature_sizes() {
+        for cs in suites(2) {
+            let (sk, pk) = cs.signature_generate_key_pair().unwrap();
+            let sig = cs.sign(&sk, b"m").unwrap();
+            // (private key, public key, signature lengths, ECDSA?)
+            let (skl, pkl, sigl, ecdsa) = match cs.cipher_suite().0 {
+                1 | 3 => (32, 32, 64..=64, false),
+                4 | 6 => (57, 57, 114..=114, false),
+                2 => (32, 65, 8..=72, true),
+                7 => (48, 97, 8..=104, true),
+                5 => (66, 133, 8..=139, true),
+                _ => unreachable!(),
+            };
+            assert_eq!(sk.as_bytes().len(), skl, "{cs:?}");
+            assert_eq!(pk.as_bytes().len(), pkl, "{cs:?}");
+            assert!(sigl.contains(&sig.len()), "{cs:?}: {} bytes", sig.len());
+            if ecdsa {
+                assert_eq!(pk.as_bytes()[0], 0x04, "uncompressed SEC1");
+                assert_eq!(sig[0], 0x30, "DER SEQUENCE");
+            }
+        }
+    }
+
+    #[test]
+    fn tampered_signature_is_rejected() {
+        for cs in suites(3) {
+            let (sk, pk) = cs.signature_generate_key_pair().unwrap();
+            let sig = cs.sign(&sk, b"message").unwrap();
+            // Flip a bit in every byte position in turn: never accepted, never a panic.
+            for i in 0..sig.len() {
+                let mut bad = sig.clone();
+                bad[i] ^= 0x01;
+                assert_eq!(
+                    cs.verify(&pk, b"message", &bad),
+                    Err(CryptoError::InvalidSignature),
+                    "{cs:?}: byte {i}"
+                );
+            }
+            for bad in [&[][..], &sig[..sig.len() - 1], &[0u8; 200][..]] {
+                assert_eq!(
+                    cs.verify(&pk, b"message", bad),
+                    Err(CryptoError::InvalidSignature),
+                    "{cs:?}: {} bytes",
+                    bad.len()
+                );
+            }
+            let mut longer = sig.clone();
+            longer.push(0);
+            assert_eq!(
+                cs.verify(&pk, b"message", &longer),
+                Err(CryptoError::InvalidSignature),
+                "{cs:?}: trailing byte"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_public_key_is_rejected() {
+        for cs in suites(4) {
+            let (sk, pk) = cs.signature_generate_key_pair().unwrap();
+            let sig = cs.sign(&sk, b"message").unwrap();
+            let pk = pk.as_bytes();
+            let mut not_on_curve = pk.to_vec();
+            *not_on_curve.last_mut().unwrap() ^= 0x01;
+            let mut compressed = vec![0x02 | (pk[pk.len() - 1] & 1)];
+            compressed.extend_from_slice(&pk[1..1 + (pk.len() - 1) / 2]);
+            let cases: Vec<Vec<u8>> = vec![
+                vec![],
+                pk[..pk.len() - 1].to_vec(),
+                [pk, &[0]].concat(),
+                vec![0xff; pk.len()],
+                not_on_curve,
+                compressed,
+            ];
+            for bad in cases {
+                let r = cs.verify(&SignaturePublicKey(bad.clone()), b"message", &sig);
+                assert!(
+                    matches!(
+                        r,
+                        Err(CryptoError::InvalidPublicKey) | Err(CryptoError::InvalidSignature)
+                    ),
+                    "{cs:?}: {bad:02x?} gave {r:?}"
+                );
+            }
+            // Keys that cannot be parsed at all are reported as such.
+            for bad in [vec![], vec![0xff; pk.len()], pk[..pk.len() - 1].to_vec()] {
+                let is_ed25519 = matches!(cs.cipher_suite().0, 1 | 3);
+                let r = cs.verify(&SignaturePublicKey(bad), b"message", &sig);
+                if !is_ed25519 {
+                    assert_eq!(r, Err(CryptoError::InvalidPublicKey), "{cs:?}");
+                } else {
+                    assert!(r.is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_private_key_is_rejected() {
+        for cs in suites(5) {
+            let (sk, _) = cs.signature_generate_key_pair().unwrap();
+            let n = sk.as_bytes().len();
+            let too_long = SignaturePrivateKey::new(vec![1; n + 1]);
+            assert_eq!(
+                cs.sign(&too_long, b"m"),
+                Err(CryptoError::InvalidPrivateKey),
+                "{cs:?}"
+            );
+            assert_eq!(
+                cs.signature_public_key(&SignaturePrivateKey::new(vec![])),
+                Err(CryptoError::InvalidPrivateKey),
+                "{cs:?}"
+            );
+            if matches!(cs.cipher_suite().0, 2 | 5 | 7) {
+                // Zero and the all-ones value (above the group order) are not scalars.
+                for bad in [vec![0; n], vec![0xff; n]] {
+                    assert_eq!(
+                        cs.sign(&SignaturePrivateKey::new(bad), b"m"),
+                        Err(CryptoError::InvalidPrivateKey),
+                        "{cs:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_p521_private_key_is_left_padded() {
+        let cs = RustCryptoProvider::with_seed([6; 32])
+            .suite(CipherSuite::MLS_256_DHKEMP521_AES256GCM_SHA512_P521)
+            .unwrap();
+        // About half of all P-521 scalars have a zero first byte.
+        let (sk, pk) = (0..64)
+            .map(|_| cs.signature_generate_key_pair().unwrap())
+            .find(|(sk, _)| sk.as_bytes()[0] == 0)
+            .unwrap();
+        let short = SignaturePrivateKey::new(sk.as_bytes()[1..].to_vec());
+        assert_eq!(short.as_bytes().len(), 65);
+        assert_eq!(cs.signature_public_key(&short).unwrap(), pk);
+        let sig = cs.sign(&short, b"m").unwrap();
+        cs.verify(&pk, b"m", &sig).unwrap();
+    }
+
+    #[test]
+    fn seeded_providers_sign_identically() {
+        for (a, b) in suites(7).into_iter().zip(suites(7)) {
+            let (sk_a, pk_a) = a.signature_generate_key_pair().unwrap();
+            let (sk_b, pk_b) = b.signature_generate_key_pair().unwrap();
+            assert_eq!((&sk_a, &pk_a), (&sk_b, &pk_b));
+            assert_eq!(a.sign(&sk_a, b"m").unwrap(), b.sign(&sk_b, b"m").unwrap());
+        }
+        // A different seed gives different keys.
+        let (sk_c, _) = suites(8)[0].signature_generate_key_pair().unwrap();
+        let (sk_d, _) = suites(7)[0].signature_generate_key_pair().unwrap();
+        assert_ne!(sk_c, sk_d);
+    }
+
+    #[test]
+    fn ecdsa_signing_is_randomized() {
+        let cs = RustCryptoProvider::with_seed([9; 32])
+            .suite(CipherSuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256)
+            .unwrap();
+        let (sk, pk) = cs.signature_generate_key_pair().unwrap();
+        let s1 = cs.sign(&sk, b"m").unwrap();
+        let s2 = cs.sign(&sk, b"m").unwrap();
+        assert_ne!(s1, s2, "hedged: fresh randomness per signature");
+        cs.verify(&pk, b"m", &s1).unwrap();
+        cs.verify(&pk, b"m", &s2).unwrap();
+    }
 }
