@@ -101,6 +101,51 @@ pub enum ProtocolError {
     /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
     #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
     TooManyPsks(usize),
+    /// A PublicMessage from a member carries a membership tag that is not
+    /// `MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2).
+    #[error("invalid membership tag")]
+    InvalidMembershipTag,
+    /// Application data arrived in a PublicMessage: applications MUST use
+    /// PrivateMessage for application messages (RFC 9420 §6).
+    #[error("application message sent as PublicMessage")]
+    ApplicationMessageNotPrivate,
+    /// The content type is not one this kind of sender may send (RFC 9420 §6.1):
+    /// external senders send proposals, `new_member_proposal` senders Add
+    /// proposals and `new_member_commit` senders commits.
+    #[error("content not allowed for this sender type")]
+    InvalidContentForSender,
+    /// The sender data of a PrivateMessage could not be decrypted with the
+    /// sender data key and nonce, or is malformed (RFC 9420 §6.3.2).
+    #[error("sender data could not be decrypted")]
+    SenderDataInvalid,
+    /// A message names a group other than the one it is processed in (RFC 9420 §6).
+    #[error("message is for another group")]
+    GroupIdMismatch,
+    /// A message names an epoch other than the one whose keys are used (RFC 9420 §6).
+    #[error("message epoch {got} differs from the expected epoch {expected}")]
+    EpochMismatch {
+        /// The epoch whose keys and context were supplied.
+        expected: u64,
+        /// The epoch the message names.
+        got: u64,
+    },
+    /// A confirmation tag is not `MAC(confirmation_key, confirmed_transcript_hash)`
+    /// (RFC 9420 §6.1, §8.2).
+    #[error("confirmation tag does not match")]
+    ConfirmationTagMismatch,
+    /// A Welcome has no `EncryptedGroupSecrets` for our KeyPackage (RFC 9420 §12.4.3.1).
+    #[error("Welcome has no secrets for this KeyPackage")]
+    WelcomeNotForKeyPackage,
+    /// A Welcome's cipher suite differs from the KeyPackage's (RFC 9420 §12.4.3.1).
+    #[error(
+        "Welcome cipher suite 0x{welcome:04x} differs from the KeyPackage's 0x{key_package:04x}"
+    )]
+    WelcomeCipherSuiteMismatch {
+        /// The Welcome's cipher suite.
+        welcome: u16,
+        /// The KeyPackage's cipher suite.
+        key_package: u16,
+    },
 }
 
 /// The caller used the library wrongly.
@@ -113,6 +158,10 @@ pub enum ApiError {
     /// An argument was out of its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// Application data was to be sent as a PublicMessage; it MUST be sent as
+    /// a PrivateMessage (RFC 9420 §6).
+    #[error("application messages must be sent as PrivateMessage")]
+    ApplicationMessageMustBePrivate,
 }
 
 /// A cryptographic operation failed.

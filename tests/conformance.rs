@@ -62,3 +62,18 @@ fn messages() {
 fn crypto_basics() {
     gate("crypto-basics.json", 7, true);
 }
+
+#[test]
+fn message_protection() {
+    gate("message-protection.json", 7, true);
+}
+
+#[test]
+fn transcript_hashes() {
+    gate("transcript-hashes.json", 7, true);
+}
+
+#[test]
+fn welcome() {
+    gate("welcome.json", 7, true);
+}

@@ -8,10 +8,13 @@ mod crypto_basics;
 mod deserialization;
 mod json;
 mod key_schedule;
+mod message_protection;
 mod messages;
 mod psk_secret;
 mod secret_tree;
+mod transcript_hashes;
 mod tree_math;
+mod welcome;
 
 use std::path::{Path, PathBuf};
 
@@ -88,6 +91,9 @@ impl Kind {
             Kind::KeySchedule => key_schedule::check,
             Kind::PskSecret => psk_secret::check,
             Kind::Messages => messages::check,
+            Kind::MessageProtection => message_protection::check,
+            Kind::TranscriptHashes => transcript_hashes::check,
+            Kind::Welcome => welcome::check,
             _ => return None,
         })
     }
