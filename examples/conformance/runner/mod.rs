@@ -102,7 +102,6 @@ impl Kind {
             Kind::MessageProtection => message_protection::check,
             Kind::TranscriptHashes => transcript_hashes::check,
             Kind::Welcome => welcome::check,
-            _ => return None,
         })
     }
 }
