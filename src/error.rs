@@ -76,6 +76,134 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
 pub enum ProtocolError {
+    // --- Group: proposal lists (RFC 9420 §12.1, §12.2) ---
+    /// A commit covers an Update proposal sent by the committer itself (RFC 9420 §12.2).
+    #[error("commit covers an Update from the committer")]
+    CommitterUpdate,
+    /// A commit covers a Remove of the committer (RFC 9420 §12.2).
+    #[error("commit removes the committer")]
+    CommitterRemoved,
+    /// Two Update/Remove proposals apply to the same leaf (RFC 9420 §12.2).
+    #[error("several Update/Remove proposals for leaf {0}")]
+    ConflictingLeafProposals(u32),
+    /// Two PreSharedKey proposals name the same PSK (RFC 9420 §12.2).
+    #[error("duplicate PreSharedKey proposal")]
+    DuplicatePsk,
+    /// More than one GroupContextExtensions proposal (RFC 9420 §12.2).
+    #[error("more than one GroupContextExtensions proposal")]
+    MultipleGroupContextExtensions,
+    /// A ReInit proposal together with other proposals (RFC 9420 §12.2).
+    #[error("ReInit proposal combined with other proposals")]
+    ReInitNotAlone,
+    /// An ExternalInit proposal in a regular commit (RFC 9420 §12.2).
+    #[error("ExternalInit proposal in a regular commit")]
+    ExternalInitInRegularCommit,
+    /// An external commit's proposals break the rules of RFC 9420 §12.2
+    /// (exactly one ExternalInit, at most one Remove, PreSharedKeys, nothing else).
+    #[error("invalid proposal list for an external commit: {0}")]
+    InvalidExternalCommitProposals(&'static str),
+    /// A Remove names a blank or absent leaf (RFC 9420 §12.1.3).
+    #[error("Remove of blank or absent leaf {0}")]
+    RemoveOfBlankLeaf(u32),
+    /// A KeyPackage's version or cipher suite differs from the group's (RFC 9420 §10.1).
+    #[error("KeyPackage version or cipher suite differs from the group's")]
+    KeyPackageMismatch,
+    /// A KeyPackage's init key equals its leaf's encryption key (RFC 9420 §10.1).
+    #[error("KeyPackage init_key equals its encryption_key")]
+    KeyPackageInitKeyReused,
+    /// A PreSharedKey proposal's nonce is not `KDF.Nh` bytes (RFC 9420 §12.1.4).
+    #[error("PSK nonce has the wrong length")]
+    PskNonceLength,
+    /// A resumption PSK with usage reinit or branch outside those operations (RFC 9420 §12.1.4).
+    #[error("resumption PSK usage not allowed here")]
+    PskUsageNotAllowed,
+    /// A ReInit proposal lowers the protocol version (RFC 9420 §12.1.5).
+    #[error("ReInit lowers the protocol version")]
+    ReInitVersionDowngrade,
+    /// A member does not support an extension or capability the group context
+    /// requires (RFC 9420 §11.1, §12.1.7).
+    #[error("leaf {0} does not support the group context extensions")]
+    UnsupportedGroupContextExtensions(u32),
+    /// A proposal type this sender type may not send (RFC 9420 §12.1.8, §12.1.2).
+    #[error("proposal type {proposal_type} may not be sent by sender type {sender_type}")]
+    ProposalSenderNotAllowed {
+        /// The proposal type.
+        proposal_type: u16,
+        /// The sender type code.
+        sender_type: u8,
+    },
+    /// A commit references a proposal this member has not received in this epoch (RFC 9420 §12.4.2).
+    #[error("commit references an unknown proposal")]
+    UnknownProposalReference,
+    /// The commit has no path although its proposals require one (RFC 9420 §12.4).
+    #[error("commit requires a path but has none")]
+    PathRequired,
+    /// The Welcome has no GroupSecrets for our KeyPackage (RFC 9420 §12.4.3.1).
+    #[error("Welcome is not addressed to this KeyPackage")]
+    WelcomeNotForUs,
+    /// The Welcome's cipher suite or version differs from the KeyPackage's or the GroupInfo's (RFC 9420 §12.4.3.1).
+    #[error("Welcome cipher suite or version mismatch")]
+    WelcomeCipherSuiteMismatch,
+    /// The GroupInfo of a Welcome does not decrypt (RFC 9420 §12.4.3.1).
+    #[error("GroupInfo does not decrypt")]
+    GroupInfoDecryptFailed,
+    /// Neither the GroupInfo nor the caller supplied the ratchet tree (RFC 9420 §12.4.3.1).
+    #[error("no ratchet tree in the Welcome and none supplied")]
+    RatchetTreeMissing,
+    /// The GroupInfo signer is not a member (RFC 9420 §12.4.3.1).
+    #[error("GroupInfo signer {0} is not a member")]
+    GroupInfoSignerNotMember(u32),
+    /// The joiner's own leaf is not in the tree (RFC 9420 §12.4.3.1).
+    #[error("own leaf not found in the tree")]
+    OwnLeafNotFound,
+    /// A key derived from a path secret differs from the tree's public key (RFC 9420 §12.4.3.1, §7.5).
+    #[error("path secret does not match the public key of node {0}")]
+    PathSecretPublicKeyMismatch(u32),
+    /// The confirmation tag does not match (RFC 9420 §6.1, §12.4.2, §12.4.3.1).
+    #[error("confirmation tag mismatch")]
+    ConfirmationTagMismatch,
+    /// A message for another group (RFC 9420 §6).
+    #[error("message is for another group")]
+    WrongGroup,
+    /// A handshake message of another epoch (RFC 9420 §12.4.2).
+    #[error("message of epoch {message}, group is in epoch {current}")]
+    WrongEpoch {
+        /// The message's epoch.
+        message: u64,
+        /// The group's epoch.
+        current: u64,
+    },
+    /// A wire format this operation does not accept here (RFC 9420 §6).
+    #[error("wire format {0} not accepted here")]
+    UnsupportedWireFormat(u16),
+    /// The sender's leaf is blank or outside the tree (RFC 9420 §6.1).
+    #[error("sender leaf {0} is not a member")]
+    SenderNotMember(u32),
+    /// An external sender index not in `external_senders` (RFC 9420 §12.1.8.1).
+    #[error("unknown external sender {0}")]
+    UnknownExternalSender(u32),
+    /// A sender type that may not send this content (RFC 9420 §6, §12.1.8).
+    #[error("sender type not allowed for this content")]
+    InvalidSenderForContent,
+    /// Application data in a PublicMessage (RFC 9420 §6.2: it MUST be a PrivateMessage).
+    #[error("application data sent as PublicMessage")]
+    ApplicationInPublicMessage,
+    /// The membership tag of a PublicMessage is missing or wrong (RFC 9420 §6.2).
+    #[error("invalid membership tag")]
+    InvalidMembershipTag,
+    /// A commit from this member's own leaf that is not its pending commit (RFC 9420 §12.4.2).
+    #[error("commit by this member that is not its pending commit")]
+    OwnCommitNotPending,
+    /// External commits are not implemented yet.
+    #[error("external commits are not supported yet")]
+    ExternalCommitUnsupported,
+    /// A commit's new leaf keeps the committer's encryption key (RFC 9420 §12.4.2).
+    #[error("commit path leaf keeps the old encryption key")]
+    CommitLeafKeyNotChanged,
+    /// An external PSK the commit or Welcome names is not in the store (RFC 9420 §12.4.2).
+    #[error("PSK not available")]
+    PskNotFound,
+
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
     LeafIndexOutOfRange(u32),
@@ -101,50 +229,154 @@ pub enum ProtocolError {
     /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
     #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
     TooManyPsks(usize),
-    /// A PublicMessage from a member carries a membership tag that is not
-    /// `MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2).
-    #[error("invalid membership tag")]
-    InvalidMembershipTag,
-    /// Application data arrived in a PublicMessage: applications MUST use
-    /// PrivateMessage for application messages (RFC 9420 §6).
-    #[error("application message sent as PublicMessage")]
-    ApplicationMessageNotPrivate,
-    /// The content type is not one this kind of sender may send (RFC 9420 §6.1):
-    /// external senders send proposals, `new_member_proposal` senders Add
-    /// proposals and `new_member_commit` senders commits.
-    #[error("content not allowed for this sender type")]
-    InvalidContentForSender,
     /// The sender data of a PrivateMessage could not be decrypted with the
     /// sender data key and nonce, or is malformed (RFC 9420 §6.3.2).
     #[error("sender data could not be decrypted")]
     SenderDataInvalid,
-    /// A message names a group other than the one it is processed in (RFC 9420 §6).
-    #[error("message is for another group")]
-    GroupIdMismatch,
-    /// A message names an epoch other than the one whose keys are used (RFC 9420 §6).
-    #[error("message epoch {got} differs from the expected epoch {expected}")]
-    EpochMismatch {
-        /// The epoch whose keys and context were supplied.
-        expected: u64,
-        /// The epoch the message names.
-        got: u64,
+
+    // --- Ratchet tree: structure (RFC 9420 §4, §7.7, §12.4.3.3) ---
+    /// A `ratchet_tree` has no nodes, or its last node is blank: "the receiver
+    /// MUST check that the last node in ratchet_tree is non-blank" (RFC 9420 §12.4.3.3).
+    #[error("ratchet tree is empty or ends with a blank node")]
+    RatchetTreeTrailingBlank,
+    /// A `ratchet_tree` holds more nodes than a tree of 2^31 leaves (RFC 9420 §4.1.1, §12.4.3.3).
+    #[error("ratchet tree has too many nodes")]
+    RatchetTreeTooLarge,
+    /// A leaf node sits at a parent position or a parent node at a leaf position:
+    /// leaves are at even array indices, parents at odd ones (RFC 9420 §12.4.3.3, Appendix C).
+    #[error("node {0} has the wrong node type for its position")]
+    NodeTypeMismatch(u32),
+    /// A leaf that should hold a member is blank (RFC 9420 §12.1.2, §12.1.3).
+    #[error("leaf {0} is blank")]
+    BlankLeaf(u32),
+    /// The tree cannot grow past 2^31 leaves (RFC 9420 §7.7).
+    #[error("the ratchet tree is full")]
+    TreeFull,
+
+    // --- Leaf node validation (RFC 9420 §7.3) ---
+    /// The leaf node's `leaf_node_source` is not the one its context requires:
+    /// `key_package` in a KeyPackage/Add, `update` in an Update, `commit` in an
+    /// UpdatePath (RFC 9420 §7.3).
+    #[error("leaf node source {found} where {expected} is required")]
+    LeafNodeSourceMismatch {
+        /// The required `LeafNodeSource` code point.
+        expected: u8,
+        /// The code point found.
+        found: u8,
     },
-    /// A confirmation tag is not `MAC(confirmation_key, confirmed_transcript_hash)`
-    /// (RFC 9420 §6.1, §8.2).
-    #[error("confirmation tag does not match")]
-    ConfirmationTagMismatch,
-    /// A Welcome has no `EncryptedGroupSecrets` for our KeyPackage (RFC 9420 §12.4.3.1).
-    #[error("Welcome has no secrets for this KeyPackage")]
-    WelcomeNotForKeyPackage,
-    /// A Welcome's cipher suite differs from the KeyPackage's (RFC 9420 §12.4.3.1).
+    /// The leaf node's signature does not verify with its signature key and
+    /// the group binding of its source (RFC 9420 §7.2, §7.3).
+    #[error("leaf node signature is invalid")]
+    LeafNodeSignatureInvalid,
+    /// The leaf's capabilities do not list the group's cipher suite (RFC 9420 §7.3, §10.1).
+    #[error("leaf capabilities do not include cipher suite 0x{0:04x}")]
+    LeafLacksCipherSuite(u16),
+    /// The leaf's capabilities do not list the group's protocol version (RFC 9420 §7.3, §10.1).
+    #[error("leaf capabilities do not include protocol version {0}")]
+    LeafLacksProtocolVersion(u16),
+    /// The leaf's capabilities miss an extension type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required extension type {0}")]
+    LeafLacksRequiredExtension(u16),
+    /// The leaf's capabilities miss a proposal type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required proposal type {0}")]
+    LeafLacksRequiredProposal(u16),
+    /// The leaf's capabilities miss a credential type the group's
+    /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
+    #[error("leaf does not support required credential type {0}")]
+    LeafLacksRequiredCredential(u16),
+    /// The leaf's capabilities do not list the type of its own credential (RFC 9420 §7.2).
+    #[error("leaf capabilities do not include its own credential type {0}")]
+    LeafLacksOwnCredentialType(u16),
+    /// The leaf's credential type is not supported by every other member (RFC 9420 §7.3).
+    #[error("credential type {0} is not supported by every member")]
+    CredentialTypeNotSupportedByMembers(u16),
+    /// The leaf does not support a credential type another member uses (RFC 9420 §7.3).
+    #[error("leaf does not support credential type {0}, which a member uses")]
+    LeafLacksCredentialTypeInUse(u16),
+    /// A leaf extension's type is not listed in the leaf's own capabilities (RFC 9420 §7.2, §7.3).
+    #[error("leaf extension type {0} is not in the leaf's capabilities")]
+    LeafExtensionNotInCapabilities(u16),
+    /// The current time is outside the leaf's lifetime (RFC 9420 §7.3).
+    #[error("leaf lifetime {not_before}..={not_after} does not contain {now}")]
+    LeafLifetimeInvalid {
+        /// Start of the lifetime.
+        not_before: u64,
+        /// End of the lifetime.
+        not_after: u64,
+        /// The time checked.
+        now: u64,
+    },
+    /// The leaf's signature key is already used by another member (RFC 9420 §7.3).
+    #[error("signature key already used by leaf {0}")]
+    DuplicateSignatureKey(u32),
+    /// The encryption key already appears in another node of the tree
+    /// (RFC 9420 §7.3 for leaves, §12.4.3.1 for parent nodes).
+    #[error("encryption key already used by node {0}")]
+    DuplicateEncryptionKey(u32),
+    /// An Update's leaf node, or a commit's new leaf node, keeps the encryption
+    /// key of the leaf it replaces (RFC 9420 §7.3, §7.5).
+    #[error("new leaf node keeps the encryption key it replaces")]
+    UpdateKeepsEncryptionKey,
+
+    // --- Whole-tree validation (RFC 9420 §7.8, §7.9.2, §12.4.3.1) ---
+    /// The tree hash of the ratchet tree differs from the one the group
+    /// agreed on (RFC 9420 §12.4.3.1, §12.4.3.3).
+    #[error("tree hash does not match the group's")]
+    TreeHashMismatch,
+    /// A non-blank parent node is not covered by exactly one parent-hash
+    /// chain from below (RFC 9420 §7.9.2).
+    #[error("parent node {0} is not parent-hash valid")]
+    ParentHashInvalid(u32),
+    /// A commit leaf's `parent_hash` differs from the parent hash of its
+    /// filtered direct path (RFC 9420 §7.9.2).
+    #[error("leaf {0} carries a parent hash that does not match its path")]
+    LeafParentHashMismatch(u32),
+    /// An `unmerged_leaves` entry names a leaf outside the parent's subtree, a blank
+    /// leaf, or a leaf listed twice (RFC 9420 §12.4.3.1).
+    #[error("parent node {node} lists invalid unmerged leaf {leaf}")]
+    UnmergedLeafInvalid {
+        /// The parent node.
+        node: u32,
+        /// The leaf index listed.
+        leaf: u32,
+    },
+    // --- TreeKEM (RFC 9420 §7.4-§7.6) ---
+    /// An UpdatePath does not have one node per node of the sender's filtered
+    /// direct path (RFC 9420 §7.6).
+    #[error("UpdatePath has {found} nodes for a filtered direct path of {expected}")]
+    UpdatePathLengthMismatch {
+        /// The length of the filtered direct path.
+        expected: u32,
+        /// The number of UpdatePath nodes.
+        found: u32,
+    },
+    /// An UpdatePath node does not carry one encrypted path secret per node of
+    /// its copath child's resolution, new members excluded (RFC 9420 §7.6).
     #[error(
-        "Welcome cipher suite 0x{welcome:04x} differs from the KeyPackage's 0x{key_package:04x}"
+        "UpdatePath node for node {node} has {found} ciphertexts for a resolution of {expected}"
     )]
-    WelcomeCipherSuiteMismatch {
-        /// The Welcome's cipher suite.
-        welcome: u16,
-        /// The KeyPackage's cipher suite.
-        key_package: u16,
+    UpdatePathCiphertextCountMismatch {
+        /// The direct-path node.
+        node: u32,
+        /// The size of the resolution.
+        expected: u32,
+        /// The number of ciphertexts.
+        found: u32,
+    },
+    /// A public key derived from a decrypted path secret differs from the one
+    /// in the UpdatePath (RFC 9420 §7.5, step 6 of decrypting).
+    #[error("public key derived for node {0} differs from the UpdatePath's")]
+    UpdatePathPublicKeyMismatch(u32),
+    /// A non-blank node between an unmerged leaf and a parent listing it does not
+    /// list the leaf too (RFC 9420 §12.4.3.1).
+    #[error("node {node} does not list unmerged leaf {leaf} that an ancestor lists")]
+    UnmergedLeafNotListedBelow {
+        /// The intermediate node missing the entry.
+        node: u32,
+        /// The leaf index.
+        leaf: u32,
     },
 }
 

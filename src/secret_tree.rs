@@ -194,7 +194,7 @@ impl LeafRatchets {
 
 /// The secret tree of one epoch (RFC 9420 §9), derived lazily and deleted as
 /// it is used (§9.2). See the [module documentation](self).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SecretTree {
     cipher_suite: CipherSuite,
     size: TreeSize,

@@ -39,6 +39,11 @@ fn deserialization() {
 }
 
 #[test]
+fn crypto_basics() {
+    gate("crypto-basics.json", 7, true);
+}
+
+#[test]
 fn key_schedule() {
     gate("key-schedule.json", 7, true);
 }
@@ -59,8 +64,33 @@ fn messages() {
 }
 
 #[test]
-fn crypto_basics() {
-    gate("crypto-basics.json", 7, true);
+fn tree_validation() {
+    gate("tree-validation.json", 98, true);
+}
+
+#[test]
+fn tree_operations() {
+    gate("tree-operations.json", 5, true);
+}
+
+#[test]
+fn treekem() {
+    gate("treekem.json", 77, true);
+}
+
+#[test]
+fn passive_client_welcome() {
+    gate("passive-client-welcome.json", 56, true);
+}
+
+#[test]
+fn passive_client_handling_commit() {
+    gate("passive-client-handling-commit.json", 91, true);
+}
+
+#[test]
+fn passive_client_random() {
+    gate("passive-client-random.json", 1, true);
 }
 
 #[test]

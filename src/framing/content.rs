@@ -36,7 +36,7 @@ pub fn tbs_context<'a>(
 /// Checks that the sender type may send this content (RFC 9420 §6.1):
 /// external senders send proposals, `new_member_proposal` senders send Add
 /// proposals and `new_member_commit` senders send commits; members may send
-/// anything. Else [`ProtocolError::InvalidContentForSender`].
+/// anything. Else [`ProtocolError::InvalidSenderForContent`].
 ///
 /// Which proposal types an external sender may send is group policy
 /// (§12.1.8.1) and is left to the caller.
@@ -54,22 +54,22 @@ pub fn check_content_for_sender(content: &FramedContent) -> Result<()> {
     if allowed {
         Ok(())
     } else {
-        Err(ProtocolError::InvalidContentForSender.into())
+        Err(ProtocolError::InvalidSenderForContent.into())
     }
 }
 
 /// Checks that a message names the group and epoch of `context` (RFC 9420 §6):
-/// [`ProtocolError::GroupIdMismatch`] or [`ProtocolError::EpochMismatch`]
+/// [`ProtocolError::WrongGroup`] or [`ProtocolError::WrongEpoch`]
 /// otherwise. A receiver picks the epoch's keys by the message's epoch; this
 /// is the check that it picked the right ones.
 pub fn check_group_and_epoch(group_id: &[u8], epoch: u64, context: &GroupContext) -> Result<()> {
     if group_id != context.group_id.as_slice() {
-        return Err(ProtocolError::GroupIdMismatch.into());
+        return Err(ProtocolError::WrongGroup.into());
     }
     if epoch != context.epoch {
-        return Err(ProtocolError::EpochMismatch {
-            expected: context.epoch,
-            got: epoch,
+        return Err(ProtocolError::WrongEpoch {
+            message: epoch,
+            current: context.epoch,
         }
         .into());
     }

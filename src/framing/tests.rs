@@ -384,11 +384,11 @@ fn application_data_in_public_message_is_refused() {
     f.retag(&mut m);
     assert_eq!(
         public::check_not_application(&m),
-        Err(ProtocolError::ApplicationMessageNotPrivate.into())
+        Err(ProtocolError::ApplicationInPublicMessage.into())
     );
     assert_eq!(
         f.unprotect_public(m),
-        protocol(ProtocolError::ApplicationMessageNotPrivate)
+        protocol(ProtocolError::ApplicationInPublicMessage)
     );
 }
 
@@ -436,7 +436,7 @@ fn content_not_allowed_for_sender_is_refused() {
         };
         assert_eq!(
             f.unprotect_public(m),
-            protocol(ProtocolError::InvalidContentForSender)
+            protocol(ProtocolError::InvalidSenderForContent)
         );
     }
 }
@@ -449,16 +449,16 @@ fn wrong_group_or_epoch_is_refused() {
     other.epoch += 1;
     assert_eq!(
         public::unprotect(f.cs(), m.clone(), &other, &f.membership_key, &f.pk),
-        protocol(ProtocolError::EpochMismatch {
-            expected: 4,
-            got: 3
+        protocol(ProtocolError::WrongEpoch {
+            message: 3,
+            current: 4
         })
     );
     let mut other = f.context.clone();
     other.group_id = b"elsewhere".to_vec();
     assert_eq!(
         public::unprotect(f.cs(), m, &other, &f.membership_key, &f.pk),
-        protocol(ProtocolError::GroupIdMismatch)
+        protocol(ProtocolError::WrongGroup)
     );
     let mut tree = f.tree();
     let p = f.private(&mut tree, remove(1));
@@ -473,9 +473,9 @@ fn wrong_group_or_epoch_is_refused() {
             &mut f.tree(),
             |_| { Ok(f.pk.clone()) }
         ),
-        protocol(ProtocolError::EpochMismatch {
-            expected: 2,
-            got: 3
+        protocol(ProtocolError::WrongEpoch {
+            message: 3,
+            current: 2
         })
     );
 }

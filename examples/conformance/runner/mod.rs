@@ -10,10 +10,14 @@ mod json;
 mod key_schedule;
 mod message_protection;
 mod messages;
+mod passive_client;
 mod psk_secret;
 mod secret_tree;
 mod transcript_hashes;
 mod tree_math;
+mod tree_operations;
+mod tree_validation;
+mod treekem;
 mod welcome;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +98,10 @@ impl Kind {
             Kind::MessageProtection => message_protection::check,
             Kind::TranscriptHashes => transcript_hashes::check,
             Kind::Welcome => welcome::check,
+            Kind::TreeValidation => tree_validation::check,
+            Kind::TreeOperations => tree_operations::check,
+            Kind::TreeKem => treekem::check,
+            Kind::PassiveClient => passive_client::check,
             _ => return None,
         })
     }

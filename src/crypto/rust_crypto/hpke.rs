@@ -234,3 +234,216 @@ pub(super) fn public_key(
         .map(HpkePublicKey)
         .map_err(|_| CryptoError::InvalidPrivateKey)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::{
+        CipherSuite, CipherSuiteProvider, HpkeCiphertext, HpkePrivateKey, HpkePublicKey,
+        RustCryptoProvider,
+    };
+    use crate::error::CryptoError;
+
+    fn suites(seed: u8) -> Vec<super::super::RustCryptoSuite> {
+        let p = RustCryptoProvider::with_seed([seed; 32]);
+        CipherSuite::ALL
+            .iter()
+            .map(|&cs| p.suite(cs).unwrap())
+            .collect()
+    }
+
+    /// `(Nsk, Npk)` of the suite's KEM (RFC 9180 §7.1).
+    fn sizes(cs: &dyn CipherSuiteProvider) -> (usize, usize) {
+        match cs.cipher_suite().0 {
+            1 | 3 => (32, 32),
+            2 => (32, 65),
+            4 | 6 => (56, 56),
+            5 => (66, 133),
+            7 => (48, 97),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn seal_open_round_trip_every_suite() {
+        for cs in suites(1) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let (nsk, npk) = sizes(&cs);
+            assert_eq!(
+                (sk.as_bytes().len(), pk.as_bytes().len()),
+                (nsk, npk),
+                "{cs:?}"
+            );
+            assert_eq!(cs.hpke_public_key(&sk).unwrap(), pk, "{cs:?}");
+            for pt in [&b""[..], b"hello", &[7u8; 1000]] {
+                let ct = cs.hpke_seal(&pk, b"info", b"aad", pt).unwrap();
+                assert_eq!(ct.kem_output.len(), npk, "{cs:?}: enc is a public key");
+                assert_eq!(ct.ciphertext.len(), pt.len() + 16, "{cs:?}: AEAD tag");
+                assert_eq!(
+                    cs.hpke_open(&sk, &ct, b"info", b"aad").unwrap(),
+                    pt,
+                    "{cs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn open_fails_on_any_mismatch() {
+        for cs in suites(2) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let (other_sk, _) = cs.hpke_generate_key_pair().unwrap();
+            let ct = cs.hpke_seal(&pk, b"info", b"aad", b"secret").unwrap();
+            let fail = |sk: &HpkePrivateKey, ct: &HpkeCiphertext, info: &[u8], aad: &[u8]| {
+                assert_eq!(
+                    cs.hpke_open(sk, ct, info, aad),
+                    Err(CryptoError::HpkeOpenFailed),
+                    "{cs:?}"
+                );
+            };
+            fail(&sk, &ct, b"infx", b"aad");
+            fail(&sk, &ct, b"info", b"aax");
+            fail(&other_sk, &ct, b"info", b"aad");
+            for i in 0..ct.ciphertext.len() {
+                let mut bad = ct.clone();
+                bad.ciphertext[i] ^= 0x80;
+                fail(&sk, &bad, b"info", b"aad");
+            }
+            let mut bad = ct.clone();
+            bad.ciphertext.truncate(15);
+            fail(&sk, &bad, b"info", b"aad");
+            // A tampered, truncated or foreign encapsulated key.
+            for i in [0, ct.kem_output.len() / 2, ct.kem_output.len() - 1] {
+                let mut bad = ct.clone();
+                bad.kem_output[i] ^= 0x01;
+                fail(&sk, &bad, b"info", b"aad");
+            }
+            for kem_output in [
+                vec![],
+                ct.kem_output[1..].to_vec(),
+                vec![0; ct.kem_output.len()],
+            ] {
+                let bad = HpkeCiphertext {
+                    kem_output,
+                    ciphertext: ct.ciphertext.clone(),
+                };
+                fail(&sk, &bad, b"info", b"aad");
+            }
+        }
+    }
+
+    #[test]
+    fn seal_rejects_malformed_public_keys() {
+        for cs in suites(3) {
+            let (_, pk) = cs.hpke_generate_key_pair().unwrap();
+            let pk = pk.as_bytes();
+            let mut bad_keys = vec![
+                vec![],
+                pk[1..].to_vec(),
+                [pk, &[0]].concat(),
+                // The all-zero value: a low-order point for X25519/X448, not a
+                // SEC1 encoding for the NIST curves.
+                vec![0; pk.len()],
+            ];
+            if pk.len() > 56 {
+                // A NIST point moved off the curve.
+                let mut off = pk.to_vec();
+                off[pk.len() - 1] ^= 1;
+                bad_keys.push(off);
+            }
+            for bad in bad_keys {
+                assert_eq!(
+                    cs.hpke_seal(&HpkePublicKey(bad.clone()), b"", b"", b"m"),
+                    Err(CryptoError::InvalidPublicKey),
+                    "{cs:?}: {bad:02x?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_private_keys_are_rejected() {
+        for cs in suites(4) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let ct = cs.hpke_seal(&pk, b"", b"", b"m").unwrap();
+            let n = sk.as_bytes().len();
+            let mut bad_keys = vec![vec![], vec![1; n + 1]];
+            if matches!(cs.cipher_suite().0, 2 | 5 | 7) {
+                // Zero and a value above the group order are not scalars.
+                bad_keys.push(vec![0; n]);
+                bad_keys.push(vec![0xff; n]);
+            } else {
+                bad_keys.push(vec![1; n - 1]);
+            }
+            for bad in bad_keys {
+                let bad = HpkePrivateKey::new(bad);
+                assert_eq!(
+                    cs.hpke_public_key(&bad),
+                    Err(CryptoError::InvalidPrivateKey),
+                    "{cs:?}"
+                );
+                assert_eq!(
+                    cs.hpke_open(&bad, &ct, b"", b""),
+                    Err(CryptoError::InvalidPrivateKey),
+                    "{cs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn derive_key_pair_is_deterministic() {
+        for (a, b) in suites(5).into_iter().zip(suites(6)) {
+            let (sk1, pk1) = a.hpke_derive_key_pair(b"path secret").unwrap();
+            let (sk2, pk2) = b.hpke_derive_key_pair(b"path secret").unwrap();
+            assert_eq!((&sk1, &pk1), (&sk2, &pk2), "{a:?}: RNG plays no part");
+            assert_eq!(a.hpke_public_key(&sk1).unwrap(), pk1, "{a:?}");
+            let (sk3, pk3) = a.hpke_derive_key_pair(b"path secreu").unwrap();
+            assert_ne!(sk1, sk3, "{a:?}");
+            assert_ne!(pk1, pk3, "{a:?}");
+            let (nsk, npk) = sizes(&a);
+            assert_eq!((sk1.as_bytes().len(), pk1.as_bytes().len()), (nsk, npk));
+            // The derived pair works.
+            let ct = a.hpke_seal(&pk1, b"i", b"a", b"m").unwrap();
+            assert_eq!(a.hpke_open(&sk1, &ct, b"i", b"a").unwrap(), b"m");
+        }
+    }
+
+    #[test]
+    fn seeded_providers_produce_identical_ciphertexts() {
+        for suite in CipherSuite::ALL {
+            // Fresh providers per suite: one provider's suites share a generator.
+            let with_seed = |seed| RustCryptoProvider::with_seed(seed).suite(suite).unwrap();
+            let (a, b, c) = (with_seed([7; 32]), with_seed([7; 32]), with_seed([8; 32]));
+            let (_, pk) = a.hpke_derive_key_pair(b"recipient").unwrap();
+            let ct_a = a.hpke_seal(&pk, b"info", b"aad", b"plaintext").unwrap();
+            let ct_b = b.hpke_seal(&pk, b"info", b"aad", b"plaintext").unwrap();
+            assert_eq!(ct_a, ct_b, "{suite:?}");
+            let ct_c = c.hpke_seal(&pk, b"info", b"aad", b"plaintext").unwrap();
+            assert_ne!(ct_a.kem_output, ct_c.kem_output, "{suite:?}: other seed");
+            // Key generation is reproducible too.
+            assert_eq!(
+                a.hpke_generate_key_pair().unwrap(),
+                b.hpke_generate_key_pair().unwrap()
+            );
+            // And a second encryption uses a fresh ephemeral key.
+            let again = a.hpke_seal(&pk, b"info", b"aad", b"plaintext").unwrap();
+            assert_ne!(again.kem_output, ct_a.kem_output, "{suite:?}");
+        }
+    }
+
+    #[test]
+    fn short_p521_private_key_is_left_padded() {
+        let cs = RustCryptoProvider::with_seed([9; 32])
+            .suite(CipherSuite::MLS_256_DHKEMP521_AES256GCM_SHA512_P521)
+            .unwrap();
+        // About half of all P-521 scalars have a zero first byte.
+        let (sk, pk) = (0..64)
+            .map(|_| cs.hpke_generate_key_pair().unwrap())
+            .find(|(sk, _)| sk.as_bytes()[0] == 0)
+            .unwrap();
+        let short = HpkePrivateKey::new(sk.as_bytes()[1..].to_vec());
+        assert_eq!(cs.hpke_public_key(&short).unwrap(), pk);
+        let ct = cs.hpke_seal(&pk, b"", b"", b"m").unwrap();
+        assert_eq!(cs.hpke_open(&short, &ct, b"", b"").unwrap(), b"m");
+    }
+}

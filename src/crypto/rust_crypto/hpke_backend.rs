@@ -383,3 +383,219 @@ impl HpkeCrypto for TesseraHpkeCrypto {
         HpkeRustCrypto::aead_open(alg, key, nonce, aad, msg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hpke_rs::{Hpke, Mode};
+    use std::sync::{Arc, Mutex};
+
+    /// Hex with spaces allowed.
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace([' ', '\n'], "")).unwrap()
+    }
+
+    // RFC 9180 Appendix A test vectors (DeriveKeyPair of ikmE/ikmR and the
+    // base-mode Encap), and for X448 the CFRG HPKE test-vector file.
+    const X25519_IKME: &str = "7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234";
+    const X25519_SKE: &str = "52c4a758a802cd8b936eceea314432798d5baf2d7e9235dc084ab1b9cfa2f736";
+    const X25519_PKE: &str = "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431";
+    const X25519_PKR: &str = "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d";
+    const X25519_SKR: &str = "4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8";
+    const X25519_SECRET: &str = "fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc";
+
+    const P256_IKME: &str = "4270e54ffd08d79d5928020af4686d8f6b7d35dbe470265f1f5aa22816ce860e";
+    const P256_SKE: &str = "4995788ef4b9d6132b249ce59a77281493eb39af373d236a1fe415cb0c2d7beb";
+    const P256_PKE: &str = "04a92719c6195d5085104f469a8b9814d5838ff72b60501e2c4466e5e67b325ac9
+        8536d7b61a1af4b78e5b7f951c0900be863c403ce65c9bfcb9382657222d18c4";
+    const P256_IKMR: &str = "668b37171f1072f3cf12ea8a236a45df23fc13b82af3609ad1e354f6ef817550";
+    const P256_SKR: &str = "f3ce7fdae57e1a310d87f1ebbde6f328be0a99cdbcadf4d6589cf29de4b8ffd2";
+    const P256_PKR: &str = "04fe8c19ce0905191ebc298a9245792531f26f0cece2460639e8bc39cb7f706a82
+        6a779b4cf969b8a0e539c7f62fb3d30ad6aa8f80e30f1d128aafd68a2ce72ea0";
+    const P256_SECRET: &str = "c0d26aeab536609a572b07695d933b589dcf363ff9d93c93adea537aeabb8cb8";
+
+    const P521_IKME: &str = "7f06ab8215105fc46aceeb2e3dc5028b44364f960426eb0d8e4026c2f8b5d7e7
+        a986688f1591abf5ab753c357a5d6f0440414b4ed4ede71317772ac98d9239f70904";
+    const P521_SKE: &str = "014784c692da35df6ecde98ee43ac425dbdd0969c0c72b42f2e708ab9d535415
+        a8569bdacfcc0a114c85b8e3f26acf4d68115f8c91a66178cdbd03b7bcc5291e374b";
+    const P521_PKE: &str = "040138b385ca16bb0d5fa0c0665fbbd7e69e3ee29f63991d3e9b5fa740aab8900a
+        aeed46ed73a49055758425a0ce36507c54b29cc5b85a5cee6bae0cf1c21f2731ece2013dc3fb7c8d21654bb1
+        61b463962ca19e8c654ff24c94dd2898de12051f1ed0692237fb02b2f8d1dc1c73e9b366b529eb436e98a996
+        ee522aef863dd5739d2f29b0";
+    const P521_SKR: &str = "01462680369ae375e4b3791070a7458ed527842f6a98a79ff5e0d4cbde83c271
+        96a3916956655523a6a2556a7af62c5cadabe2ef9da3760bb21e005202f7b2462847";
+    const P521_PKR: &str = "0401b45498c1714e2dce167d3caf162e45e0642afc7ed435df7902ccae0e84ba0f
+        7d373f646b7738bbbdca11ed91bdeae3cdcba3301f2457be452f271fa6837580e661012af49583a62e48d44b
+        ed350c7118c0d8dc861c238c72a2bda17f64704f464b57338e7f40b60959480c0e58e6559b190d81663ed816
+        e523b6b6a418f66d2451ec64";
+    const P521_SECRET: &str = "776ab421302f6eff7d7cb5cb1adaea0cd50872c71c2d63c30c4f1d5e43653336
+        fef33b103c67e7a98add2d3b66e2fda95b5b2a667aa9dac7e59cc1d46d30e818";
+
+    const X448_IKMR: &str = "d45d1652df74920abf94a2883c83050f502ff512ffb56f07b6d833ec8dda74b6
+        a1c1cc4d42a22641c0963d3c21ed8261f344dc9e0501a81c";
+    const X448_SKR: &str = "27a4354608f3bdd38f1f5af305f3e0682efe4e25808249d8fcb55927f6a9f446
+        b8dc1d0a2c3b8cb133a5673b59a6d55ce754ec0c9a555401";
+    const X448_PKR: &str = "145d083ea7a6379dbb32dcbd8aff4c206ea5d069b75e96c6dd2a3e38f441471a
+        c97adca641fdad66685a96f32b7c3e064635fab3cc89234e";
+
+    #[test]
+    fn derive_key_pair_matches_rfc9180() {
+        let cases = [
+            (
+                KemAlgorithm::DhKem25519,
+                X25519_IKME,
+                X25519_SKE,
+                X25519_PKE,
+            ),
+            (KemAlgorithm::DhKemP256, P256_IKME, P256_SKE, P256_PKE),
+            (KemAlgorithm::DhKemP256, P256_IKMR, P256_SKR, P256_PKR),
+            (KemAlgorithm::DhKemP521, P521_IKME, P521_SKE, P521_PKE),
+            (KemAlgorithm::DhKem448, X448_IKMR, X448_SKR, X448_PKR),
+        ];
+        for (alg, ikm, sk, pk) in cases {
+            let (got_pk, got_sk) = dhkem_derive_key_pair(alg, &h(ikm)).unwrap();
+            assert_eq!(hex::encode(&*got_sk), hex::encode(h(sk)), "{alg:?} sk");
+            assert_eq!(hex::encode(got_pk), hex::encode(h(pk)), "{alg:?} pk");
+            let again = TesseraHpkeCrypto::secret_to_public(alg, &h(sk)).unwrap();
+            assert_eq!(again, h(pk), "{alg:?} secret_to_public");
+        }
+    }
+
+    #[test]
+    fn encap_matches_rfc9180() {
+        // The recipients' key pairs of the vectors are consistent.
+        for (alg, sk, pk) in [
+            (KemAlgorithm::DhKem25519, X25519_SKR, X25519_PKR),
+            (KemAlgorithm::DhKemP521, P521_SKR, P521_PKR),
+        ] {
+            assert_eq!(
+                TesseraHpkeCrypto::secret_to_public(alg, &h(sk)).unwrap(),
+                h(pk)
+            );
+        }
+
+        let cases = [
+            (
+                KemAlgorithm::DhKem25519,
+                X25519_IKME,
+                X25519_PKR,
+                X25519_PKE,
+                X25519_SECRET,
+            ),
+            (
+                KemAlgorithm::DhKemP256,
+                P256_IKME,
+                P256_PKR,
+                P256_PKE,
+                P256_SECRET,
+            ),
+            (
+                KemAlgorithm::DhKemP521,
+                P521_IKME,
+                P521_PKR,
+                P521_PKE,
+                P521_SECRET,
+            ),
+        ];
+        for (alg, ikm_e, pk_r, enc, secret) in cases {
+            let (got_secret, got_enc) = dhkem_encap_derand(alg, &h(pk_r), &h(ikm_e)).unwrap();
+            assert_eq!(hex::encode(got_enc), hex::encode(h(enc)), "{alg:?} enc");
+            assert_eq!(
+                hex::encode(&*got_secret),
+                hex::encode(h(secret)),
+                "{alg:?} secret"
+            );
+        }
+    }
+
+    fn hpke_for(alg: KemAlgorithm) -> Hpke<TesseraHpkeCrypto> {
+        let rng: SharedRng = Arc::new(Mutex::new(rand::SeedableRng::from_seed([3; 32])));
+        Hpke::new_with_rng(
+            Mode::Base,
+            alg,
+            KdfAlgorithm::HkdfSha512,
+            AeadAlgorithm::Aes256Gcm,
+            ProviderPrng::new(&rng),
+        )
+    }
+
+    #[test]
+    fn derive_key_pair_agrees_with_hpke_rs() {
+        for alg in [
+            KemAlgorithm::DhKem25519,
+            KemAlgorithm::DhKemP256,
+            KemAlgorithm::DhKemP384,
+            KemAlgorithm::DhKemP521,
+        ] {
+            for ikm in [&[0u8; 32][..], &[0xa5; 66], b"tessera"] {
+                let (pk, sk) = dhkem_derive_key_pair(alg, ikm).unwrap();
+                let (their_sk, their_pk) = hpke_for(alg).derive_key_pair(ikm).unwrap().into_keys();
+                assert_eq!(their_sk.as_slice(), &sk[..], "{alg:?}");
+                assert_eq!(their_pk.as_slice(), &pk[..], "{alg:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn x448_rejects_low_order_points() {
+        let (_, sk) = dhkem_derive_key_pair(KemAlgorithm::DhKem448, b"x448").unwrap();
+        let mut one = [0u8; 56];
+        one[0] = 1;
+        let mut p_minus_one = [0xffu8; 56];
+        p_minus_one[0] = 0xfe;
+        p_minus_one[28] = 0xfe;
+        for pk in [[0u8; 56], one, p_minus_one] {
+            assert!(matches!(
+                TesseraHpkeCrypto::dh(KemAlgorithm::DhKem448, &pk, &sk),
+                Err(Error::KemInvalidPublicKey)
+            ));
+        }
+        for pk in [&[][..], &[9; 55], &[9; 57]] {
+            assert!(TesseraHpkeCrypto::dh(KemAlgorithm::DhKem448, pk, &sk).is_err());
+        }
+        assert!(TesseraHpkeCrypto::dh(KemAlgorithm::DhKem448, &h(X448_PKR), &sk[1..]).is_err());
+    }
+
+    #[test]
+    fn p521_rejects_malformed_keys() {
+        let alg = KemAlgorithm::DhKemP521;
+        let (pk, sk) = dhkem_derive_key_pair(alg, b"p521").unwrap();
+        let mut off_curve = pk.clone();
+        off_curve[100] ^= 1;
+        let mut compressed = vec![0x02 | (pk[132] & 1)];
+        compressed.extend_from_slice(&pk[1..67]);
+        for bad in [&off_curve[..], &compressed, &pk[..132], &[0u8; 133], &[]] {
+            assert!(matches!(
+                TesseraHpkeCrypto::dh(alg, bad, &sk),
+                Err(Error::KemInvalidPublicKey)
+            ));
+        }
+        // The scalar must be exactly Nsk bytes, non-zero and below the order.
+        let mut above_order = vec![0xffu8; 66];
+        above_order[0] = 0x01;
+        for bad in [&[0u8; 66][..], &above_order, &sk[1..], &[1u8; 67]] {
+            assert!(TesseraHpkeCrypto::dh_validate_sk(alg, bad).is_err());
+            assert!(TesseraHpkeCrypto::secret_to_public(alg, bad).is_err());
+        }
+        assert_eq!(
+            TesseraHpkeCrypto::dh_validate_sk(alg, &sk).unwrap(),
+            &sk[..]
+        );
+    }
+
+    #[test]
+    fn key_generation_draws_from_the_provider_rng() {
+        let gen_with = |seed: u8| {
+            let rng: SharedRng = Arc::new(Mutex::new(rand::SeedableRng::from_seed([seed; 32])));
+            let mut prng = ProviderPrng::new(&rng);
+            TesseraHpkeCrypto::kem_key_gen(KemAlgorithm::DhKem448, &mut prng).unwrap()
+        };
+        assert_eq!(gen_with(1), gen_with(1));
+        assert_ne!(gen_with(1), gen_with(2));
+        let (pk, sk) = gen_with(1);
+        assert_eq!(
+            TesseraHpkeCrypto::secret_to_public(KemAlgorithm::DhKem448, &sk).unwrap(),
+            pk
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! Proposing and committing (RFC 9420 §12.1, §12.4.1) and building the
+//! Welcome for new members (§12.4.3.1).
+
+use super::join::{interim_transcript_hash, resolve_psks};
+use super::process::{CommitSummary, NextEpoch, StagedCommit, confirmed_transcript_hash};
+use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
+use super::{CachedProposal, Group, HandshakeFormat, PskStore};
+use crate::codec::Encode;
+use crate::crypto::Secret;
+use crate::crypto::labeled::{encrypt_with_label, sign_with_label};
+use crate::error::{ApiError, Result};
+use crate::key_schedule::KeySchedule;
+use crate::messages::{
+    AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
+    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, MlsMessage,
+    PathSecret, Proposal, ProposalOrRef, ProposalRef, PublicMessage, RatchetTreeExtension, Sender,
+    Welcome, WireFormat,
+};
+use crate::tree::{LeafValidationContext, LifetimeCheck};
+use crate::tree_math::LeafIndex;
+
+/// How to build a commit.
+#[derive(Clone, Debug)]
+pub struct CommitOptions {
+    /// Proposals to include by value, after the pending ones by reference.
+    pub proposals: Vec<Proposal>,
+    /// Include every proposal received in this epoch (by reference). Default true.
+    pub include_pending: bool,
+    /// Send an UpdatePath even when no proposal requires one (RFC 9420 §12.4).
+    pub force_path: bool,
+    /// Put the ratchet tree in the Welcome's GroupInfo (else hand it out of
+    /// band from [`CommitOutput::ratchet_tree`]). Default true.
+    pub ratchet_tree_in_welcome: bool,
+    /// Also return a signed GroupInfo of the new epoch.
+    pub group_info: bool,
+    /// Authenticated data to send with the commit.
+    pub authenticated_data: Vec<u8>,
+}
+
+impl Default for CommitOptions {
+    fn default() -> Self {
+        Self {
+            proposals: Vec::new(),
+            include_pending: true,
+            force_path: false,
+            ratchet_tree_in_welcome: true,
+            group_info: false,
+            authenticated_data: Vec::new(),
+        }
+    }
+}
+
+/// What a commit produces. The commit stays pending in the group until
+/// [`Group::merge_pending_commit`] (after the delivery service accepted it)
+/// or [`Group::discard_pending_commit`].
+#[derive(Clone, Debug)]
+pub struct CommitOutput {
+    /// The commit, to send to the group.
+    pub commit: MlsMessage,
+    /// One Welcome for all members the commit adds, if any.
+    pub welcome: Option<MlsMessage>,
+    /// A signed GroupInfo of the new epoch, if asked for.
+    pub group_info: Option<MlsMessage>,
+    /// The ratchet tree of the new epoch, for joiners when it is not in the Welcome.
+    pub ratchet_tree: RatchetTreeExtension,
+}
+
+/// A commit this member sent and has not merged yet.
+#[derive(Debug)]
+pub(crate) struct PendingCommit {
+    pub staged: StagedCommit,
+    /// What was sent, to recognise its echo from the delivery service.
+    pub content: AuthenticatedContent,
+}
+
+impl Group {
+    /// Signs `content` as this member for `wire_format` (RFC 9420 §6.1).
+    fn sign_content(
+        &self,
+        wire_format: WireFormat,
+        content: FramedContent,
+        confirmation_tag: Option<crate::crypto::Tag>,
+    ) -> Result<AuthenticatedContent> {
+        let mut auth = AuthenticatedContent {
+            wire_format,
+            content,
+            auth: FramedContentAuthData {
+                signature: Vec::new(),
+                confirmation_tag: None,
+            },
+        };
+        let tbs = auth.to_be_signed(Some(&self.context))?;
+        auth.auth.signature = sign_with_label(&*self.cs, &self.signer, b"FramedContentTBS", &tbs)?;
+        auth.auth.confirmation_tag = confirmation_tag;
+        Ok(auth)
+    }
+
+    /// Wraps signed content as a PublicMessage with its membership tag (RFC 9420 §6.2).
+    fn to_public_message(&self, auth: AuthenticatedContent) -> Result<MlsMessage> {
+        let mut m = PublicMessage {
+            content: auth.content,
+            auth: auth.auth,
+            membership_tag: None,
+        };
+        let tag = self.cs.mac(
+            self.keys.membership_key.as_bytes(),
+            &m.to_be_maced(&self.context)?,
+        )?;
+        m.membership_tag = Some(tag);
+        Ok(MlsMessage::PublicMessage(m))
+    }
+
+    /// The wire format of this member's handshake messages.
+    fn handshake_wire_format(&self) -> WireFormat {
+        match self.config.handshake_format {
+            HandshakeFormat::Public => WireFormat::PUBLIC_MESSAGE,
+            HandshakeFormat::Private => WireFormat::PUBLIC_MESSAGE,
+        }
+    }
+
+    fn framed(&self, content: FramedContentBody, authenticated_data: Vec<u8>) -> FramedContent {
+        FramedContent {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            sender: Sender::Member(self.own_leaf.0),
+            authenticated_data,
+            content,
+        }
+    }
+
+    /// Sends a proposal (RFC 9420 §12.1) and keeps it, so this member's next
+    /// commit covers it. Returns the message for the group.
+    pub fn propose(&mut self, proposal: Proposal) -> Result<MlsMessage> {
+        if matches!(proposal, Proposal::Update(_) | Proposal::ExternalInit(_)) {
+            return Err(ApiError::InvalidArgument(
+                "use a commit with a path instead of proposing an Update or ExternalInit",
+            )
+            .into());
+        }
+        let content = self.framed(FramedContentBody::Proposal(proposal.clone()), Vec::new());
+        let auth = self.sign_content(self.handshake_wire_format(), content, None)?;
+        let reference = ProposalRef::compute(&*self.cs, &auth)?;
+        let message = self.to_public_message(auth)?;
+        self.proposals.push(CachedProposal {
+            reference,
+            proposal,
+            sender: Sender::Member(self.own_leaf.0),
+        });
+        Ok(message)
+    }
+
+    /// Whether a commit of this member awaits merge or discard.
+    pub fn has_pending_commit(&self) -> bool {
+        self.pending_commit.is_some()
+    }
+
+    /// Drops the pending commit (e.g. the delivery service rejected it).
+    pub fn discard_pending_commit(&mut self) {
+        self.pending_commit = None;
+    }
+
+    /// Merges this member's pending commit: the new epoch starts.
+    pub fn merge_pending_commit(&mut self) -> Result<CommitSummary> {
+        let pending = self
+            .pending_commit
+            .take()
+            .ok_or(ApiError::InvalidArgument("no pending commit"))?;
+        let summary = pending.staged.summary.clone();
+        if let Err(e) = self.merge_staged_commit(pending.staged) {
+            return Err(e);
+        }
+        Ok(summary)
+    }
+
+    /// The pending commit, if `content` is its echo from the delivery service.
+    pub(crate) fn take_pending_if_echo(
+        &mut self,
+        content: &AuthenticatedContent,
+    ) -> Option<StagedCommit> {
+        match &self.pending_commit {
+            Some(p) if p.content.content == content.content && p.content.auth == content.auth => {
+                self.pending_commit.take().map(|p| p.staged)
+            }
+            _ => None,
+        }
+    }
+
+    /// Creates a commit of the pending proposals and `options.proposals`
+    /// (RFC 9420 §12.4.1), with a Welcome for the members it adds. The group
+    /// does not change until [`Group::merge_pending_commit`].
+    ///
+    /// `now` checks the lifetimes of added KeyPackages (`None`: no check).
+    pub fn commit(
+        &mut self,
+        options: CommitOptions,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+    ) -> Result<CommitOutput> {
+        if self.pending_commit.is_some() {
+            return Err(ApiError::InvalidArgument("a commit is already pending").into());
+        }
+        let cs = &*self.cs.clone();
+        let me = Sender::Member(self.own_leaf.0);
+
+        // The proposal list: pending ones by reference, then new ones by value.
+        let mut list: Vec<ProposalOrRef> = Vec::new();
+        let mut committed: Vec<CommittedProposal> = Vec::new();
+        if options.include_pending {
+            for p in &self.proposals {
+                // The committer's own Update is replaced by its path; a
+                // Remove of the committer cannot be committed by it (§12.2).
+                let own_update = matches!(p.proposal, Proposal::Update(_)) && p.sender == me;
+                let removes_me =
+                    matches!(&p.proposal, Proposal::Remove(r) if r.removed == self.own_leaf.0);
+                if own_update || removes_me {
+                    continue;
+                }
+                list.push(ProposalOrRef::Reference(p.reference.clone()));
+                committed.push(CommittedProposal {
+                    proposal: p.proposal.clone(),
+                    sender: p.sender.clone(),
+                    reference: Some(p.reference.clone()),
+                });
+            }
+        }
+        for p in options.proposals {
+            list.push(ProposalOrRef::Proposal(Box::new(p.clone())));
+            committed.push(CommittedProposal {
+                proposal: p,
+                sender: me.clone(),
+                reference: None,
+            });
+        }
+
+        let lifetime = now.map_or(LifetimeCheck::Skip, LifetimeCheck::At);
+        let ctx = LeafValidationContext::from_group_context(&self.context, lifetime)?;
+        let AppliedProposals {
+            mut tree,
+            extensions,
+            added,
+            removed,
+            updated,
+            psks: psk_ids,
+            reinit,
+            path_required,
+            ..
+        } = apply_proposals(
+            cs,
+            &self.tree,
+            &self.context.extensions,
+            &ctx,
+            Committer::Member(self.own_leaf),
+            &committed,
+        )?;
+        let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
+        let mut new_context = GroupContext {
+            epoch: self.context.epoch + 1,
+            extensions: extensions.clone(),
+            ..self.context.clone()
+        };
+
+        // The UpdatePath, if required or asked for.
+        let mut path_keys = self.path_keys.clone();
+        path_keys.forget_blank(&tree);
+        let (path, pending_path) = if path_required || options.force_path {
+            let own = tree
+                .leaf(self.own_leaf)
+                .cloned()
+                .ok_or(crate::Error::Internal("own leaf is blank"))?;
+            let pending = tree.create_update_path(
+                cs,
+                self.own_leaf,
+                own,
+                &self.signer,
+                &self.context.group_id,
+            )?;
+            new_context.tree_hash = tree.tree_hash(cs)?;
+            let path = pending.encrypt(&tree, cs, &new_context, &added_leaves)?;
+            (Some(path), Some(pending))
+        } else {
+            new_context.tree_hash = tree.tree_hash(cs)?;
+            (None, None)
+        };
+        let joiner_path_secrets: Vec<Option<Secret>> = added_leaves
+            .iter()
+            .map(|l| {
+                pending_path
+                    .as_ref()
+                    .and_then(|p| p.path_secret_for(*l).cloned())
+            })
+            .collect();
+        let commit_secret = match pending_path {
+            Some(p) => p.store_keys(&tree, &mut path_keys)?,
+            None => Secret::zero(cs.kdf_len()),
+        };
+
+        // Sign, then the transcript and the key schedule (§8.2, §8).
+        let content = self.framed(
+            FramedContentBody::Commit(Commit {
+                proposals: list,
+                path,
+            }),
+            options.authenticated_data,
+        );
+        let wire_format = self.handshake_wire_format();
+        let mut auth = self.sign_content(wire_format, content, None)?;
+        new_context.confirmed_transcript_hash =
+            confirmed_transcript_hash(cs, &self.interim_transcript_hash, &auth)?;
+        let group_id = self.context.group_id.clone();
+        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
+            (gid == group_id.as_slice())
+                .then(|| self.resumption_psk(epoch).cloned())
+                .flatten()
+        })?;
+        let schedule = KeySchedule::derive(
+            cs,
+            self.keys.init_secret.clone(),
+            commit_secret,
+            psk_secret,
+            &new_context,
+        )?;
+        let tag = cs.mac(
+            schedule.epoch_secrets.confirmation_key.as_bytes(),
+            &new_context.confirmed_transcript_hash,
+        )?;
+        auth.auth.confirmation_tag = Some(tag.clone());
+        let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
+        let commit_message = self.to_public_message(auth.clone())?;
+
+        // The GroupInfo and the Welcome (§12.4.3).
+        let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
+        let make_group_info = |with_tree: bool| -> Result<GroupInfo> {
+            let mut extensions: Vec<Extension> = Vec::new();
+            if with_tree {
+                extensions.push(Extension::from_typed(&ratchet_tree)?);
+            }
+            let mut gi = GroupInfo {
+                group_context: new_context.clone(),
+                extensions,
+                confirmation_tag: tag.clone(),
+                signer: self.own_leaf.0,
+                signature: Vec::new(),
+            };
+            gi.sign(cs, &self.signer)?;
+            Ok(gi)
+        };
+        let welcome = if added.is_empty() {
+            None
+        } else {
+            let group_info = make_group_info(options.ratchet_tree_in_welcome)?;
+            let kn = schedule.welcome_secret.key_and_nonce(cs)?;
+            let encrypted_group_info = cs.aead_seal(
+                kn.key.as_bytes(),
+                kn.nonce.as_bytes(),
+                &[],
+                &group_info.to_bytes()?,
+            )?;
+            // Each joiner's secrets are encrypted independently (parallelisable).
+            let mut secrets = Vec::with_capacity(added.len());
+            for ((_, kp), path_secret) in added.iter().zip(joiner_path_secrets) {
+                let gs = GroupSecrets {
+                    joiner_secret: schedule.joiner_secret.as_secret().clone(),
+                    path_secret: path_secret.map(|path_secret| PathSecret { path_secret }),
+                    psks: psk_ids.clone(),
+                };
+                let plaintext = Secret::from(gs.to_bytes()?);
+                secrets.push(EncryptedGroupSecrets {
+                    new_member: kp.reference(cs)?,
+                    encrypted_group_secrets: encrypt_with_label(
+                        cs,
+                        &kp.init_key,
+                        b"Welcome",
+                        &encrypted_group_info,
+                        plaintext.as_bytes(),
+                    )?,
+                });
+            }
+            Some(MlsMessage::Welcome(Welcome {
+                cipher_suite: self.context.cipher_suite,
+                secrets,
+                encrypted_group_info,
+            }))
+        };
+        let group_info = if options.group_info {
+            Some(MlsMessage::GroupInfo(make_group_info(true)?))
+        } else {
+            None
+        };
+
+        let summary = CommitSummary {
+            committer: me,
+            new_epoch: new_context.epoch,
+            added: added
+                .iter()
+                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
+                .collect(),
+            removed: removed
+                .iter()
+                .map(|(l, n)| (*l, n.credential.clone()))
+                .collect(),
+            updated,
+            psks: psk_ids,
+            new_extensions: (extensions != self.context.extensions).then_some(extensions),
+            reinit,
+            self_removed: false,
+        };
+        self.pending_commit = Some(PendingCommit {
+            staged: StagedCommit {
+                summary,
+                from_epoch: self.context.epoch,
+                next: Some(NextEpoch {
+                    context: new_context,
+                    tree,
+                    interim_transcript_hash: interim,
+                    confirmation_tag: tag,
+                    path_keys,
+                    secrets: schedule.epoch_secrets,
+                }),
+            },
+            content: auth,
+        });
+        Ok(CommitOutput {
+            commit: commit_message,
+            welcome,
+            group_info,
+            ratchet_tree,
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! Joining a group from a Welcome (RFC 9420 §12.4.3.1).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::key_package::KeyPackagePrivate;
+use super::proposals::{check_psk_id, lifetime_check};
+use super::{EpochKeys, Group, GroupConfig, PskStore};
+use crate::codec::{Decode, Encode};
+use crate::crypto::labeled::decrypt_with_label;
+use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
+use crate::error::{ApiError, ProtocolError, Result};
+use crate::key_schedule::JoinerSecret;
+use crate::messages::{
+    ExtensionList, GroupInfo, GroupSecrets, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
+    Welcome,
+};
+use crate::psk::PskSecret;
+use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
+use crate::tree_math::LeafIndex;
+
+/// What a new member needs besides the Welcome.
+pub struct JoinInput<'a> {
+    /// The KeyPackage the Welcome was made for.
+    pub key_package: &'a KeyPackage,
+    /// Its private keys.
+    pub key_package_private: &'a KeyPackagePrivate,
+    /// The new member's signature private key (of the KeyPackage's leaf).
+    pub signer: SignaturePrivateKey,
+    /// The ratchet tree, if the Welcome's GroupInfo does not carry it.
+    pub ratchet_tree: Option<RatchetTreeExtension>,
+    /// External PSKs the Welcome may name.
+    pub psk_store: &'a dyn PskStore,
+    /// The current time (seconds since the Unix epoch) to check leaf
+    /// lifetimes against, or `None` not to check them.
+    pub now: Option<u64>,
+}
+
+/// Looks up the values of the PSKs a Welcome or Commit names (RFC 9420 §8.4).
+/// `resumption` gives the group's own resumption PSKs (none for a joiner).
+pub(crate) fn resolve_psks(
+    cs: &dyn crate::crypto::CipherSuiteProvider,
+    ids: &[PreSharedKeyId],
+    store: &dyn PskStore,
+    resumption: &dyn Fn(&[u8], u64) -> Option<Secret>,
+) -> Result<PskSecret> {
+    let mut values = Vec::with_capacity(ids.len());
+    for id in ids {
+        check_psk_id(cs, id)?;
+        let value = match &id.psk {
+            Psk::External { psk_id } => store.external_psk(psk_id),
+            Psk::Resumption(r) => resumption(&r.psk_group_id, r.psk_epoch),
+        };
+        values.push(value.ok_or(ProtocolError::PskNotFound)?);
+    }
+    PskSecret::compute(cs, ids.iter().zip(values.iter()))
+}
+
+impl Group {
+    /// Joins a group from a Welcome message (RFC 9420 §12.4.3.1), running every
+    /// check the RFC requires of a new member.
+    pub fn join(
+        provider: &dyn CryptoProvider,
+        config: GroupConfig,
+        welcome: &Welcome,
+        input: JoinInput<'_>,
+    ) -> Result<Group> {
+        let kp = input.key_package;
+        if welcome.cipher_suite != kp.cipher_suite {
+            return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
+        }
+        let cs = provider.cipher_suite_provider(welcome.cipher_suite)?;
+        let cs_ref = &*cs;
+        if cs.hpke_public_key(&input.key_package_private.init_key)? != kp.init_key {
+            return Err(ApiError::InvalidArgument(
+                "private init key does not match the KeyPackage",
+            )
+            .into());
+        }
+
+        // 1. Our GroupSecrets.
+        let reference = kp.reference(cs_ref)?;
+        let entry = welcome
+            .secrets
+            .iter()
+            .find(|s| s.new_member == reference)
+            .ok_or(ProtocolError::WelcomeNotForUs)?;
+        let plaintext = secret_bytes(decrypt_with_label(
+            cs_ref,
+            &input.key_package_private.init_key,
+            b"Welcome",
+            &welcome.encrypted_group_info,
+            &entry.encrypted_group_secrets,
+        )?);
+        let group_secrets = GroupSecrets::decode_exact(plaintext.as_bytes())?;
+
+        // 2. PSKs, then the welcome key to open the GroupInfo.
+        let psk_secret = resolve_psks(cs_ref, &group_secrets.psks, input.psk_store, &|_, _| None)?;
+        let intermediate = JoinerSecret::from_secret(group_secrets.joiner_secret.clone())
+            .into_intermediate(cs_ref, psk_secret)?;
+        let welcome_kn = intermediate.welcome_secret(cs_ref)?.key_and_nonce(cs_ref)?;
+        let group_info_bytes = secret_bytes(
+            cs.aead_open(
+                welcome_kn.key.as_bytes(),
+                welcome_kn.nonce.as_bytes(),
+                &[],
+                &welcome.encrypted_group_info,
+            )
+            .map_err(|_| ProtocolError::GroupInfoDecryptFailed)?,
+        );
+        let group_info = GroupInfo::decode_exact(group_info_bytes.as_bytes())?;
+        let context = group_info.group_context.clone();
+        if context.cipher_suite != welcome.cipher_suite || context.version != kp.version {
+            return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
+        }
+
+        // 3. The tree: from the GroupInfo's extension or supplied out of band.
+        let tree_ext = match group_info.extensions.parse::<RatchetTreeExtension>()? {
+            Some(t) => t,
+            None => input
+                .ratchet_tree
+                .ok_or(ProtocolError::RatchetTreeMissing)?,
+        };
+        let tree = RatchetTree::from_extension(context.cipher_suite, tree_ext)?;
+
+        // 4. The GroupInfo signature, by the signer's leaf key.
+        let signer_leaf = tree
+            .leaf(LeafIndex(group_info.signer))
+            .ok_or(ProtocolError::GroupInfoSignerNotMember(group_info.signer))?;
+        group_info.verify_signature(cs_ref, &signer_leaf.signature_key)?;
+
+        // 5. The whole tree (§12.4.3.1): tree hash, parent hashes, every leaf.
+        let ctx = LeafValidationContext::from_group_context(&context, lifetime_check(input.now))?;
+        tree.validate(cs_ref, &ctx, &context.tree_hash)?;
+        context.extensions.check_unique()?;
+
+        // 6. Our own leaf.
+        let own_leaf = tree
+            .members()
+            .find(|(_, leaf)| **leaf == kp.leaf_node)
+            .map(|(i, _)| i)
+            .ok_or(ProtocolError::OwnLeafNotFound)?;
+        let mut path_keys =
+            TreePrivateKeys::new(own_leaf, input.key_package_private.encryption_key.clone());
+        if cs.hpke_public_key(&input.key_package_private.encryption_key)?
+            != kp.leaf_node.encryption_key
+        {
+            return Err(ApiError::InvalidArgument(
+                "private encryption key does not match the KeyPackage",
+            )
+            .into());
+        }
+
+        // 7. The path secret, if any: keys from the common ancestor with the
+        //    committer (the GroupInfo signer) up to the root.
+        if let Some(ps) = &group_secrets.path_secret {
+            let ancestor = tree
+                .size()
+                .common_ancestor(own_leaf.node(), LeafIndex(group_info.signer).node());
+            path_keys.set_path_secrets_from(&tree, cs_ref, ancestor, ps.path_secret.clone())?;
+        }
+
+        // 8. The epoch secrets and the confirmation tag.
+        let secrets = intermediate
+            .into_epoch_secret(cs_ref, &context)?
+            .into_epoch_secrets(cs_ref)?;
+        let tag = cs.mac(
+            secrets.confirmation_key.as_bytes(),
+            &context.confirmed_transcript_hash,
+        )?;
+        if tag != group_info.confirmation_tag {
+            return Err(ProtocolError::ConfirmationTagMismatch.into());
+        }
+        let interim_transcript_hash =
+            interim_transcript_hash(cs_ref, &context.confirmed_transcript_hash, &tag)?;
+        let keys = EpochKeys::new(cs_ref, secrets, tree.size(), config.secret_tree);
+        Ok(Group {
+            cs: cs.clone(),
+            config,
+            context,
+            tree: Arc::new(tree),
+            interim_transcript_hash,
+            confirmation_tag: tag,
+            own_leaf,
+            signer: input.signer,
+            path_keys,
+            keys,
+            past_epochs: VecDeque::new(),
+            resumption_psks: VecDeque::new(),
+            proposals: Vec::new(),
+            pending_commit: None,
+        })
+    }
+}
+
+/// `interim_transcript_hash = Hash(confirmed_transcript_hash || InterimTranscriptHashInput)`
+/// with `InterimTranscriptHashInput { MAC confirmation_tag; }` (RFC 9420 §8.2).
+pub(crate) fn interim_transcript_hash(
+    cs: &dyn crate::crypto::CipherSuiteProvider,
+    confirmed: &[u8],
+    tag: &crate::crypto::Tag,
+) -> Result<Vec<u8>> {
+    let mut input = confirmed.to_vec();
+    tag.encode(&mut input)?;
+    Ok(cs.hash(&input))
+}
+
+/// Holds decrypted bytes that contain secrets, so they are wiped when dropped.
+fn secret_bytes(v: Vec<u8>) -> Secret {
+    Secret::from(v)
+}

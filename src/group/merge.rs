@@ -1,0 +1,60 @@
+//! Starting the next epoch from a staged commit (RFC 9420 §12.4.2, last steps).
+
+use std::sync::Arc;
+
+use super::Group;
+use super::epoch::{EpochKeys, PastEpoch};
+use super::process::StagedCommit;
+use crate::error::{ApiError, Result};
+
+impl Group {
+    /// Merges a staged commit: the new epoch starts and the secrets of the old
+    /// one are deleted, except what `GroupConfig::max_past_epochs` keeps to
+    /// decrypt late application messages.
+    ///
+    /// Fails (changing nothing) if the commit was staged in another epoch or
+    /// removed this member; a removed member should delete the group.
+    pub fn merge_staged_commit(&mut self, staged: StagedCommit) -> Result<()> {
+        if staged.from_epoch != self.context.epoch {
+            return Err(ApiError::InvalidArgument("commit was staged in another epoch").into());
+        }
+        let Some(next) = staged.next else {
+            return Err(ApiError::InvalidArgument("this member was removed by the commit").into());
+        };
+        let cs = self.cs.clone();
+        let keys = EpochKeys::new(
+            &*cs,
+            next.secrets,
+            next.tree.size(),
+            self.config.secret_tree,
+        );
+        let old_keys = core::mem::replace(&mut self.keys, keys);
+        let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
+
+        // Keep what late application messages of the old epoch need.
+        if self.config.max_past_epochs > 0 {
+            self.past_epochs.push_back(PastEpoch {
+                epoch: self.context.epoch,
+                sender_data_secret: old_keys.sender_data_secret.clone(),
+                secret_tree: old_keys.secret_tree.clone(),
+                tree: old_tree,
+            });
+            while self.past_epochs.len() > self.config.max_past_epochs {
+                self.past_epochs.pop_front();
+            }
+        }
+        if self.config.max_resumption_psks > 0 {
+            self.resumption_psks
+                .push_back((self.context.epoch, old_keys.resumption_psk.clone()));
+            while self.resumption_psks.len() > self.config.max_resumption_psks {
+                self.resumption_psks.pop_front();
+            }
+        }
+        self.context = next.context;
+        self.interim_transcript_hash = next.interim_transcript_hash;
+        self.confirmation_tag = next.confirmation_tag;
+        self.path_keys = next.path_keys;
+        self.proposals.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! Tree hashes (RFC 9420 §7.8), cached per node.
+//!
+//! Each node's tree hash is kept in a cell that is filled on first use and
+//! emptied when the node or anything below it changes. A filled cell implies
+//! that the cells of both children are filled (a hash is computed from its
+//! children's), so emptying stops at the first cell that is already empty:
+//! after changing one leaf or one direct path, only the O(log N) nodes above
+//! the change are rehashed.
+
+use std::sync::OnceLock;
+
+use super::RatchetTree;
+use crate::codec::{Encode, write_opaque};
+use crate::crypto::CipherSuiteProvider;
+use crate::error::{ApiError, Error, Result};
+use crate::messages::{LeafNode, Node, ParentNode};
+use crate::tree_math::{NodeIndex, TreeSize};
+
+/// One cached tree hash per node, in array order.
+#[derive(Clone, Debug, Default)]
+pub(super) struct HashCache {
+    cells: Vec<OnceLock<Vec<u8>>>,
+}
+
+impl HashCache {
+    /// An empty cache for `n` nodes.
+    pub(super) fn new(n: usize) -> Self {
+        Self {
+            cells: (0..n).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Follows a change of the number of nodes (new cells are empty).
+    pub(super) fn resize(&mut self, n: usize) {
+        self.cells.resize_with(n, OnceLock::new);
+    }
+
+    /// Forgets the hashes of `at` and its ancestors.
+    pub(super) fn invalidate(&mut self, at: NodeIndex, size: TreeSize) {
+        let mut cur = Some(at);
+        while let Some(n) = cur {
+            // An empty cell's ancestors are empty too.
+            match self.cells.get_mut(n.0 as usize).and_then(OnceLock::take) {
+                Some(_) => cur = size.parent(n),
+                None => break,
+            }
+        }
+    }
+
+    fn cell(&self, at: NodeIndex) -> Result<&OnceLock<Vec<u8>>> {
+        self.cells
+            .get(at.0 as usize)
+            .ok_or(Error::Api(ApiError::InvalidArgument(
+                "node index outside the tree",
+            )))
+    }
+}
+
+/// `TreeHashInput` of a leaf: `node_type = leaf(1)`, then
+/// `LeafNodeHashInput { uint32 leaf_index; optional<LeafNode> leaf_node; }` (RFC 9420 §7.8).
+pub(super) fn leaf_hash_input(leaf_index: u32, leaf: Option<&LeafNode>) -> Result<Vec<u8>> {
+    let mut out = vec![1u8];
+    leaf_index.encode(&mut out)?;
+    leaf.encode(&mut out)?;
+    Ok(out)
+}
+
+/// `TreeHashInput` of a parent: `node_type = parent(2)`, then
+/// `ParentNodeHashInput { optional<ParentNode> parent_node; opaque left_hash<V>;
+/// opaque right_hash<V>; }` (RFC 9420 §7.8).
+pub(super) fn parent_hash_input(
+    parent: Option<&ParentNode>,
+    left: &[u8],
+    right: &[u8],
+) -> Result<Vec<u8>> {
+    let mut out = vec![2u8];
+    parent.encode(&mut out)?;
+    write_opaque(&mut out, left)?;
+    write_opaque(&mut out, right)?;
+    Ok(out)
+}
+
+impl RatchetTree {
+    /// The tree hash of the root: the value of `GroupContext.tree_hash` (RFC 9420 §7.8).
+    pub fn tree_hash(&self, cs: &dyn CipherSuiteProvider) -> Result<Vec<u8>> {
+        self.node_tree_hash(cs, self.size.root())
+    }
+
+    /// The tree hash of the subtree under `node` (RFC 9420 §7.8).
+    pub fn node_tree_hash(&self, cs: &dyn CipherSuiteProvider, node: NodeIndex) -> Result<Vec<u8>> {
+        self.check_suite(cs)?;
+        self.cached_hash(cs, node).map(<[u8]>::to_vec)
+    }
+
+    /// The tree hash of `node`, from the cache or computed (and cached) from
+    /// its children's. Recursion depth is at most the tree's depth (≤ 32).
+    pub(super) fn cached_hash(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        node: NodeIndex,
+    ) -> Result<&[u8]> {
+        let cell = self.hashes.cell(node)?;
+        if let Some(h) = cell.get() {
+            return Ok(h);
+        }
+        let input = match (node.left(), node.right()) {
+            (Some(l), Some(r)) => {
+                let lh = self.cached_hash(cs, l)?;
+                let rh = self.cached_hash(cs, r)?;
+                parent_hash_input(self.parent_node(node), lh, rh)?
+            }
+            _ => leaf_hash_input(node.0 / 2, self.leaf_at(node))?,
+        };
+        Ok(cell.get_or_init(|| cs.hash(&input)))
+    }
+
+    /// The tree hash of `node` in the tree modified as for an original sibling
+    /// tree hash (RFC 9420 §7.9): every leaf in `excluded` (sorted leaf
+    /// indices) blanked and removed from all `unmerged_leaves` lists. Subtrees
+    /// that contain no excluded leaf use the cache, so the cost is
+    /// O(|excluded| × depth) hashes.
+    pub(super) fn hash_excluding(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        node: NodeIndex,
+        excluded: &[u32],
+    ) -> Result<Vec<u8>> {
+        let range = node.leaf_range();
+        let first = excluded.partition_point(|&l| l < range.start);
+        if excluded.get(first).is_none_or(|&l| l >= range.end) {
+            return self.cached_hash(cs, node).map(<[u8]>::to_vec);
+        }
+        let input = match (node.left(), node.right()) {
+            (Some(l), Some(r)) => {
+                let lh = self.hash_excluding(cs, l, excluded)?;
+                let rh = self.hash_excluding(cs, r, excluded)?;
+                let filtered = self.parent_node(node).map(|p| ParentNode {
+                    unmerged_leaves: p
+                        .unmerged_leaves
+                        .iter()
+                        .copied()
+                        .filter(|u| excluded.binary_search(u).is_err())
+                        .collect(),
+                    ..p.clone()
+                });
+                parent_hash_input(filtered.as_ref(), &lh, &rh)?
+            }
+            // The leaf itself is excluded: hash it blank.
+            _ => leaf_hash_input(node.0 / 2, None)?,
+        };
+        Ok(cs.hash(&input))
+    }
+
+    /// The leaf node stored at node index `node`, if any.
+    fn leaf_at(&self, node: NodeIndex) -> Option<&LeafNode> {
+        match self.node(node) {
+            Some(Node::Leaf(l)) => Some(l),
+            _ => None,
+        }
+    }
+}

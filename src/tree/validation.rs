@@ -1,0 +1,396 @@
+//! Validation of leaf nodes (RFC 9420 §7.3) and of a whole tree when joining
+//! (§12.4.3.1).
+//!
+//! Each rule fails with its own [`ProtocolError`] variant. The checks that
+//! only read the leaf and the tree's indexes come first; the signature, the
+//! only expensive check, comes last. Credential validation (§5.3.1) is the
+//! application's (its Authentication Service) and is not done here.
+
+use std::collections::HashSet;
+
+use super::RatchetTree;
+use super::index::{leaf_supports, supported_credentials};
+use crate::crypto::{CipherSuite, CipherSuiteProvider};
+use crate::error::{CryptoError, Error, ProtocolError, Result};
+use crate::messages::{
+    ExtensionList, GroupContext, LeafNode, LeafNodeGroupBinding, LeafNodeSource, ProtocolVersion,
+    RequiredCapabilities,
+};
+use crate::tree_math::{LeafIndex, NodeIndex};
+
+/// Whether and when to check the lifetime of `key_package` leaf nodes (RFC 9420 §7.3).
+///
+/// For leaf nodes a client sends, checking is mandatory; for ones it
+/// receives it is RECOMMENDED, since a leaf may expire in transit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifetimeCheck {
+    /// Check that this time (seconds since the Unix epoch) lies within the lifetime.
+    At(u64),
+    /// Do not check lifetimes.
+    Skip,
+}
+
+/// The group parameters a leaf node is validated against (RFC 9420 §7.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafValidationContext {
+    /// The group's ID: the context of `update` and `commit` leaf signatures (§7.2).
+    pub group_id: Vec<u8>,
+    /// The group's protocol version, which every leaf must support.
+    pub version: ProtocolVersion,
+    /// The group's `required_capabilities` extension, if it has one (§11.1).
+    pub required_capabilities: Option<RequiredCapabilities>,
+    /// Whether to check `key_package` lifetimes, and against what time.
+    pub lifetime: LifetimeCheck,
+}
+
+impl LeafValidationContext {
+    /// A context for group `group_id` under MLS 1.0 with no required capabilities.
+    pub fn new(group_id: impl Into<Vec<u8>>, lifetime: LifetimeCheck) -> Self {
+        Self {
+            group_id: group_id.into(),
+            version: ProtocolVersion::MLS10,
+            required_capabilities: None,
+            lifetime,
+        }
+    }
+
+    /// The context of a group in the state `gc` (its group ID, version and
+    /// `required_capabilities`). Fails if that extension is malformed.
+    pub fn from_group_context(gc: &GroupContext, lifetime: LifetimeCheck) -> Result<Self> {
+        Ok(Self {
+            group_id: gc.group_id.clone(),
+            version: gc.version,
+            required_capabilities: gc.extensions.parse::<RequiredCapabilities>()?,
+            lifetime,
+        })
+    }
+}
+
+/// Where a leaf node to validate was found; this fixes its required source
+/// (RFC 9420 §7.3), the group binding of its signature (§7.2) and which leaf,
+/// if any, it replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafNodeOrigin {
+    /// In a KeyPackage, e.g. of an Add: the source must be `key_package`.
+    KeyPackage,
+    /// In an Update proposal from this member: the source must be `update`.
+    Update(LeafIndex),
+    /// In the UpdatePath of a commit by this member: the source must be `commit`.
+    Commit(LeafIndex),
+    /// Already in the tree at this leaf (joining, §12.4.3.1): any source.
+    Tree(LeafIndex),
+}
+
+impl LeafNodeOrigin {
+    /// The leaf the node replaces or occupies, if any.
+    fn leaf(self) -> Option<LeafIndex> {
+        match self {
+            Self::KeyPackage => None,
+            Self::Update(l) | Self::Commit(l) | Self::Tree(l) => Some(l),
+        }
+    }
+
+    /// The required `LeafNodeSource` code point, if one is required.
+    fn required_source(self) -> Option<u8> {
+        match self {
+            Self::KeyPackage => Some(1),
+            Self::Update(_) => Some(2),
+            Self::Commit(_) => Some(3),
+            Self::Tree(_) => None,
+        }
+    }
+}
+
+impl RatchetTree {
+    /// Validates `leaf` as a leaf node found at `origin` (RFC 9420 §7.3):
+    ///
+    /// 1. its source is the one `origin` requires;
+    /// 2. its capabilities list the group's cipher suite and version and
+    ///    everything `required_capabilities` requires (non-default types);
+    /// 3. its capabilities list its own credential type and the type of each
+    ///    of its non-default extensions, which appear once each (§7.2, §13.4);
+    /// 4. every other member supports its credential type, and it supports
+    ///    every credential type other members use;
+    /// 5. a `key_package` lifetime contains the time in `ctx.lifetime`;
+    /// 6. its signature key and encryption key are used by no other member or
+    ///    node, and an Update or commit changes the encryption key;
+    /// 7. its signature verifies, bound to the group and leaf index for the
+    ///    `update` and `commit` sources.
+    pub fn validate_leaf_node(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ctx: &LeafValidationContext,
+        leaf: &LeafNode,
+        origin: LeafNodeOrigin,
+    ) -> Result<()> {
+        self.check_suite(cs)?;
+        let replaced = match origin.leaf() {
+            Some(l) => {
+                self.check_leaf_in_range(l)?;
+                self.leaf(l)
+            }
+            None => None,
+        };
+        check_source(leaf, origin)?;
+        check_group_support(leaf, self.suite, ctx)?;
+        check_own_support(leaf)?;
+        self.check_credential_compatibility(leaf, replaced)?;
+        check_lifetime(leaf, ctx.lifetime)?;
+        self.check_keys_unique(leaf, origin, replaced)?;
+        verify_leaf_signature(cs, leaf, &ctx.group_id, origin)
+    }
+
+    /// Validates the whole tree as a new member must before using it
+    /// (RFC 9420 §12.4.3.1):
+    ///
+    /// * every `unmerged_leaves` entry names a non-blank leaf below its node,
+    ///   listed by every non-blank node in between;
+    /// * the tree hash equals `tree_hash` (the GroupInfo's);
+    /// * every non-blank parent node is parent-hash valid (§7.9.2);
+    /// * every leaf node is valid (§7.3) at its position.
+    ///
+    /// The uniqueness of encryption keys across all nodes is an invariant of
+    /// every [`RatchetTree`] and was checked when the tree was built.
+    pub fn validate(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ctx: &LeafValidationContext,
+        tree_hash: &[u8],
+    ) -> Result<()> {
+        self.check_suite(cs)?;
+        self.check_unmerged_leaves()?;
+        if self.tree_hash(cs)? != tree_hash {
+            return Err(ProtocolError::TreeHashMismatch.into());
+        }
+        self.verify_parent_hashes(cs)?;
+        for (index, leaf) in self.members() {
+            self.validate_leaf_node(cs, ctx, leaf, LeafNodeOrigin::Tree(index))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the `unmerged_leaves` rules of RFC 9420 §12.4.3.1 for every
+    /// parent, in O(U log N) for U entries: each entry is a non-blank leaf
+    /// (that it lies below its node is a tree invariant), and the non-blank
+    /// ancestors of a leaf that list it are exactly the lowest ones: once a
+    /// non-blank ancestor does not list it, no higher one may.
+    pub fn check_unmerged_leaves(&self) -> Result<()> {
+        let mut listed: HashSet<(u32, u32)> = HashSet::new();
+        let mut leaves: Vec<u32> = Vec::new();
+        for p in self.occupancy.occupied_parents() {
+            for &leaf in self.parent_node(p).map_or(&[][..], |n| &n.unmerged_leaves) {
+                if self.leaf(LeafIndex(leaf)).is_none() {
+                    return Err(ProtocolError::UnmergedLeafInvalid { node: p.0, leaf }.into());
+                }
+                listed.insert((p.0, leaf));
+                leaves.push(leaf);
+            }
+        }
+        leaves.sort_unstable();
+        leaves.dedup();
+        for leaf in leaves {
+            let mut gap: Option<NodeIndex> = None;
+            for a in self.size.direct_path(LeafIndex(leaf).node()) {
+                if self.is_blank(a) {
+                    continue;
+                }
+                match (listed.contains(&(a.0, leaf)), gap) {
+                    (true, Some(missing)) => {
+                        return Err(ProtocolError::UnmergedLeafNotListedBelow {
+                            node: missing.0,
+                            leaf,
+                        }
+                        .into());
+                    }
+                    (false, None) => gap = Some(a),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// §7.3: the new leaf's credential type is supported by every other member,
+    /// and it supports every credential type another member uses.
+    fn check_credential_compatibility(
+        &self,
+        leaf: &LeafNode,
+        replaced: Option<&LeafNode>,
+    ) -> Result<()> {
+        let others = self
+            .index
+            .member_count()
+            .saturating_sub(u32::from(replaced.is_some()));
+        let own = leaf.credential.credential_type();
+        let replaced_supports = replaced.is_some_and(|r| leaf_supports(r, own));
+        if self
+            .index
+            .supporters(own)
+            .saturating_sub(u32::from(replaced_supports))
+            != others
+        {
+            return Err(ProtocolError::CredentialTypeNotSupportedByMembers(own.0).into());
+        }
+        let supported = supported_credentials(&leaf.capabilities);
+        for (t, users) in self.index.credential_types_in_use() {
+            let replaced_uses = replaced.is_some_and(|r| r.credential.credential_type() == t);
+            if users.saturating_sub(u32::from(replaced_uses)) > 0
+                && supported.binary_search(&t).is_err()
+            {
+                return Err(ProtocolError::LeafLacksCredentialTypeInUse(t.0).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// §7.3: signature and encryption keys unique among members and nodes;
+    /// an Update (and a commit, §7.5) must change the encryption key.
+    fn check_keys_unique(
+        &self,
+        leaf: &LeafNode,
+        origin: LeafNodeOrigin,
+        replaced: Option<&LeafNode>,
+    ) -> Result<()> {
+        // §7.5: a commit's new leaf "MUST adhere to the same restrictions as
+        // LeafNodes used in Update proposals".
+        if let (LeafNodeOrigin::Update(_) | LeafNodeOrigin::Commit(_), Some(old)) =
+            (origin, replaced)
+            && old.encryption_key == leaf.encryption_key
+        {
+            return Err(ProtocolError::UpdateKeepsEncryptionKey.into());
+        }
+        // A KeyPackage leaf replaces nothing: compare with every node.
+        let at = origin.leaf().map_or(NodeIndex(u32::MAX), LeafIndex::node);
+        if let Some(other) = self.index.leaf_by_signature_key(&leaf.signature_key)
+            && other.node() != at
+        {
+            return Err(ProtocolError::DuplicateSignatureKey(other.0).into());
+        }
+        if let Some(other) = self.index.node_by_encryption_key(&leaf.encryption_key)
+            && other != at
+        {
+            return Err(ProtocolError::DuplicateEncryptionKey(other.0).into());
+        }
+        Ok(())
+    }
+}
+
+/// §7.3: the source the origin requires.
+fn check_source(leaf: &LeafNode, origin: LeafNodeOrigin) -> Result<()> {
+    let found = leaf.leaf_node_source.code();
+    match origin.required_source() {
+        Some(expected) if expected != found => {
+            Err(ProtocolError::LeafNodeSourceMismatch { expected, found }.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// §7.3, §11.1: the leaf supports the group's suite, version and required capabilities.
+fn check_group_support(
+    leaf: &LeafNode,
+    suite: CipherSuite,
+    ctx: &LeafValidationContext,
+) -> Result<()> {
+    let caps = &leaf.capabilities;
+    if !caps.cipher_suites.contains(&suite) {
+        return Err(ProtocolError::LeafLacksCipherSuite(suite.0).into());
+    }
+    if !caps.versions.contains(&ctx.version) {
+        return Err(ProtocolError::LeafLacksProtocolVersion(ctx.version.0).into());
+    }
+    let Some(req) = &ctx.required_capabilities else {
+        return Ok(());
+    };
+    // Default extension and proposal types are implemented by every client
+    // and are never listed (§7.2, §11.1); credential types have no defaults.
+    if let Some(t) = req
+        .extension_types
+        .iter()
+        .find(|t| !t.is_default() && !caps.extensions.contains(t))
+    {
+        return Err(ProtocolError::LeafLacksRequiredExtension(t.0).into());
+    }
+    if let Some(t) = req
+        .proposal_types
+        .iter()
+        .find(|t| !t.is_default() && !caps.proposals.contains(t))
+    {
+        return Err(ProtocolError::LeafLacksRequiredProposal(t.0).into());
+    }
+    if let Some(t) = req
+        .credential_types
+        .iter()
+        .find(|t| !caps.credentials.contains(t))
+    {
+        return Err(ProtocolError::LeafLacksRequiredCredential(t.0).into());
+    }
+    Ok(())
+}
+
+/// §7.2, §7.3, §13.4: the leaf lists its own credential type and its
+/// non-default extensions, and no extension type appears twice.
+fn check_own_support(leaf: &LeafNode) -> Result<()> {
+    let caps = &leaf.capabilities;
+    let own = leaf.credential.credential_type();
+    if !caps.credentials.contains(&own) {
+        return Err(ProtocolError::LeafLacksOwnCredentialType(own.0).into());
+    }
+    leaf.extensions.check_unique()?;
+    if let Some(e) = leaf
+        .extensions
+        .iter()
+        .find(|e| !e.extension_type.is_default() && !caps.extensions.contains(&e.extension_type))
+    {
+        return Err(ProtocolError::LeafExtensionNotInCapabilities(e.extension_type.0).into());
+    }
+    Ok(())
+}
+
+/// §7.3: the current time lies within a `key_package` leaf's lifetime.
+fn check_lifetime(leaf: &LeafNode, check: LifetimeCheck) -> Result<()> {
+    match (&leaf.leaf_node_source, check) {
+        (LeafNodeSource::KeyPackage(l), LifetimeCheck::At(now)) if !l.contains(now) => {
+            Err(ProtocolError::LeafLifetimeInvalid {
+                not_before: l.not_before,
+                not_after: l.not_after,
+                now,
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// §7.2, §7.3: the signature over `LeafNodeTBS`, with the group binding for
+/// the `update` and `commit` sources. A signature that does not hold is
+/// [`ProtocolError::LeafNodeSignatureInvalid`]; other failures (a malformed
+/// key, say) keep their crypto error.
+fn verify_leaf_signature(
+    cs: &dyn CipherSuiteProvider,
+    leaf: &LeafNode,
+    group_id: &[u8],
+    origin: LeafNodeOrigin,
+) -> Result<()> {
+    let binding = match (&leaf.leaf_node_source, origin.leaf()) {
+        (LeafNodeSource::KeyPackage(_), _) => None,
+        (_, Some(leaf_index)) => Some(LeafNodeGroupBinding {
+            group_id,
+            leaf_index,
+        }),
+        // An update or commit leaf outside the tree: check_source refused it already.
+        (_, None) => {
+            return Err(ProtocolError::LeafNodeSourceMismatch {
+                expected: 1,
+                found: leaf.leaf_node_source.code(),
+            }
+            .into());
+        }
+    };
+    match leaf.verify_signature(cs, binding) {
+        Err(Error::Crypto(CryptoError::InvalidSignature)) => {
+            Err(ProtocolError::LeafNodeSignatureInvalid.into())
+        }
+        other => other,
+    }
+}
