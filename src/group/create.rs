@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::join::interim_transcript_hash;
+use crate::transcript::interim_transcript_hash;
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
 use super::{EpochKeys, Group, GroupConfig};
 use crate::crypto::{CipherSuite, CryptoProvider};

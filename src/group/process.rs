@@ -1,20 +1,22 @@
 //! Processing incoming messages (RFC 9420 §6, §12.2, §12.4.2): verify, then
 //! stage; nothing in the group changes until [`Group::merge_staged_commit`].
 
-use super::join::{interim_transcript_hash, resolve_psks};
+use super::join::resolve_psks;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
-use crate::codec::Encode;
-use crate::crypto::labeled::verify_with_label;
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
+use crate::framing;
+use crate::transcript::{
+    ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
+};
 use crate::error::{ProtocolError, Result};
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
     FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
-    ProposalRef, PublicMessage, ReInit, Sender, WireFormat,
+    ProposalRef, PublicMessage, ReInit, Sender,
 };
 use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
@@ -43,6 +45,12 @@ pub enum ProcessedMessage {
     },
     /// A verified commit, to inspect and then merge with [`Group::merge_staged_commit`].
     Commit(Box<StagedCommit>),
+    /// This member's own message, echoed back by the delivery service. Its
+    /// content is already known to this member; nothing changed.
+    OwnMessage {
+        /// The content type of the echoed message.
+        content_type: ContentType,
+    },
 }
 
 /// What a commit changes, for the application to inspect before merging.
@@ -95,18 +103,17 @@ pub(crate) struct NextEpoch {
     pub secrets: EpochSecrets,
 }
 
-/// `ConfirmedTranscriptHashInput { WireFormat; FramedContent; opaque signature<V>; }`
-/// hashed after the previous interim hash (RFC 9420 §8.2).
+/// The confirmed transcript hash after `auth` (RFC 9420 §8.2).
 pub(crate) fn confirmed_transcript_hash(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     interim_before: &[u8],
     auth: &AuthenticatedContent,
 ) -> Result<Vec<u8>> {
-    let mut input = interim_before.to_vec();
-    auth.wire_format.encode(&mut input)?;
-    auth.content.encode(&mut input)?;
-    auth.auth.signature.encode(&mut input)?;
-    Ok(cs.hash(&input))
+    crate::transcript::confirmed_transcript_hash(
+        cs,
+        interim_before,
+        &ConfirmedTranscriptHashInput::of(auth),
+    )
 }
 
 impl Group {
@@ -122,16 +129,95 @@ impl Group {
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<ProcessedMessage> {
+        // The delivery service's echo of our own pending commit merges it.
+        if let Some(staged) = self.take_pending_if_echo(message) {
+            return Ok(ProcessedMessage::Commit(Box::new(staged)));
+        }
         match message {
             MlsMessage::PublicMessage(m) => {
                 let auth = self.verify_public_message(m)?;
                 self.process_authenticated(auth, psks, now)
             }
-            MlsMessage::PrivateMessage(_) => {
-                Err(ProtocolError::UnsupportedWireFormat(WireFormat::PRIVATE_MESSAGE.0).into())
-            }
+            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
         }
+    }
+
+    /// Decrypts and verifies a PrivateMessage (RFC 9420 §6.3), from the
+    /// current epoch or, for application data, a kept past epoch. The ratchet
+    /// key is consumed only if the whole message is processed successfully.
+    fn process_private_message(
+        &mut self,
+        m: &crate::messages::PrivateMessage,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+    ) -> Result<ProcessedMessage> {
+        let cs = self.cs.clone();
+        let cs = &*cs;
+        if m.group_id != self.context.group_id {
+            return Err(ProtocolError::WrongGroup.into());
+        }
+        let current = m.epoch == self.context.epoch;
+        let past = if current {
+            None
+        } else {
+            let found = self.past_epochs.iter().position(|p| p.epoch == m.epoch);
+            match (found, m.content_type) {
+                (Some(i), ContentType::Application) => Some(i),
+                _ => {
+                    return Err(ProtocolError::WrongEpoch {
+                        message: m.epoch,
+                        current: self.context.epoch,
+                    }
+                    .into());
+                }
+            }
+        };
+        let (sender_data_secret, tree, mut secret_tree) = match past {
+            None => (
+                &self.keys.sender_data_secret,
+                &self.tree,
+                self.keys.secret_tree.clone(),
+            ),
+            Some(i) => {
+                let p = &self.past_epochs[i];
+                (&p.sender_data_secret, &p.tree, p.secret_tree.clone())
+            }
+        };
+        let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
+        let sender = LeafIndex(sender_data.leaf_index);
+        if sender == self.own_leaf {
+            // Our own message, echoed by the delivery service: its key is gone.
+            return Ok(ProcessedMessage::OwnMessage {
+                content_type: m.content_type,
+            });
+        }
+        let key = tree
+            .leaf(sender)
+            .map(|l| l.signature_key.clone())
+            .ok_or(ProtocolError::SenderNotMember(sender.0))?;
+        let auth = framing::private::decrypt_content(cs, m, &sender_data, &mut secret_tree)?;
+        if auth.content.group_id != self.context.group_id || auth.content.epoch != m.epoch {
+            return Err(ProtocolError::WrongGroup.into());
+        }
+        // The signature covers the GroupContext of the message's epoch; for a
+        // past epoch only application data is accepted, which needs it too.
+        let processed = match past {
+            None => {
+                framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
+                let processed = self.process_authenticated(auth, psks, now)?;
+                self.keys.secret_tree = secret_tree;
+                processed
+            }
+            Some(i) => {
+                let ctx = self.past_epochs[i].context.clone();
+                framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
+                let processed = self.process_authenticated(auth, psks, now)?;
+                self.past_epochs[i].secret_tree = secret_tree;
+                processed
+            }
+        };
+        Ok(processed)
     }
 
     /// The signature key of a sender of this epoch, and whether its
@@ -174,48 +260,16 @@ impl Group {
     /// Verifies a PublicMessage of the current epoch (RFC 9420 §6.1, §6.2):
     /// group and epoch, membership tag for members, signature.
     fn verify_public_message(&self, m: &PublicMessage) -> Result<AuthenticatedContent> {
-        let content = &m.content;
-        if content.group_id != self.context.group_id {
-            return Err(ProtocolError::WrongGroup.into());
-        }
-        if content.epoch != self.context.epoch {
-            return Err(ProtocolError::WrongEpoch {
-                message: content.epoch,
-                current: self.context.epoch,
-            }
-            .into());
-        }
-        // Application data is never sent as PublicMessage (RFC 9420 §6.2).
-        if content.content_type() == ContentType::Application {
-            return Err(ProtocolError::ApplicationInPublicMessage.into());
-        }
-        let (key, with_context) = self.sender_key(&content.sender, &content.content)?;
-        if let Sender::Member(_) = content.sender {
-            let tag = m
-                .membership_tag
-                .as_ref()
-                .ok_or(ProtocolError::InvalidMembershipTag)?;
-            let expected = self.cs.mac(
-                self.keys.membership_key.as_bytes(),
-                &m.to_be_maced(&self.context)?,
-            )?;
-            if expected != *tag {
-                return Err(ProtocolError::InvalidMembershipTag.into());
-            }
-        }
-        let tbs = m.to_be_signed(with_context.then_some(&self.context))?;
-        verify_with_label(
+        framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
+        framing::public::check_not_application(m)?;
+        let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
+        framing::public::unprotect(
             &*self.cs,
+            m.clone(),
+            &self.context,
+            &self.keys.membership_key,
             &key,
-            b"FramedContentTBS",
-            &tbs,
-            &m.auth.signature,
-        )?;
-        Ok(AuthenticatedContent {
-            wire_format: WireFormat::PUBLIC_MESSAGE,
-            content: m.content.clone(),
-            auth: m.auth.clone(),
-        })
+        )
     }
 
     /// Acts on verified content.
@@ -251,9 +305,6 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                if let Some(staged) = self.take_pending_if_echo(&auth) {
-                    return Ok(ProcessedMessage::Commit(Box::new(staged)));
-                }
                 let staged = self.stage_commit(&auth, c, psks, now)?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
@@ -423,14 +474,17 @@ impl Group {
             &new_context,
         )?;
         let secrets = schedule.epoch_secrets;
-        let tag = cs.mac(
-            secrets.confirmation_key.as_bytes(),
+        let tag = auth
+            .auth
+            .confirmation_tag
+            .clone()
+            .ok_or(ProtocolError::ConfirmationTagMismatch)?;
+        verify_confirmation_tag(
+            cs,
+            &secrets.confirmation_key,
             &new_context.confirmed_transcript_hash,
+            &tag,
         )?;
-        match &auth.auth.confirmation_tag {
-            Some(t) if *t == tag => {}
-            _ => return Err(ProtocolError::ConfirmationTagMismatch.into()),
-        }
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
         Ok(StagedCommit {
             summary,
