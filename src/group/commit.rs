@@ -6,15 +6,15 @@ use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
 use super::{CachedProposal, Group, HandshakeFormat, PskStore};
 use crate::crypto::Secret;
-use crate::framing::{self, SignedContent};
-use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::error::{ApiError, Result};
+use crate::framing::{self, SignedContent};
 use crate::key_schedule::KeySchedule;
 use crate::messages::{
     AuthenticatedContent, Commit, Extension, FramedContent, FramedContentBody, GroupContext,
     GroupInfo, GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
     RatchetTreeExtension, Sender, WireFormat,
 };
+use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafValidationContext, LifetimeCheck};
 use crate::tree_math::LeafIndex;
 
@@ -161,9 +161,7 @@ impl Group {
             .take()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
         let summary = pending.staged.summary.clone();
-        if let Err(e) = self.merge_staged_commit(pending.staged) {
-            return Err(e);
-        }
+        self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
 
@@ -230,7 +228,7 @@ impl Group {
                 list.push(ProposalOrRef::Reference(p.reference.clone()));
                 committed.push(CommittedProposal {
                     proposal: p.proposal.clone(),
-                    sender: p.sender.clone(),
+                    sender: p.sender,
                     reference: Some(p.reference.clone()),
                 });
             }
@@ -239,7 +237,7 @@ impl Group {
             list.push(ProposalOrRef::Proposal(Box::new(p.clone())));
             committed.push(CommittedProposal {
                 proposal: p,
-                sender: me.clone(),
+                sender: me,
                 reference: None,
             });
         }

@@ -10,8 +10,7 @@ use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
-    Welcome,
+    ExtensionList, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension, Welcome,
 };
 use crate::psk::PskSecret;
 use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};

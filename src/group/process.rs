@@ -7,16 +7,16 @@ use super::proposals::{
 };
 use super::{CachedProposal, Group, PskStore};
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
-use crate::framing;
-use crate::transcript::{
-    ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
-};
 use crate::error::{ProtocolError, Result};
+use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
     FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
     ProposalRef, PublicMessage, ReInit, Sender,
+};
+use crate::transcript::{
+    ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
 };
 use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
@@ -41,7 +41,7 @@ pub enum ProcessedMessage {
         /// Its reference (RFC 9420 §5.2).
         reference: ProposalRef,
         /// The proposal.
-        proposal: Proposal,
+        proposal: Box<Proposal>,
     },
     /// A verified commit, to inspect and then merge with [`Group::merge_staged_commit`].
     Commit(Box<StagedCommit>),
@@ -291,17 +291,25 @@ impl Group {
                 })
             }
             FramedContentBody::Proposal(p) => {
+                let sender = auth.content.sender;
+                if sender == Sender::Member(self.own_leaf.0) {
+                    return Ok(ProcessedMessage::OwnMessage {
+                        content_type: ContentType::Proposal,
+                    });
+                }
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
-                let sender = auth.content.sender.clone();
-                self.proposals.push(CachedProposal {
-                    reference: reference.clone(),
-                    proposal: p.clone(),
-                    sender: sender.clone(),
-                });
+                // A proposal received twice is kept once.
+                if !self.proposals.iter().any(|c| c.reference == reference) {
+                    self.proposals.push(CachedProposal {
+                        reference: reference.clone(),
+                        proposal: p.clone(),
+                        sender,
+                    });
+                }
                 Ok(ProcessedMessage::Proposal {
                     sender,
                     reference,
-                    proposal: p.clone(),
+                    proposal: Box::new(p.clone()),
                 })
             }
             FramedContentBody::Commit(c) => {
@@ -323,7 +331,7 @@ impl Group {
             .map(|p| match p {
                 ProposalOrRef::Proposal(p) => Ok(CommittedProposal {
                     proposal: (**p).clone(),
-                    sender: committer.clone(),
+                    sender: *committer,
                     reference: None,
                 }),
                 ProposalOrRef::Reference(r) => self
@@ -332,7 +340,7 @@ impl Group {
                     .find(|c| c.reference == *r)
                     .map(|c| CommittedProposal {
                         proposal: c.proposal.clone(),
-                        sender: c.sender.clone(),
+                        sender: c.sender,
                         reference: Some(r.clone()),
                     })
                     .ok_or_else(|| ProtocolError::UnknownProposalReference.into()),
@@ -430,7 +438,7 @@ impl Group {
         }
 
         let summary = CommitSummary {
-            committer: sender.clone(),
+            committer: *sender,
             new_epoch: new_context.epoch,
             added: added
                 .iter()
