@@ -1,14 +1,12 @@
 //! Proposing and committing (RFC 9420 §12.1, §12.4.1) and building the
 //! Welcome for new members (§12.4.3.1).
 
-use super::join::resolve_psks;
 use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
 use super::{CachedProposal, Group, HandshakeFormat, PskStore};
 use crate::crypto::Secret;
 use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
-use crate::key_schedule::KeySchedule;
 use crate::messages::{
     AuthenticatedContent, Commit, Extension, FramedContent, FramedContentBody, GroupContext,
     GroupInfo, GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
@@ -317,17 +315,11 @@ impl Group {
             SignedContent::sign(cs, wire_format, content, Some(&self.context), &self.signer)?;
         new_context.confirmed_transcript_hash =
             signed.confirmed_transcript_hash(cs, &self.interim_transcript_hash)?;
-        let group_id = self.context.group_id.clone();
-        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
-            (gid == group_id.as_slice())
-                .then(|| self.resumption_psk(epoch).cloned())
-                .flatten()
-        })?;
-        let schedule = KeySchedule::derive(
-            cs,
+        let schedule = self.next_key_schedule(
             self.keys.init_secret.clone(),
             commit_secret,
-            psk_secret,
+            &psk_ids,
+            psks,
             &new_context,
         )?;
         let tag = confirmation_tag(
@@ -383,23 +375,17 @@ impl Group {
             None
         };
 
-        let summary = CommitSummary {
-            committer: me,
-            new_epoch: new_context.epoch,
-            added: added
-                .iter()
-                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
-                .collect(),
-            removed: removed
-                .iter()
-                .map(|(l, n)| (*l, n.credential.clone()))
-                .collect(),
+        let summary = CommitSummary::new(
+            me,
+            new_context.epoch,
+            &added,
+            &removed,
             updated,
-            psks: psk_ids,
-            new_extensions: (extensions != self.context.extensions).then_some(extensions),
+            psk_ids,
+            (extensions != self.context.extensions).then_some(extensions),
             reinit,
-            self_removed: false,
-        };
+            false,
+        );
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,

@@ -76,6 +76,40 @@ pub struct CommitSummary {
     pub self_removed: bool,
 }
 
+impl CommitSummary {
+    /// The summary of a commit from the effects of its proposals.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        committer: Sender,
+        new_epoch: u64,
+        added: &[(LeafIndex, crate::messages::KeyPackage)],
+        removed: &[(LeafIndex, crate::messages::LeafNode)],
+        updated: Vec<LeafIndex>,
+        psks: Vec<PreSharedKeyId>,
+        new_extensions: Option<Vec<crate::messages::Extension>>,
+        reinit: Option<ReInit>,
+        self_removed: bool,
+    ) -> Self {
+        Self {
+            committer,
+            new_epoch,
+            added: added
+                .iter()
+                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
+                .collect(),
+            removed: removed
+                .iter()
+                .map(|(l, n)| (*l, n.credential.clone()))
+                .collect(),
+            updated,
+            psks,
+            new_extensions,
+            reinit,
+            self_removed,
+        }
+    }
+}
+
 /// A verified commit that has not been applied yet. Merging it starts the new
 /// epoch; dropping it leaves the group as it was.
 #[derive(Debug)]
@@ -117,6 +151,27 @@ pub(crate) fn confirmed_transcript_hash(
 }
 
 impl Group {
+    /// The key schedule of the next epoch (RFC 9420 §8): the PSKs are looked
+    /// up (external ones in `psks`, resumption ones among this group's kept
+    /// epochs, §8.6) and chained, then everything is derived for `new_context`.
+    pub(crate) fn next_key_schedule(
+        &self,
+        init_secret: crate::key_schedule::InitSecret,
+        commit_secret: Secret,
+        psk_ids: &[PreSharedKeyId],
+        psks: &dyn PskStore,
+        new_context: &GroupContext,
+    ) -> Result<KeySchedule> {
+        let cs = &*self.cs;
+        let group_id = self.context.group_id.as_slice();
+        let psk_secret = resolve_psks(cs, psk_ids, psks, &|gid, epoch| {
+            (gid == group_id)
+                .then(|| self.resumption_psk(epoch).cloned())
+                .flatten()
+        })?;
+        KeySchedule::derive(cs, init_secret, commit_secret, psk_secret, new_context)
+    }
+
     /// Processes a message received for this group: verifies it completely
     /// and returns what it carries. A commit is returned staged, to merge with
     /// [`Group::merge_staged_commit`]. On any error the group is unchanged.
@@ -437,23 +492,17 @@ impl Group {
             new_context.tree_hash = tree.tree_hash(cs)?;
         }
 
-        let summary = CommitSummary {
-            committer: *sender,
-            new_epoch: new_context.epoch,
-            added: added
-                .iter()
-                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
-                .collect(),
-            removed: removed
-                .iter()
-                .map(|(l, n)| (*l, n.credential.clone()))
-                .collect(),
+        let summary = CommitSummary::new(
+            *sender,
+            new_context.epoch,
+            &added,
+            &removed,
             updated,
-            psks: psk_ids.clone(),
-            new_extensions: (extensions != self.context.extensions).then_some(extensions),
+            psk_ids.clone(),
+            (extensions != self.context.extensions).then_some(extensions),
             reinit,
             self_removed,
-        };
+        );
         if self_removed {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
             return Ok(StagedCommit {
@@ -468,17 +517,11 @@ impl Group {
 
         new_context.confirmed_transcript_hash =
             confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
-        let group_id = self.context.group_id.clone();
-        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
-            (gid == group_id.as_slice())
-                .then(|| self.resumption_psk(epoch).cloned())
-                .flatten()
-        })?;
-        let schedule = KeySchedule::derive(
-            cs,
+        let schedule = self.next_key_schedule(
             self.keys.init_secret.clone(),
             commit_secret,
-            psk_secret,
+            &psk_ids,
+            psks,
             &new_context,
         )?;
         let secrets = schedule.epoch_secrets;
