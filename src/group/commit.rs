@@ -1,6 +1,7 @@
 //! Proposing and committing (RFC 9420 §12.1, §12.4.1) and building the
 //! Welcome for new members (§12.4.3.1).
 
+use super::group_info::{GroupInfoParts, signed_group_info};
 use super::join::{interim_transcript_hash, resolve_psks};
 use super::process::{CommitSummary, NextEpoch, StagedCommit, confirmed_transcript_hash};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
@@ -11,10 +12,9 @@ use crate::crypto::labeled::{encrypt_with_label, sign_with_label};
 use crate::error::{ApiError, Result};
 use crate::key_schedule::KeySchedule;
 use crate::messages::{
-    AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, MlsMessage,
-    PathSecret, Proposal, ProposalOrRef, ProposalRef, PublicMessage, RatchetTreeExtension, Sender,
-    Welcome, WireFormat,
+    AuthenticatedContent, Commit, EncryptedGroupSecrets, FramedContent, FramedContentAuthData,
+    FramedContentBody, GroupContext, GroupInfo, GroupSecrets, MlsMessage, PathSecret, Proposal,
+    ProposalOrRef, ProposalRef, PublicMessage, RatchetTreeExtension, Sender, Welcome, WireFormat,
 };
 use crate::tree::{LeafValidationContext, LifetimeCheck};
 use crate::tree_math::LeafIndex;
@@ -31,7 +31,8 @@ pub struct CommitOptions {
     /// Put the ratchet tree in the Welcome's GroupInfo (else hand it out of
     /// band from [`CommitOutput::ratchet_tree`]). Default true.
     pub ratchet_tree_in_welcome: bool,
-    /// Also return a signed GroupInfo of the new epoch.
+    /// Also return a signed GroupInfo of the new epoch, with the ratchet
+    /// tree and `external_pub` (for external joins, RFC 9420 §12.4.3.2).
     pub group_info: bool,
     /// Authenticated data to send with the commit.
     pub authenticated_data: Vec<u8>,
@@ -166,9 +167,7 @@ impl Group {
             .take()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
         let summary = pending.staged.summary.clone();
-        if let Err(e) = self.merge_staged_commit(pending.staged) {
-            return Err(e);
-        }
+        self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
 
@@ -218,7 +217,7 @@ impl Group {
                 list.push(ProposalOrRef::Reference(p.reference.clone()));
                 committed.push(CommittedProposal {
                     proposal: p.proposal.clone(),
-                    sender: p.sender.clone(),
+                    sender: p.sender,
                     reference: Some(p.reference.clone()),
                 });
             }
@@ -227,7 +226,7 @@ impl Group {
             list.push(ProposalOrRef::Proposal(Box::new(p.clone())));
             committed.push(CommittedProposal {
                 proposal: p,
-                sender: me.clone(),
+                sender: me,
                 reference: None,
             });
         }
@@ -329,25 +328,25 @@ impl Group {
 
         // The GroupInfo and the Welcome (§12.4.3).
         let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
-        let make_group_info = |with_tree: bool| -> Result<GroupInfo> {
-            let mut extensions: Vec<Extension> = Vec::new();
-            if with_tree {
-                extensions.push(Extension::from_typed(&ratchet_tree)?);
-            }
-            let mut gi = GroupInfo {
-                group_context: new_context.clone(),
-                extensions,
-                confirmation_tag: tag.clone(),
-                signer: self.own_leaf.0,
-                signature: Vec::new(),
-            };
-            gi.sign(cs, &self.signer)?;
-            Ok(gi)
+        // The GroupInfo published on request carries external_pub for
+        // external joins (§12.4.3.2); the Welcome's does not need it.
+        let make_group_info = |with_tree: bool, external: bool| -> Result<GroupInfo> {
+            signed_group_info(
+                cs,
+                GroupInfoParts {
+                    context: &new_context,
+                    confirmation_tag: &tag,
+                    external_secret: external.then_some(&schedule.epoch_secrets.external_secret),
+                    ratchet_tree: with_tree.then_some(&ratchet_tree),
+                    signer: self.own_leaf,
+                },
+                &self.signer,
+            )
         };
         let welcome = if added.is_empty() {
             None
         } else {
-            let group_info = make_group_info(options.ratchet_tree_in_welcome)?;
+            let group_info = make_group_info(options.ratchet_tree_in_welcome, false)?;
             let kn = schedule.welcome_secret.key_and_nonce(cs)?;
             let encrypted_group_info = cs.aead_seal(
                 kn.key.as_bytes(),
@@ -382,7 +381,7 @@ impl Group {
             }))
         };
         let group_info = if options.group_info {
-            Some(MlsMessage::GroupInfo(make_group_info(true)?))
+            Some(MlsMessage::GroupInfo(make_group_info(true, true)?))
         } else {
             None
         };
