@@ -7,9 +7,11 @@
 //! and the current time go in, bytes and events come out.
 //!
 //! Layers, lowest first (a module only uses the ones above it in this list):
-//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`psk`],
-//! [`key_schedule`], [`secret_tree`], [`tree`].
-//! [`key_schedule`], [`secret_tree`], [`transcript`], [`framing`], [`welcome`].
+//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`tree`],
+//! [`psk`], [`key_schedule`], [`secret_tree`], [`transcript`], [`framing`],
+//! [`welcome`], [`group`].
+//!
+//! Start with [`group::Group`]; `examples/two_members.rs` shows a whole exchange.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -200,3 +200,274 @@ pub fn seal_welcome<'a>(
         encrypted_group_info,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::crypto::{
+        CipherSuite, CryptoProvider, HpkeCiphertext, RustCryptoProvider, Secret, SignaturePublicKey,
+    };
+    use crate::error::{CryptoError, Error};
+    use crate::key_schedule::{InitSecret, KeySchedule};
+    use crate::messages::{
+        Capabilities, Credential, GroupContext, LeafNode, LeafNodeSource, Lifetime, PathSecret,
+        ProtocolVersion,
+    };
+    use crate::transcript::{confirmation_tag, verify_confirmation_tag};
+
+    fn cs() -> Arc<dyn CipherSuiteProvider> {
+        RustCryptoProvider::with_seed([3; 32])
+            .cipher_suite_provider(CipherSuite(1))
+            .unwrap()
+    }
+
+    /// A KeyPackage with a real init key (the rest is not looked at here).
+    fn key_package(cs: &dyn CipherSuiteProvider, name: &[u8]) -> (KeyPackage, HpkePrivateKey) {
+        let (init_priv, init_key) = cs.hpke_generate_key_pair().unwrap();
+        let kp = KeyPackage {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: cs.cipher_suite(),
+            init_key,
+            leaf_node: LeafNode {
+                encryption_key: cs.hpke_generate_key_pair().unwrap().1,
+                signature_key: SignaturePublicKey(vec![0x22; 32]),
+                credential: Credential::basic(name.to_vec()),
+                capabilities: Capabilities::default(),
+                leaf_node_source: LeafNodeSource::KeyPackage(Lifetime {
+                    not_before: 0,
+                    not_after: u64::MAX,
+                }),
+                extensions: vec![],
+                signature: vec![0x33; 64],
+            },
+            extensions: vec![],
+            signature: vec![0x55; 64],
+        };
+        (kp, init_priv)
+    }
+
+    struct Sent {
+        welcome: Welcome,
+        group_info: GroupInfo,
+        schedule: KeySchedule,
+        signer: SignaturePublicKey,
+        members: Vec<(KeyPackage, HpkePrivateKey, GroupSecrets)>,
+    }
+
+    /// A committer's Welcome for two new members, with a signed GroupInfo
+    /// whose confirmation tag is the epoch's.
+    fn send(cs: &dyn CipherSuiteProvider) -> Sent {
+        let context = GroupContext {
+            version: ProtocolVersion::MLS10,
+            cipher_suite: cs.cipher_suite(),
+            group_id: b"group".to_vec(),
+            epoch: 5,
+            tree_hash: vec![1; 32],
+            confirmed_transcript_hash: vec![2; 32],
+            extensions: vec![],
+        };
+        let schedule = KeySchedule::derive(
+            cs,
+            InitSecret::from_secret(Secret::from(vec![7; 32])),
+            Secret::from(vec![8; 32]),
+            PskSecret::zero(cs),
+            &context,
+        )
+        .unwrap();
+        let tag = confirmation_tag(
+            cs,
+            &schedule.epoch_secrets.confirmation_key,
+            &context.confirmed_transcript_hash,
+        )
+        .unwrap();
+        let (sk, signer) = cs.signature_generate_key_pair().unwrap();
+        let mut group_info = GroupInfo {
+            group_context: context,
+            extensions: vec![],
+            confirmation_tag: tag,
+            signer: 0,
+            signature: vec![],
+        };
+        group_info.sign(cs, &sk).unwrap();
+        let members: Vec<_> = [&b"bob"[..], b"carol"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (kp, priv_key) = key_package(cs, name);
+                let gs = GroupSecrets {
+                    joiner_secret: schedule.joiner_secret.as_secret().clone(),
+                    path_secret: Some(PathSecret {
+                        path_secret: Secret::from(vec![i as u8; 32]),
+                    }),
+                    psks: vec![],
+                };
+                (kp, priv_key, gs)
+            })
+            .collect();
+        let welcome = seal_welcome(
+            cs,
+            &schedule.welcome_secret,
+            &group_info,
+            members.iter().map(|(kp, _, gs)| (kp, gs)),
+        )
+        .unwrap();
+        Sent {
+            welcome,
+            group_info,
+            schedule,
+            signer,
+            members,
+        }
+    }
+
+    #[test]
+    fn each_new_member_opens_its_welcome() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        assert_eq!(sent.welcome.secrets.len(), 2);
+        for (kp, init_priv, gs) in &sent.members {
+            let got = open_group_secrets(cs, &sent.welcome, kp, init_priv).unwrap();
+            assert_eq!(&got, gs);
+            let (gi, intermediate) = open_group_info(
+                cs,
+                JoinerSecret::from_secret(got.joiner_secret),
+                PskSecret::zero(cs),
+                &sent.welcome.encrypted_group_info,
+            )
+            .unwrap();
+            assert_eq!(gi, sent.group_info);
+            gi.verify_signature(cs, &sent.signer).unwrap();
+            // The joiner reaches the committer's epoch and confirms it.
+            let epoch = intermediate
+                .into_epoch_secret(cs, &gi.group_context)
+                .unwrap()
+                .into_epoch_secrets(cs)
+                .unwrap();
+            assert_eq!(epoch, sent.schedule.epoch_secrets);
+            verify_confirmation_tag(
+                cs,
+                &epoch.confirmation_key,
+                &gi.group_context.confirmed_transcript_hash,
+                &gi.confirmation_tag,
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn welcome_without_our_key_package_is_refused() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        let (stranger, init_priv) = key_package(cs, b"dave");
+        assert_eq!(
+            open_group_secrets(cs, &sent.welcome, &stranger, &init_priv),
+            Err(ProtocolError::WelcomeNotForUs.into())
+        );
+        let mut empty = sent.welcome.clone();
+        empty.secrets.clear();
+        let (kp, init_priv, _) = &sent.members[0];
+        assert_eq!(
+            open_group_secrets(cs, &empty, kp, init_priv),
+            Err(ProtocolError::WelcomeNotForUs.into())
+        );
+    }
+
+    #[test]
+    fn welcome_for_another_suite_is_refused() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        let (kp, init_priv, _) = &sent.members[0];
+        let mut other = kp.clone();
+        other.cipher_suite = CipherSuite(3);
+        assert_eq!(
+            find_group_secrets(cs, &sent.welcome, &other).map(|_| ()),
+            Err(ProtocolError::WelcomeCipherSuiteMismatch.into())
+        );
+        let mut welcome = sent.welcome.clone();
+        welcome.cipher_suite = CipherSuite(3);
+        assert!(matches!(
+            open_group_secrets(cs, &welcome, kp, init_priv),
+            Err(Error::Protocol(ProtocolError::WelcomeCipherSuiteMismatch))
+        ));
+    }
+
+    #[test]
+    fn group_secrets_are_bound_to_key_and_group_info() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        let (kp, _, _) = &sent.members[0];
+        let (_, carol_priv, _) = &sent.members[1];
+        // Another member's init key.
+        assert_eq!(
+            open_group_secrets(cs, &sent.welcome, kp, carol_priv),
+            Err(CryptoError::HpkeOpenFailed.into())
+        );
+        // The encrypted GroupInfo is the HPKE context: changing it breaks the secrets.
+        let (_, bob_priv, _) = &sent.members[0];
+        let mut welcome = sent.welcome.clone();
+        welcome.encrypted_group_info[0] ^= 1;
+        assert_eq!(
+            open_group_secrets(cs, &welcome, kp, bob_priv),
+            Err(CryptoError::HpkeOpenFailed.into())
+        );
+        // Tampered HPKE ciphertext.
+        let mut welcome = sent.welcome.clone();
+        let HpkeCiphertext { ciphertext, .. } = &mut welcome.secrets[0].encrypted_group_secrets;
+        ciphertext[0] ^= 1;
+        assert_eq!(
+            open_group_secrets(cs, &welcome, kp, bob_priv),
+            Err(CryptoError::HpkeOpenFailed.into())
+        );
+    }
+
+    #[test]
+    fn group_info_needs_the_right_psk_secret() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        let (kp, init_priv, _) = &sent.members[0];
+        let gs = open_group_secrets(cs, &sent.welcome, kp, init_priv).unwrap();
+        let wrong = PskSecret::from_secret(Secret::from(vec![1; 32]));
+        assert_eq!(
+            open_group_info(
+                cs,
+                JoinerSecret::from_secret(gs.joiner_secret),
+                wrong,
+                &sent.welcome.encrypted_group_info
+            )
+            .map(|(gi, _)| gi),
+            Err(CryptoError::AeadOpenFailed.into())
+        );
+    }
+
+    #[test]
+    fn forged_confirmation_tag_is_refused() {
+        let cs = cs();
+        let cs = cs.as_ref();
+        let sent = send(cs);
+        let mut gi = sent.group_info.clone();
+        let mut tag = gi.confirmation_tag.as_bytes().to_vec();
+        tag[0] ^= 1;
+        gi.confirmation_tag = crate::crypto::Tag::from(tag);
+        assert_eq!(
+            verify_confirmation_tag(
+                cs,
+                &sent.schedule.epoch_secrets.confirmation_key,
+                &gi.group_context.confirmed_transcript_hash,
+                &gi.confirmation_tag,
+            ),
+            Err(ProtocolError::ConfirmationTagMismatch.into())
+        );
+        // The tag is signed too.
+        assert_eq!(
+            gi.verify_signature(cs, &sent.signer),
+            Err(CryptoError::InvalidSignature.into())
+        );
+    }
+}

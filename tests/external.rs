@@ -225,6 +225,17 @@ fn fourth_member_joins_by_external_commit_every_suite() {
         assert_agree(&all);
         assert_eq!(dave.members().len(), 4);
 
+        // Dave's secret tree works: his application message reaches everyone.
+        let hello = dave.encrypt_application(b"hello", b"").unwrap();
+        for g in groups.iter_mut() {
+            match g.process_message(&hello, &(), Some(NOW)).unwrap() {
+                ProcessedMessage::Application { sender, data, .. } => {
+                    assert_eq!((sender, data.as_slice()), (LeafIndex(3), &b"hello"[..]));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+
         // Dave's keys work: he commits with a path and everyone follows,
         // then Carol commits and Dave follows.
         let out = dave
@@ -445,7 +456,7 @@ fn external_sender_proposes_remove_every_suite() {
                     sender, proposal, ..
                 } => {
                     assert_eq!(sender, Sender::External(0));
-                    assert_eq!(proposal, remove_carol);
+                    assert_eq!(*proposal, remove_carol);
                 }
                 other => panic!("unexpected {other:?}"),
             }

@@ -34,3 +34,6 @@ pub use content::{
     verify_content_signature,
 };
 pub use padding::PaddingPolicy;
+
+#[cfg(test)]
+mod tests;

@@ -2,11 +2,12 @@
 //! tag, on top of the signature of §6.1.
 
 use super::content::{check_content_for_sender, check_group_and_epoch, verify_content_signature};
+use crate::codec::Encode;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::messages::{
-    AuthenticatedContent, AuthenticatedContentTbm, ContentType, GroupContext, PublicMessage,
-    Sender, WireFormat,
+    AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentAuthData,
+    FramedContentTbs, GroupContext, PublicMessage, Sender, WireFormat,
 };
 
 /// `membership_tag = MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2)
@@ -18,14 +19,23 @@ pub fn membership_tag(
     context: &GroupContext,
     membership_key: &Secret,
 ) -> Result<Tag> {
-    let tbm = AuthenticatedContentTbm {
-        content_tbs: content.tbs(Some(context)),
-        auth: &content.auth,
-    };
-    Ok(cs.mac(
-        membership_key.as_bytes(),
-        &crate::codec::Encode::to_bytes(&tbm)?,
-    )?)
+    mac_tbm(
+        cs,
+        content.tbs(Some(context)),
+        &content.auth,
+        membership_key,
+    )
+}
+
+/// `MAC(membership_key, AuthenticatedContentTBM { content_tbs, auth })`.
+fn mac_tbm(
+    cs: &dyn CipherSuiteProvider,
+    content_tbs: FramedContentTbs<'_>,
+    auth: &FramedContentAuthData,
+    membership_key: &Secret,
+) -> Result<Tag> {
+    let tbm = AuthenticatedContentTbm { content_tbs, auth }.to_bytes()?;
+    Ok(cs.mac(membership_key.as_bytes(), &tbm)?)
 }
 
 /// Encodes signed content as a PublicMessage (RFC 9420 §6.2), adding the
@@ -99,11 +109,12 @@ pub fn verify_membership_tag(
         .membership_tag
         .as_ref()
         .ok_or(ProtocolError::InvalidMembershipTag)?;
-    let tbm = crate::codec::Encode::to_bytes(&AuthenticatedContentTbm {
-        content_tbs: message.tbs(Some(context)),
-        auth: &message.auth,
-    })?;
-    let expected = cs.mac(membership_key.as_bytes(), &tbm)?;
+    let expected = mac_tbm(
+        cs,
+        message.tbs(Some(context)),
+        &message.auth,
+        membership_key,
+    )?;
     if expected.ct_eq_bytes(tag.as_bytes()) {
         Ok(())
     } else {

@@ -16,9 +16,8 @@ use crate::tree_math::TreeSize;
 pub(crate) struct EpochKeys {
     pub sender_data_secret: SenderDataSecret,
     pub exporter_secret: ExporterSecret,
+    /// For the external key pair (§8.3), used by external commits.
     pub external_secret: ExternalSecret,
-    #[allow(dead_code)] // Not read yet (unfinished work on main).
-    pub confirmation_key: Secret,
     pub membership_key: Secret,
     pub resumption_psk: Secret,
     pub epoch_authenticator: Secret,
@@ -40,7 +39,7 @@ impl EpochKeys {
             encryption_secret,
             exporter_secret,
             external_secret,
-            confirmation_key,
+            confirmation_key: _,
             membership_key,
             resumption_psk,
             epoch_authenticator,
@@ -50,7 +49,6 @@ impl EpochKeys {
             sender_data_secret,
             exporter_secret,
             external_secret,
-            confirmation_key,
             membership_key,
             resumption_psk,
             epoch_authenticator,
@@ -65,9 +63,9 @@ impl EpochKeys {
 /// tree of that epoch to find senders' signature keys. Everything else of
 /// the epoch is deleted when it ends (RFC 9420 §9.2).
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // Read by PrivateMessage decryption, not merged yet.
 pub(crate) struct PastEpoch {
     pub epoch: u64,
+    pub context: crate::messages::GroupContext,
     pub sender_data_secret: SenderDataSecret,
     pub secret_tree: SecretTree,
     pub tree: Arc<RatchetTree>,

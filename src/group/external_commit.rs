@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::join::{interim_transcript_hash, resolve_psks, verified_tree};
+use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
@@ -20,7 +20,7 @@ use crate::messages::{
     FramedContentBody, GroupContext, GroupInfo, LeafNode, LeafNodeSource, MlsMessage, PreSharedKey,
     PreSharedKeyId, Proposal, ProposalOrRef, RatchetTreeExtension, Remove, Sender, WireFormat,
 };
-use crate::transcript::confirmation_tag;
+use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafNodeOrigin, LeafValidationContext};
 use crate::tree_math::LeafIndex;
 

@@ -102,8 +102,6 @@ impl Kind {
             Kind::MessageProtection => message_protection::check,
             Kind::TranscriptHashes => transcript_hashes::check,
             Kind::Welcome => welcome::check,
-            #[allow(unreachable_patterns)] // Every kind has a checker today.
-            _ => return None,
         })
     }
 }
