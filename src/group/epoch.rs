@@ -16,7 +16,9 @@ use crate::tree_math::TreeSize;
 pub(crate) struct EpochKeys {
     pub sender_data_secret: SenderDataSecret,
     pub exporter_secret: ExporterSecret,
+    #[allow(dead_code)] // used by external commits (not yet implemented)
     pub external_secret: ExternalSecret,
+    #[allow(dead_code)] // kept for GroupInfo/confirmation checks (not yet wired)
     pub confirmation_key: Secret,
     pub membership_key: Secret,
     pub resumption_psk: Secret,
@@ -63,6 +65,7 @@ impl EpochKeys {
 /// after the next commit: its secret tree and sender-data secret, and the
 /// tree of that epoch to find senders' signature keys. Everything else of
 /// the epoch is deleted when it ends (RFC 9420 §9.2).
+#[allow(dead_code)] // read by PrivateMessage decryption (not yet implemented)
 #[derive(Clone, Debug)]
 pub(crate) struct PastEpoch {
     pub epoch: u64,
