@@ -3,7 +3,8 @@
 
 use super::join::{interim_transcript_hash, resolve_psks};
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_sender_may_propose,
+    lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
 use crate::codec::Encode;
@@ -238,6 +239,10 @@ impl Group {
                 })
             }
             FramedContentBody::Proposal(p) => {
+                // RFC 9420 §6.1: an external sender's proposal_type "MUST be a
+                // value that is allowed for external senders" (§12.1.8); an
+                // ExternalInit is only ever sent inside an external commit (§12.1.6).
+                check_sender_may_propose(&auth.content.sender, p.proposal_type())?;
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
                 let sender = auth.content.sender;
                 self.proposals.push(CachedProposal {
@@ -362,6 +367,14 @@ impl Group {
                 &path.leaf_node,
                 LeafNodeOrigin::Commit(sender_leaf),
             )?;
+            // RFC 9420 §12.4.2: "Verify that none of the public keys in the
+            // UpdatePath appear in any node of the new ratchet tree" (the tree
+            // after the proposals, before the path blanks the direct path).
+            for node in &path.nodes {
+                if let Some(n) = tree.find_node_by_encryption_key(&node.encryption_key) {
+                    return Err(ProtocolError::DuplicateEncryptionKey(n.0).into());
+                }
+            }
             tree.merge_update_path(cs, sender_leaf, path, &added_leaves)?;
             new_context.tree_hash = tree.tree_hash(cs)?;
             if !self_removed {
