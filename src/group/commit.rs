@@ -75,7 +75,7 @@ pub(crate) struct PendingCommit {
 
 impl Group {
     /// Signs `content` as this member for `wire_format` (RFC 9420 §6.1).
-    fn sign_content(
+    pub(super) fn sign_content(
         &self,
         wire_format: WireFormat,
         content: FramedContent,
@@ -96,7 +96,7 @@ impl Group {
     }
 
     /// Wraps signed content as a PublicMessage with its membership tag (RFC 9420 §6.2).
-    fn to_public_message(&self, auth: AuthenticatedContent) -> Result<MlsMessage> {
+    pub(super) fn to_public_message(&self, auth: AuthenticatedContent) -> Result<MlsMessage> {
         let mut m = PublicMessage {
             content: auth.content,
             auth: auth.auth,
@@ -118,7 +118,11 @@ impl Group {
         }
     }
 
-    fn framed(&self, content: FramedContentBody, authenticated_data: Vec<u8>) -> FramedContent {
+    pub(super) fn framed(
+        &self,
+        content: FramedContentBody,
+        authenticated_data: Vec<u8>,
+    ) -> FramedContent {
         FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,
