@@ -108,6 +108,9 @@ pub enum ProtocolError {
     /// A KeyPackage's version or cipher suite differs from the group's (RFC 9420 §10.1).
     #[error("KeyPackage version or cipher suite differs from the group's")]
     KeyPackageMismatch,
+    /// A KeyPackage's signature does not verify with its leaf's signature key (RFC 9420 §10.1).
+    #[error("KeyPackage signature is invalid")]
+    KeyPackageSignatureInvalid,
     /// A KeyPackage's init key equals its leaf's encryption key (RFC 9420 §10.1).
     #[error("KeyPackage init_key equals its encryption_key")]
     KeyPackageInitKeyReused,

@@ -104,20 +104,22 @@ pub fn open_group_secrets(
 /// Decrypts and decodes the GroupInfo of a Welcome with the
 /// `welcome_key` and `welcome_nonce` of `welcome_secret` and an empty AAD
 /// (RFC 9420 §12.4.3.1). Fails with
-/// [`CryptoError::AeadOpenFailed`](crate::error::CryptoError::AeadOpenFailed)
-/// under the wrong secret. The signature is not checked here.
+/// [`ProtocolError::GroupInfoDecryptFailed`] under the wrong secret (a wrong
+/// joiner secret or PSK). The signature is not checked here.
 pub fn decrypt_group_info(
     cs: &dyn CipherSuiteProvider,
     welcome_secret: &WelcomeSecret,
     encrypted_group_info: &[u8],
 ) -> Result<GroupInfo> {
     let key = welcome_secret.key_and_nonce(cs)?;
-    let plaintext = cs.aead_open(
-        key.key.as_bytes(),
-        key.nonce.as_bytes(),
-        &[],
-        encrypted_group_info,
-    )?;
+    let plaintext = cs
+        .aead_open(
+            key.key.as_bytes(),
+            key.nonce.as_bytes(),
+            &[],
+            encrypted_group_info,
+        )
+        .map_err(|_| ProtocolError::GroupInfoDecryptFailed)?;
     Ok(GroupInfo::decode_exact(&plaintext)?)
 }
 
@@ -442,7 +444,7 @@ mod tests {
                 &sent.welcome.encrypted_group_info
             )
             .map(|(gi, _)| gi),
-            Err(CryptoError::AeadOpenFailed.into())
+            Err(ProtocolError::GroupInfoDecryptFailed.into())
         );
     }
 

@@ -106,7 +106,11 @@ impl Group {
         }
     }
 
-    fn framed(&self, content: FramedContentBody, authenticated_data: Vec<u8>) -> FramedContent {
+    pub(super) fn framed(
+        &self,
+        content: FramedContentBody,
+        authenticated_data: Vec<u8>,
+    ) -> FramedContent {
         FramedContent {
             group_id: self.context.group_id.clone(),
             epoch: self.context.epoch,

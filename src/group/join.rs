@@ -4,10 +4,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::key_package::KeyPackagePrivate;
-use super::proposals::{check_psk_id, lifetime_check};
+use super::proposals::{check_psk_id, leaf_supports_extensions, lifetime_check};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
-use crate::error::{ApiError, ProtocolError, Result};
+use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
     ExtensionList, GroupInfo, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension, Welcome,
@@ -103,6 +103,18 @@ impl Group {
             .find(|(_, leaf)| **leaf == kp.leaf_node)
             .map(|(i, _)| i)
             .ok_or(ProtocolError::OwnLeafNotFound)?;
+        // "Extensions in GroupInfo.group_context.extensions ... MUST be
+        // supported by the new joiner" (RFC 9420 §12.4.3).
+        if !leaf_supports_extensions(
+            &kp.leaf_node,
+            &context.extensions,
+            context
+                .extensions
+                .parse::<crate::messages::RequiredCapabilities>()?
+                .as_ref(),
+        ) {
+            return Err(ProtocolError::UnsupportedGroupContextExtensions(own_leaf.0).into());
+        }
         let mut path_keys =
             TreePrivateKeys::new(own_leaf, input.key_package_private.encryption_key.clone());
         if cs.hpke_public_key(&input.key_package_private.encryption_key)?
@@ -120,7 +132,16 @@ impl Group {
             let ancestor = tree
                 .size()
                 .common_ancestor(own_leaf.node(), LeafIndex(group_info.signer).node());
-            path_keys.set_path_secrets_from(&tree, cs_ref, ancestor, ps.path_secret.clone())?;
+            // "The private key MUST be the private key that corresponds to
+            // the public key in the node" (RFC 9420 §12.4.3.1).
+            path_keys
+                .set_path_secrets_from(&tree, cs_ref, ancestor, ps.path_secret.clone())
+                .map_err(|e| match e {
+                    Error::Protocol(ProtocolError::UpdatePathPublicKeyMismatch(n)) => {
+                        ProtocolError::PathSecretPublicKeyMismatch(n).into()
+                    }
+                    e => e,
+                })?;
         }
 
         // 8. The epoch secrets and the confirmation tag.

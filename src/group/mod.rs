@@ -19,6 +19,8 @@ mod merge;
 mod process;
 mod proposals;
 mod psk_store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

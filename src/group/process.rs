@@ -23,6 +23,7 @@ use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivat
 use crate::tree_math::LeafIndex;
 
 /// What processing a message gave.
+#[allow(clippy::large_enum_variant)] // a Proposal is returned by value, as received
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessedMessage {
@@ -519,6 +520,14 @@ impl Group {
                 // its direct path and checks its parent hash.
                 tree.set_leaf(sender_leaf, path.leaf_node.clone())?;
                 joiner = Some((sender_leaf, path.leaf_node.credential.clone()));
+            }
+            // RFC 9420 §12.4.2: "Verify that none of the public keys in the
+            // UpdatePath appear in any node of the new ratchet tree" (the tree
+            // after the proposals, before the path blanks the direct path).
+            for node in &path.nodes {
+                if let Some(n) = tree.find_node_by_encryption_key(&node.encryption_key) {
+                    return Err(ProtocolError::DuplicateEncryptionKey(n.0).into());
+                }
             }
             tree.merge_update_path(cs, sender_leaf, path, &added_leaves)?;
             new_context.tree_hash = tree.tree_hash(cs)?;

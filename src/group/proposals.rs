@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::crypto::CipherSuiteProvider;
-use crate::error::{Error, ProtocolError, Result};
+use crate::error::{CryptoError, Error, ProtocolError, Result};
 use crate::messages::{
     Extension, ExtensionList, KeyPackage, LeafNode, PreSharedKeyId, Proposal, ProposalRef,
     ProposalType, Psk, ReInit, RequiredCapabilities, ResumptionPskUsage, Sender, SenderType,
@@ -114,7 +114,14 @@ pub(crate) fn validate_key_package(
     if kp.version != ctx.version || kp.cipher_suite != cs.cipher_suite() {
         return Err(ProtocolError::KeyPackageMismatch.into());
     }
-    kp.verify_signature(cs)?;
+    // "Verify that the signature on the KeyPackage is valid" (§10.1): its own
+    // variant, so it is not taken for a bad signature on the commit itself.
+    match kp.verify_signature(cs) {
+        Err(Error::Crypto(CryptoError::InvalidSignature)) => {
+            return Err(ProtocolError::KeyPackageSignatureInvalid.into());
+        }
+        other => other?,
+    }
     if kp.init_key == kp.leaf_node.encryption_key {
         return Err(ProtocolError::KeyPackageInitKeyReused.into());
     }
@@ -123,7 +130,7 @@ pub(crate) fn validate_key_package(
 
 /// Whether `leaf` supports the group context `extensions`: every non-default
 /// extension type, and everything `required_capabilities` asks for (§11.1).
-fn leaf_supports_extensions(
+pub(crate) fn leaf_supports_extensions(
     leaf: &LeafNode,
     extensions: &[Extension],
     required: Option<&RequiredCapabilities>,
@@ -170,6 +177,11 @@ pub(crate) fn apply_proposals(
     let mut removes = 0usize;
     for p in proposals {
         let t = p.proposal.proposal_type();
+        // "It contains an ExternalInit proposal" (§12.2): checked before the
+        // sender rule so a regular commit carrying one fails with this rule.
+        if t == ProposalType::EXTERNAL_INIT && committer != Committer::External {
+            return Err(ProtocolError::ExternalInitInRegularCommit.into());
+        }
         check_sender_may_propose(&p.sender, t)?;
         path_required |= matches!(
             t,
@@ -214,9 +226,6 @@ pub(crate) fn apply_proposals(
                 reinit = Some(r);
             }
             Proposal::ExternalInit(e) => {
-                if committer != Committer::External {
-                    return Err(ProtocolError::ExternalInitInRegularCommit.into());
-                }
                 if external_init.replace(&e.kem_output).is_some() {
                     return Err(ProtocolError::InvalidExternalCommitProposals(
                         "more than one ExternalInit",
