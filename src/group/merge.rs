@@ -56,6 +56,8 @@ impl Group {
         self.confirmation_tag = next.confirmation_tag;
         self.path_keys = next.path_keys;
         self.proposals.clear();
+        // A commit of ours that lost the race to this one can never be merged.
+        self.pending_commit = None;
         Ok(())
     }
 }
