@@ -166,9 +166,7 @@ impl Group {
             .take()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
         let summary = pending.staged.summary.clone();
-        if let Err(e) = self.merge_staged_commit(pending.staged) {
-            return Err(e);
-        }
+        self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
 
@@ -218,7 +216,7 @@ impl Group {
                 list.push(ProposalOrRef::Reference(p.reference.clone()));
                 committed.push(CommittedProposal {
                     proposal: p.proposal.clone(),
-                    sender: p.sender.clone(),
+                    sender: p.sender,
                     reference: Some(p.reference.clone()),
                 });
             }
@@ -227,7 +225,7 @@ impl Group {
             list.push(ProposalOrRef::Proposal(Box::new(p.clone())));
             committed.push(CommittedProposal {
                 proposal: p,
-                sender: me.clone(),
+                sender: me,
                 reference: None,
             });
         }

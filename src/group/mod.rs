@@ -158,6 +158,7 @@ impl Group {
     }
 
     /// Fails unless `cs` is this group's suite.
+    #[allow(dead_code)] // not yet called (unfinished group work on main)
     fn check_suite(&self, suite: CipherSuite) -> Result<()> {
         if suite == self.context.cipher_suite {
             Ok(())

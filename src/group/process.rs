@@ -20,6 +20,9 @@ use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivat
 use crate::tree_math::LeafIndex;
 
 /// What processing a message gave.
+// The Proposal variant is the common case of a handshake message; boxing it
+// would cost an allocation per proposal for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessedMessage {
@@ -238,11 +241,11 @@ impl Group {
             }
             FramedContentBody::Proposal(p) => {
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
-                let sender = auth.content.sender.clone();
+                let sender = auth.content.sender;
                 self.proposals.push(CachedProposal {
                     reference: reference.clone(),
                     proposal: p.clone(),
-                    sender: sender.clone(),
+                    sender,
                 });
                 Ok(ProcessedMessage::Proposal {
                     sender,
@@ -272,7 +275,7 @@ impl Group {
             .map(|p| match p {
                 ProposalOrRef::Proposal(p) => Ok(CommittedProposal {
                     proposal: (**p).clone(),
-                    sender: committer.clone(),
+                    sender: *committer,
                     reference: None,
                 }),
                 ProposalOrRef::Reference(r) => self
@@ -281,7 +284,7 @@ impl Group {
                     .find(|c| c.reference == *r)
                     .map(|c| CommittedProposal {
                         proposal: c.proposal.clone(),
-                        sender: c.sender.clone(),
+                        sender: c.sender,
                         reference: Some(r.clone()),
                     })
                     .ok_or_else(|| ProtocolError::UnknownProposalReference.into()),
@@ -379,7 +382,7 @@ impl Group {
         }
 
         let summary = CommitSummary {
-            committer: sender.clone(),
+            committer: *sender,
             new_epoch: new_context.epoch,
             added: added
                 .iter()

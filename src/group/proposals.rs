@@ -96,10 +96,10 @@ pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) ->
     if id.psk_nonce.len() != cs.kdf_len() {
         return Err(ProtocolError::PskNonceLength.into());
     }
-    if let Psk::Resumption(r) = &id.psk {
-        if r.usage != ResumptionPskUsage::Application {
-            return Err(ProtocolError::PskUsageNotAllowed.into());
-        }
+    if let Psk::Resumption(r) = &id.psk
+        && r.usage != ResumptionPskUsage::Application
+    {
+        return Err(ProtocolError::PskUsageNotAllowed.into());
     }
     Ok(())
 }
