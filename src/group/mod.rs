@@ -13,6 +13,7 @@ mod epoch;
 mod join;
 mod key_package;
 mod merge;
+mod persist;
 mod process;
 mod proposals;
 mod psk_store;
