@@ -211,6 +211,10 @@ pub enum ProtocolError {
     /// A commit's new leaf keeps the committer's encryption key (RFC 9420 §12.4.2).
     #[error("commit path leaf keeps the old encryption key")]
     CommitLeafKeyNotChanged,
+    /// The sender data of a PrivateMessage could not be decrypted with the
+    /// sender data key and nonce, or is malformed (RFC 9420 §6.3.2).
+    #[error("sender data could not be decrypted")]
+    SenderDataInvalid,
     /// An external PSK the commit or Welcome names is not in the store (RFC 9420 §12.4.2).
     #[error("PSK not available")]
     PskNotFound,
@@ -391,6 +395,10 @@ pub enum ProtocolError {
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
 pub enum ApiError {
+    /// Application data was to be sent as a PublicMessage; it MUST be sent as
+    /// a PrivateMessage (RFC 9420 §6).
+    #[error("application messages must be sent as PrivateMessage")]
+    ApplicationMessageMustBePrivate,
     /// A value is too large to be encoded (vectors are limited to 2^30 - 1 bytes, RFC 9420 §2.1.2).
     #[error("value too large to encode: {0} bytes")]
     ValueTooLarge(usize),

@@ -7,20 +7,26 @@
 //! and the current time go in, bytes and events come out.
 //!
 //! Layers, lowest first (a module only uses the ones above it in this list):
-//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`psk`],
-//! [`key_schedule`], [`secret_tree`], [`tree`].
+//! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`tree`],
+//! [`psk`], [`key_schedule`], [`secret_tree`], [`transcript`], [`framing`],
+//! [`welcome`], [`group`].
+//!
+//! Start with [`group::Group`]; `examples/two_members.rs` shows a whole exchange.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod crypto;
 pub mod error;
+pub mod framing;
 pub mod group;
 pub mod key_schedule;
 pub mod messages;
 pub mod psk;
 pub mod secret_tree;
+pub mod transcript;
 pub mod tree;
 pub mod tree_math;
+pub mod welcome;
 
 pub use error::{Error, Result};

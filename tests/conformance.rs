@@ -92,3 +92,18 @@ fn passive_client_handling_commit() {
 fn passive_client_random() {
     gate("passive-client-random.json", 1, true);
 }
+
+#[test]
+fn message_protection() {
+    gate("message-protection.json", 7, true);
+}
+
+#[test]
+fn transcript_hashes() {
+    gate("transcript-hashes.json", 7, true);
+}
+
+#[test]
+fn welcome() {
+    gate("welcome.json", 7, true);
+}

@@ -136,3 +136,101 @@ fn create_add_update_remove_every_suite() {
         assert_eq!(alice.members().len(), 2, "suite {suite:?}");
     }
 }
+
+#[test]
+fn private_handshakes_and_late_application_messages() {
+    let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    let provider = RustCryptoProvider::with_seed([9; 32]);
+    let cs = provider.cipher_suite_provider(suite).unwrap();
+    let config = GroupConfig {
+        handshake_format: tessera::group::HandshakeFormat::Private,
+        ..GroupConfig::default()
+    };
+    let alice_id = Identity::generate(&*cs, Credential::basic("alice")).unwrap();
+    let bob_id = Identity::generate(&*cs, Credential::basic("bob")).unwrap();
+    let opts = || KeyPackageOptions::valid_for(NOW - 10, 3600);
+    let mut alice = Group::create(
+        &provider,
+        config.clone(),
+        suite,
+        b"g".to_vec(),
+        &alice_id,
+        opts(),
+        vec![],
+    )
+    .unwrap();
+    let bob_kp = generate_key_package(&*cs, &bob_id, opts()).unwrap();
+    let out = alice
+        .commit(
+            CommitOptions {
+                proposals: vec![Proposal::Add(Add {
+                    key_package: bob_kp.0.clone(),
+                })],
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    let mut bob = join(&provider, &out.welcome.unwrap(), bob_kp, &bob_id);
+
+    // Two application messages; the second arrives first.
+    let m1 = alice.encrypt_application(b"one", b"ad").unwrap();
+    let m2 = alice.encrypt_application(b"two", b"").unwrap();
+    assert!(matches!(m1, MlsMessage::PrivateMessage(_)));
+    for (m, want) in [(&m2, &b"two"[..]), (&m1, &b"one"[..])] {
+        match bob.process_message(m, &(), Some(NOW)).unwrap() {
+            ProcessedMessage::Application { data, .. } => assert_eq!(data, want),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // A replay is refused with its own error, and changes nothing.
+    let err = bob.process_message(&m1, &(), Some(NOW)).unwrap_err();
+    assert_eq!(
+        err,
+        tessera::Error::Protocol(tessera::error::ProtocolError::KeyAlreadyUsed(0))
+    );
+    // Alice's own message echoed back is recognised.
+    assert!(matches!(
+        alice.process_message(&m1, &(), Some(NOW)).unwrap(),
+        ProcessedMessage::OwnMessage { .. }
+    ));
+
+    // A message sent before a commit still decrypts after it (past epochs).
+    let late = bob.encrypt_application(b"late", b"").unwrap();
+    let out = bob
+        .commit(
+            CommitOptions {
+                force_path: true,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    apply(&mut alice, &out.commit);
+    apply(&mut bob, &out.commit);
+    assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+    match alice.process_message(&late, &(), Some(NOW)).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, b"late"),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Alice's handshakes are PrivateMessages; Bob follows, Alice merges her echo.
+    let out = alice
+        .commit(
+            CommitOptions {
+                force_path: true,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    assert!(matches!(out.commit, MlsMessage::PrivateMessage(_)));
+    apply(&mut bob, &out.commit);
+    apply(&mut alice, &out.commit);
+    assert_eq!(alice.epoch_authenticator(), bob.epoch_authenticator());
+    assert_eq!(alice.epoch(), 3);
+}

@@ -1,21 +1,18 @@
 //! Proposing and committing (RFC 9420 §12.1, §12.4.1) and building the
 //! Welcome for new members (§12.4.3.1).
 
-use super::join::{interim_transcript_hash, resolve_psks};
-use super::process::{CommitSummary, NextEpoch, StagedCommit, confirmed_transcript_hash};
+use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
 use super::{CachedProposal, Group, HandshakeFormat, PskStore};
-use crate::codec::Encode;
 use crate::crypto::Secret;
-use crate::crypto::labeled::{encrypt_with_label, sign_with_label};
 use crate::error::{ApiError, Result};
-use crate::key_schedule::KeySchedule;
+use crate::framing::{self, SignedContent};
 use crate::messages::{
-    AuthenticatedContent, Commit, EncryptedGroupSecrets, Extension, FramedContent,
-    FramedContentAuthData, FramedContentBody, GroupContext, GroupInfo, GroupSecrets, MlsMessage,
-    PathSecret, Proposal, ProposalOrRef, ProposalRef, PublicMessage, RatchetTreeExtension, Sender,
-    Welcome, WireFormat,
+    AuthenticatedContent, Commit, Extension, FramedContent, FramedContentBody, GroupContext,
+    GroupInfo, GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
+    RatchetTreeExtension, Sender, WireFormat,
 };
+use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafValidationContext, LifetimeCheck};
 use crate::tree_math::LeafIndex;
 
@@ -70,51 +67,40 @@ pub struct CommitOutput {
 pub(crate) struct PendingCommit {
     pub staged: StagedCommit,
     /// What was sent, to recognise its echo from the delivery service.
-    pub content: AuthenticatedContent,
+    pub message: MlsMessage,
 }
 
 impl Group {
-    /// Signs `content` as this member for `wire_format` (RFC 9420 §6.1).
-    fn sign_content(
-        &self,
-        wire_format: WireFormat,
-        content: FramedContent,
-        confirmation_tag: Option<crate::crypto::Tag>,
-    ) -> Result<AuthenticatedContent> {
-        let mut auth = AuthenticatedContent {
-            wire_format,
-            content,
-            auth: FramedContentAuthData {
-                signature: Vec::new(),
-                confirmation_tag: None,
-            },
-        };
-        let tbs = auth.to_be_signed(Some(&self.context))?;
-        auth.auth.signature = sign_with_label(&*self.cs, &self.signer, b"FramedContentTBS", &tbs)?;
-        auth.auth.confirmation_tag = confirmation_tag;
-        Ok(auth)
-    }
-
-    /// Wraps signed content as a PublicMessage with its membership tag (RFC 9420 §6.2).
-    fn to_public_message(&self, auth: AuthenticatedContent) -> Result<MlsMessage> {
-        let mut m = PublicMessage {
-            content: auth.content,
-            auth: auth.auth,
-            membership_tag: None,
-        };
-        let tag = self.cs.mac(
-            self.keys.membership_key.as_bytes(),
-            &m.to_be_maced(&self.context)?,
-        )?;
-        m.membership_tag = Some(tag);
-        Ok(MlsMessage::PublicMessage(m))
+    /// Protects signed content for sending (RFC 9420 §6.2, §6.3): a
+    /// PublicMessage with membership tag, or a PrivateMessage encrypted with
+    /// the next key of this member's ratchet.
+    fn protect(&mut self, auth: &AuthenticatedContent) -> Result<MlsMessage> {
+        let cs = self.cs.clone();
+        if auth.wire_format == WireFormat::PRIVATE_MESSAGE {
+            let m = framing::private::protect(
+                &*cs,
+                auth,
+                &mut self.keys.secret_tree,
+                &self.keys.sender_data_secret,
+                self.config.padding,
+            )?;
+            Ok(MlsMessage::PrivateMessage(m))
+        } else {
+            let m = framing::public::protect(
+                &*cs,
+                auth.clone(),
+                Some(&self.context),
+                Some(&self.keys.membership_key),
+            )?;
+            Ok(MlsMessage::PublicMessage(m))
+        }
     }
 
     /// The wire format of this member's handshake messages.
     fn handshake_wire_format(&self) -> WireFormat {
         match self.config.handshake_format {
             HandshakeFormat::Public => WireFormat::PUBLIC_MESSAGE,
-            HandshakeFormat::Private => WireFormat::PUBLIC_MESSAGE,
+            HandshakeFormat::Private => WireFormat::PRIVATE_MESSAGE,
         }
     }
 
@@ -138,9 +124,16 @@ impl Group {
             .into());
         }
         let content = self.framed(FramedContentBody::Proposal(proposal.clone()), Vec::new());
-        let auth = self.sign_content(self.handshake_wire_format(), content, None)?;
+        let auth = framing::sign_content(
+            &*self.cs,
+            self.handshake_wire_format(),
+            content,
+            Some(&self.context),
+            &self.signer,
+            None,
+        )?;
         let reference = ProposalRef::compute(&*self.cs, &auth)?;
-        let message = self.to_public_message(auth)?;
+        let message = self.protect(&auth)?;
         self.proposals.push(CachedProposal {
             reference,
             proposal,
@@ -171,16 +164,33 @@ impl Group {
     }
 
     /// The pending commit, if `content` is its echo from the delivery service.
-    pub(crate) fn take_pending_if_echo(
-        &mut self,
-        content: &AuthenticatedContent,
-    ) -> Option<StagedCommit> {
+    pub(crate) fn take_pending_if_echo(&mut self, message: &MlsMessage) -> Option<StagedCommit> {
         match &self.pending_commit {
-            Some(p) if p.content.content == content.content && p.content.auth == content.auth => {
-                self.pending_commit.take().map(|p| p.staged)
-            }
+            Some(p) if p.message == *message => self.pending_commit.take().map(|p| p.staged),
             _ => None,
         }
+    }
+
+    /// Encrypts application data for the group (RFC 9420 §6.3), always as a
+    /// PrivateMessage, with the next key of this member's application ratchet.
+    pub fn encrypt_application(
+        &mut self,
+        data: &[u8],
+        authenticated_data: &[u8],
+    ) -> Result<MlsMessage> {
+        let content = self.framed(
+            FramedContentBody::Application(data.to_vec()),
+            authenticated_data.to_vec(),
+        );
+        let auth = framing::sign_content(
+            &*self.cs,
+            WireFormat::PRIVATE_MESSAGE,
+            content,
+            Some(&self.context),
+            &self.signer,
+            None,
+        )?;
+        self.protect(&auth)
     }
 
     /// Creates a commit of the pending proposals and `options.proposals`
@@ -305,29 +315,25 @@ impl Group {
             options.authenticated_data,
         );
         let wire_format = self.handshake_wire_format();
-        let mut auth = self.sign_content(wire_format, content, None)?;
+        let signed =
+            SignedContent::sign(cs, wire_format, content, Some(&self.context), &self.signer)?;
         new_context.confirmed_transcript_hash =
-            confirmed_transcript_hash(cs, &self.interim_transcript_hash, &auth)?;
-        let group_id = self.context.group_id.clone();
-        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
-            (gid == group_id.as_slice())
-                .then(|| self.resumption_psk(epoch).cloned())
-                .flatten()
-        })?;
-        let schedule = KeySchedule::derive(
-            cs,
+            signed.confirmed_transcript_hash(cs, &self.interim_transcript_hash)?;
+        let schedule = self.next_key_schedule(
             self.keys.init_secret.clone(),
             commit_secret,
-            psk_secret,
+            &psk_ids,
+            psks,
             &new_context,
         )?;
-        let tag = cs.mac(
-            schedule.epoch_secrets.confirmation_key.as_bytes(),
+        let tag = confirmation_tag(
+            cs,
+            &schedule.epoch_secrets.confirmation_key,
             &new_context.confirmed_transcript_hash,
         )?;
-        auth.auth.confirmation_tag = Some(tag.clone());
+        let auth = signed.into_authenticated(Some(tag.clone()))?;
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
-        let commit_message = self.to_public_message(auth.clone())?;
+        let commit_message = self.protect(&auth)?;
 
         // The GroupInfo and the Welcome (§12.4.3).
         let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
@@ -350,38 +356,22 @@ impl Group {
             None
         } else {
             let group_info = make_group_info(options.ratchet_tree_in_welcome)?;
-            let kn = schedule.welcome_secret.key_and_nonce(cs)?;
-            let encrypted_group_info = cs.aead_seal(
-                kn.key.as_bytes(),
-                kn.nonce.as_bytes(),
-                &[],
-                &group_info.to_bytes()?,
-            )?;
             // Each joiner's secrets are encrypted independently (parallelisable).
-            let mut secrets = Vec::with_capacity(added.len());
-            for ((_, kp), path_secret) in added.iter().zip(joiner_path_secrets) {
-                let gs = GroupSecrets {
+            let secrets: Vec<GroupSecrets> = joiner_path_secrets
+                .into_iter()
+                .map(|path_secret| GroupSecrets {
                     joiner_secret: schedule.joiner_secret.as_secret().clone(),
                     path_secret: path_secret.map(|path_secret| PathSecret { path_secret }),
                     psks: psk_ids.clone(),
-                };
-                let plaintext = Secret::from(gs.to_bytes()?);
-                secrets.push(EncryptedGroupSecrets {
-                    new_member: kp.reference(cs)?,
-                    encrypted_group_secrets: encrypt_with_label(
-                        cs,
-                        &kp.init_key,
-                        b"Welcome",
-                        &encrypted_group_info,
-                        plaintext.as_bytes(),
-                    )?,
-                });
-            }
-            Some(MlsMessage::Welcome(Welcome {
-                cipher_suite: self.context.cipher_suite,
-                secrets,
-                encrypted_group_info,
-            }))
+                })
+                .collect();
+            let welcome = crate::welcome::seal_welcome(
+                cs,
+                &schedule.welcome_secret,
+                &group_info,
+                added.iter().map(|(_, kp)| kp).zip(secrets.iter()),
+            )?;
+            Some(MlsMessage::Welcome(welcome))
         };
         let group_info = if options.group_info {
             Some(MlsMessage::GroupInfo(make_group_info(true)?))
@@ -389,23 +379,17 @@ impl Group {
             None
         };
 
-        let summary = CommitSummary {
-            committer: me,
-            new_epoch: new_context.epoch,
-            added: added
-                .iter()
-                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
-                .collect(),
-            removed: removed
-                .iter()
-                .map(|(l, n)| (*l, n.credential.clone()))
-                .collect(),
+        let summary = CommitSummary::new(
+            me,
+            new_context.epoch,
+            &added,
+            &removed,
             updated,
-            psks: psk_ids,
-            new_extensions: (extensions != self.context.extensions).then_some(extensions),
+            psk_ids,
+            (extensions != self.context.extensions).then_some(extensions),
             reinit,
-            self_removed: false,
-        };
+            false,
+        );
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,
@@ -419,7 +403,7 @@ impl Group {
                     secrets: schedule.epoch_secrets,
                 }),
             },
-            content: auth,
+            message: commit_message.clone(),
         });
         Ok(CommitOutput {
             commit: commit_message,

@@ -1,5 +1,6 @@
 //! Group policy that is a runtime choice of the application.
 
+use crate::framing::PaddingPolicy;
 use crate::secret_tree::SecretTreeConfig;
 
 /// How this member sends its Proposals and Commits (RFC 9420 §6).
@@ -18,9 +19,8 @@ pub enum HandshakeFormat {
 pub struct GroupConfig {
     /// The wire format of Proposals and Commits this member sends.
     pub handshake_format: HandshakeFormat,
-    /// PrivateMessage content is zero-padded to a multiple of this many bytes
-    /// (1 means no padding) to hide its exact length (RFC 9420 §6.3).
-    pub padding_block: u32,
+    /// How PrivateMessage content is zero-padded to hide its exact length (RFC 9420 §6.3).
+    pub padding: PaddingPolicy,
     /// How many past epochs keep their secret trees so that application
     /// messages delayed across a commit can still be decrypted. 0 deletes an
     /// epoch's keys as soon as the next one starts (the most forward secrecy).
@@ -36,7 +36,7 @@ impl Default for GroupConfig {
     fn default() -> Self {
         Self {
             handshake_format: HandshakeFormat::default(),
-            padding_block: 32,
+            padding: PaddingPolicy::MultipleOf(core::num::NonZeroUsize::MIN.saturating_add(31)),
             max_past_epochs: 2,
             max_resumption_psks: 16,
             secret_tree: SecretTreeConfig::default(),

@@ -3,13 +3,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::join::interim_transcript_hash;
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
 use super::{EpochKeys, Group, GroupConfig};
 use crate::crypto::{CipherSuite, CryptoProvider};
 use crate::error::Result;
 use crate::key_schedule::EpochSecret;
 use crate::messages::{Extension, ExtensionList, GroupContext, ProtocolVersion};
+use crate::transcript::interim_transcript_hash;
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
 

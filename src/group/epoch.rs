@@ -16,8 +16,9 @@ use crate::tree_math::TreeSize;
 pub(crate) struct EpochKeys {
     pub sender_data_secret: SenderDataSecret,
     pub exporter_secret: ExporterSecret,
+    /// For the external key pair (§8.3), used by external commits.
+    #[allow(dead_code)]
     pub external_secret: ExternalSecret,
-    pub confirmation_key: Secret,
     pub membership_key: Secret,
     pub resumption_psk: Secret,
     pub epoch_authenticator: Secret,
@@ -39,7 +40,7 @@ impl EpochKeys {
             encryption_secret,
             exporter_secret,
             external_secret,
-            confirmation_key,
+            confirmation_key: _,
             membership_key,
             resumption_psk,
             epoch_authenticator,
@@ -49,7 +50,6 @@ impl EpochKeys {
             sender_data_secret,
             exporter_secret,
             external_secret,
-            confirmation_key,
             membership_key,
             resumption_psk,
             epoch_authenticator,
@@ -66,6 +66,7 @@ impl EpochKeys {
 #[derive(Clone, Debug)]
 pub(crate) struct PastEpoch {
     pub epoch: u64,
+    pub context: crate::messages::GroupContext,
     pub sender_data_secret: SenderDataSecret,
     pub secret_tree: SecretTree,
     pub tree: Arc<RatchetTree>,

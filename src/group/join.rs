@@ -6,14 +6,11 @@ use std::sync::Arc;
 use super::key_package::KeyPackagePrivate;
 use super::proposals::{check_psk_id, lifetime_check};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
-use crate::codec::{Decode, Encode};
-use crate::crypto::labeled::decrypt_with_label;
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, GroupInfo, GroupSecrets, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
-    Welcome,
+    ExtensionList, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension, Welcome,
 };
 use crate::psk::PskSecret;
 use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
@@ -78,37 +75,20 @@ impl Group {
             .into());
         }
 
-        // 1. Our GroupSecrets.
-        let reference = kp.reference(cs_ref)?;
-        let entry = welcome
-            .secrets
-            .iter()
-            .find(|s| s.new_member == reference)
-            .ok_or(ProtocolError::WelcomeNotForUs)?;
-        let plaintext = secret_bytes(decrypt_with_label(
+        // 1. Our GroupSecrets, then the PSKs and the welcome key to open the GroupInfo.
+        let group_secrets = crate::welcome::open_group_secrets(
             cs_ref,
+            welcome,
+            kp,
             &input.key_package_private.init_key,
-            b"Welcome",
-            &welcome.encrypted_group_info,
-            &entry.encrypted_group_secrets,
-        )?);
-        let group_secrets = GroupSecrets::decode_exact(plaintext.as_bytes())?;
-
-        // 2. PSKs, then the welcome key to open the GroupInfo.
+        )?;
         let psk_secret = resolve_psks(cs_ref, &group_secrets.psks, input.psk_store, &|_, _| None)?;
-        let intermediate = JoinerSecret::from_secret(group_secrets.joiner_secret.clone())
-            .into_intermediate(cs_ref, psk_secret)?;
-        let welcome_kn = intermediate.welcome_secret(cs_ref)?.key_and_nonce(cs_ref)?;
-        let group_info_bytes = secret_bytes(
-            cs.aead_open(
-                welcome_kn.key.as_bytes(),
-                welcome_kn.nonce.as_bytes(),
-                &[],
-                &welcome.encrypted_group_info,
-            )
-            .map_err(|_| ProtocolError::GroupInfoDecryptFailed)?,
-        );
-        let group_info = GroupInfo::decode_exact(group_info_bytes.as_bytes())?;
+        let (group_info, intermediate) = crate::welcome::open_group_info(
+            cs_ref,
+            JoinerSecret::from_secret(group_secrets.joiner_secret.clone()),
+            psk_secret,
+            &welcome.encrypted_group_info,
+        )?;
         let context = group_info.group_context.clone();
         if context.cipher_suite != welcome.cipher_suite || context.version != kp.version {
             return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
@@ -164,15 +144,18 @@ impl Group {
         let secrets = intermediate
             .into_epoch_secret(cs_ref, &context)?
             .into_epoch_secrets(cs_ref)?;
-        let tag = cs.mac(
-            secrets.confirmation_key.as_bytes(),
+        crate::transcript::verify_confirmation_tag(
+            cs_ref,
+            &secrets.confirmation_key,
             &context.confirmed_transcript_hash,
+            &group_info.confirmation_tag,
         )?;
-        if tag != group_info.confirmation_tag {
-            return Err(ProtocolError::ConfirmationTagMismatch.into());
-        }
-        let interim_transcript_hash =
-            interim_transcript_hash(cs_ref, &context.confirmed_transcript_hash, &tag)?;
+        let tag = group_info.confirmation_tag.clone();
+        let interim_transcript_hash = crate::transcript::interim_transcript_hash(
+            cs_ref,
+            &context.confirmed_transcript_hash,
+            &tag,
+        )?;
         let keys = EpochKeys::new(cs_ref, secrets, tree.size(), config.secret_tree);
         Ok(Group {
             cs: cs.clone(),
@@ -191,21 +174,4 @@ impl Group {
             pending_commit: None,
         })
     }
-}
-
-/// `interim_transcript_hash = Hash(confirmed_transcript_hash || InterimTranscriptHashInput)`
-/// with `InterimTranscriptHashInput { MAC confirmation_tag; }` (RFC 9420 §8.2).
-pub(crate) fn interim_transcript_hash(
-    cs: &dyn crate::crypto::CipherSuiteProvider,
-    confirmed: &[u8],
-    tag: &crate::crypto::Tag,
-) -> Result<Vec<u8>> {
-    let mut input = confirmed.to_vec();
-    tag.encode(&mut input)?;
-    Ok(cs.hash(&input))
-}
-
-/// Holds decrypted bytes that contain secrets, so they are wiped when dropped.
-fn secret_bytes(v: Vec<u8>) -> Secret {
-    Secret::from(v)
 }

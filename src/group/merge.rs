@@ -35,6 +35,7 @@ impl Group {
         if self.config.max_past_epochs > 0 {
             self.past_epochs.push_back(PastEpoch {
                 epoch: self.context.epoch,
+                context: self.context.clone(),
                 sender_data_secret: old_keys.sender_data_secret.clone(),
                 secret_tree: old_keys.secret_tree.clone(),
                 tree: old_tree,

@@ -30,7 +30,7 @@ pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
-use crate::error::{ApiError, Result};
+use crate::error::Result;
 use crate::messages::{Credential, GroupContext, LeafNode, Proposal, ProposalRef, Sender};
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
@@ -156,15 +156,5 @@ impl Group {
             .iter()
             .find(|(e, _)| *e == epoch)
             .map(|(_, s)| s)
-    }
-
-    /// Fails unless `cs` is this group's suite.
-    #[allow(dead_code)] // not yet called (unfinished group work on main)
-    fn check_suite(&self, suite: CipherSuite) -> Result<()> {
-        if suite == self.context.cipher_suite {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidArgument("cipher suite differs from the group's").into())
-        }
     }
 }

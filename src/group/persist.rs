@@ -27,7 +27,7 @@
 //!
 //! | tag | field | value |
 //! |---|---|---|
-//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint32 padding_block`, `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys` |
+//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint8 padding_kind` (0 none, 1 multiple of, 2 power of two, 3 fixed) and `uint64 padding_value` (0 for none), `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys` |
 //! | 2 | context | `GroupContext` (§8.1) |
 //! | 3 | tree | `optional<Node> ratchet_tree<V>`, as the `ratchet_tree` extension (§12.4.3.3) |
 //! | 4 | interim transcript hash | `opaque<V>` |
@@ -35,11 +35,11 @@
 //! | 6 | own leaf | `uint32` |
 //! | 7 | signer | `opaque<V>`: the signature private key |
 //! | 8 | path keys | `TreePrivateKeysState` (`uint32 leaf; {uint32 node; opaque key<V>} keys<V>`) |
-//! | 9 | epoch keys | eight `opaque<V>` secrets (sender data, exporter, external, confirmation key, membership key, resumption PSK, epoch authenticator, init), then `SecretTreeState` (see `secret_tree`) |
-//! | 10 | past epochs | `{uint64 epoch; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>` |
+//! | 9 | epoch keys | seven `opaque<V>` secrets (sender data, exporter, external, membership key, resumption PSK, epoch authenticator, init), then `SecretTreeState` (see `secret_tree`) |
+//! | 10 | past epochs | `{uint64 epoch; GroupContext context; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>` |
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
-//! | 13 | pending commit | `AuthenticatedContent sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
+//! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
 //!
 //! Every section is required except 13, which is present exactly when a
 //! commit is pending. A repeated, out-of-order or unknown section is an
@@ -49,10 +49,14 @@
 //!
 //! After decoding, [`Group::from_bytes`] checks what it can cheaply: the tree
 //! hash against the context, the own leaf (non-blank, matching the signature
-//! key), the private tree keys against the tree, the confirmation tag and
-//! interim transcript hash against the epoch's keys, the lengths of all
-//! secrets, the structure of every secret tree, and the same for the pending
-//! commit's next epoch. It does not re-verify leaf signatures.
+//! key), the private tree keys against the tree, the interim transcript hash
+//! against the confirmed one and the confirmation tag, the lengths of all
+//! secrets, the structure of every secret tree, the order and bounds of past
+//! epochs and resumption PSKs, and the same for the pending commit's next
+//! epoch, whose confirmation tag is also verified with its confirmation key
+//! (the current epoch's confirmation key is deleted once the epoch starts).
+//! It does not re-verify leaf signatures, nor the tree hashes of past
+//! epochs' trees (kept only to find the signature keys of late senders).
 //!
 //! # Adding a field
 //!
@@ -71,7 +75,6 @@ use zeroize::Zeroizing;
 
 use super::commit::PendingCommit;
 use super::epoch::{EpochKeys, PastEpoch};
-use super::join::interim_transcript_hash;
 use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::{CachedProposal, Group, GroupConfig, HandshakeFormat};
 use crate::codec::{Decode, Encode, Reader, write_opaque, write_vec_with};
@@ -79,14 +82,16 @@ use crate::crypto::{
     CipherSuite, CipherSuiteProvider, CryptoProvider, Secret, SignaturePrivateKey, Tag,
 };
 use crate::error::{ApiError, DecodeError, Error, Result};
+use crate::framing::PaddingPolicy;
 use crate::key_schedule::{
     EpochSecrets, ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret,
 };
 use crate::messages::{
-    AuthenticatedContent, Credential, Extension, FramedContentBody, GroupContext, Node,
+    ContentType, Credential, Extension, FramedContentBody, GroupContext, MlsMessage, Node,
     PreSharedKeyId, Proposal, ProposalRef, ReInit, Sender,
 };
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
+use crate::transcript::{interim_transcript_hash, verify_confirmation_tag};
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
 
@@ -293,7 +298,7 @@ impl Group {
             self.own_leaf,
             &self.signer,
             &self.path_keys,
-            &self.keys.confirmation_key,
+            None,
             &self.confirmation_tag,
             &self.interim_transcript_hash,
         )?;
@@ -302,7 +307,6 @@ impl Group {
             k.sender_data_secret.as_secret(),
             k.exporter_secret.as_secret(),
             k.external_secret.as_secret(),
-            &k.confirmation_key,
             &k.membership_key,
             &k.resumption_psk,
             &k.epoch_authenticator,
@@ -326,6 +330,12 @@ impl Group {
                 "past epochs out of order",
             )?;
             last = Some(p.epoch);
+            ensure(
+                p.context.epoch == p.epoch
+                    && p.context.group_id == self.context.group_id
+                    && p.context.cipher_suite == self.context.cipher_suite,
+                "past epoch's context does not fit",
+            )?;
             ensure(
                 p.sender_data_secret.as_secret().len() == nh,
                 "past sender data secret length",
@@ -364,14 +374,24 @@ impl Group {
         let next = p.staged.next.as_ref().ok_or(DecodeError::InvalidValue(
             "pending commit has no next epoch",
         ))?;
-        let sent = &p.content.content;
+        // The sent message: its public parts name this group and epoch and,
+        // unencrypted, this member's commit.
+        let sent_ok = match &p.message {
+            MlsMessage::PublicMessage(m) => {
+                m.content.group_id == self.context.group_id
+                    && m.content.epoch == self.context.epoch
+                    && m.content.sender == Sender::Member(self.own_leaf.0)
+                    && matches!(m.content.content, FramedContentBody::Commit(_))
+            }
+            MlsMessage::PrivateMessage(m) => {
+                m.group_id == self.context.group_id
+                    && m.epoch == self.context.epoch
+                    && m.content_type == ContentType::Commit
+            }
+            _ => false,
+        };
         ensure(
-            p.staged.from_epoch == self.context.epoch
-                && sent.epoch == self.context.epoch
-                && sent.group_id == self.context.group_id
-                && sent.sender == Sender::Member(self.own_leaf.0)
-                && matches!(sent.content, FramedContentBody::Commit(_))
-                && !p.staged.summary.self_removed,
+            sent_ok && p.staged.from_epoch == self.context.epoch && !p.staged.summary.self_removed,
             "pending commit is not this member's commit of this epoch",
         )?;
         ensure(
@@ -388,7 +408,7 @@ impl Group {
             self.own_leaf,
             &self.signer,
             &next.path_keys,
-            &next.secrets.confirmation_key,
+            Some(&next.secrets.confirmation_key),
             &next.confirmation_tag,
             &next.interim_transcript_hash,
         )?;
@@ -412,8 +432,9 @@ impl Group {
 }
 
 /// Checks one epoch's public state against the member's private state: the
-/// tree hash, the own leaf and signature key, the private tree keys, and the
-/// confirmation tag and interim transcript hash (RFC 9420 §8.2).
+/// tree hash, the own leaf and signature key, the private tree keys, the
+/// interim transcript hash and, if the confirmation key is still known, the
+/// confirmation tag (RFC 9420 §8.2).
 #[allow(clippy::too_many_arguments)]
 fn check_epoch(
     cs: &dyn CipherSuiteProvider,
@@ -422,7 +443,7 @@ fn check_epoch(
     own_leaf: LeafIndex,
     signer: &SignaturePrivateKey,
     path_keys: &TreePrivateKeys,
-    confirmation_key: &Secret,
+    confirmation_key: Option<&Secret>,
     confirmation_tag: &Tag,
     interim: &[u8],
 ) -> Result<()> {
@@ -448,16 +469,15 @@ fn check_epoch(
     path_keys
         .check_against(tree, cs)
         .map_err(invalid("private tree keys do not match the tree"))?;
-    let expected_tag = cs
-        .mac(
-            confirmation_key.as_bytes(),
+    if let Some(key) = confirmation_key {
+        verify_confirmation_tag(
+            cs,
+            key,
             &context.confirmed_transcript_hash,
+            confirmation_tag,
         )
-        .map_err(|e| invalid("confirmation key")(e.into()))?;
-    ensure(
-        expected_tag == *confirmation_tag,
-        "confirmation tag does not match the epoch",
-    )?;
+        .map_err(invalid("confirmation tag does not match the epoch"))?;
+    }
     let expected_interim =
         interim_transcript_hash(cs, &context.confirmed_transcript_hash, confirmation_tag)?;
     ensure(
@@ -618,7 +638,7 @@ fn read_list<'a, T>(
 fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     let GroupConfig {
         handshake_format,
-        padding_block,
+        padding,
         max_past_epochs,
         max_resumption_psks,
         secret_tree:
@@ -627,12 +647,19 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
                 max_retained_keys,
             },
     } = config;
+    let wide = |n: usize| u64::try_from(n).map_err(|_| ApiError::ValueTooLarge(n));
     out.push(match handshake_format {
         HandshakeFormat::Public => 0,
         HandshakeFormat::Private => 1,
     });
-    padding_block.encode(out)?;
-    let wide = |n: usize| u64::try_from(n).map_err(|_| ApiError::ValueTooLarge(n));
+    let (kind, value) = match *padding {
+        PaddingPolicy::None => (0, 0),
+        PaddingPolicy::MultipleOf(n) => (1, n.get()),
+        PaddingPolicy::PowerOfTwo { min } => (2, min),
+        PaddingPolicy::Fixed(n) => (3, n),
+    };
+    out.push(kind);
+    wide(value)?.encode(out)?;
     wide(*max_past_epochs)?.encode(out)?;
     wide(*max_resumption_psks)?.encode(out)?;
     max_forward_distance.encode(out)?;
@@ -640,20 +667,29 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
 }
 
 fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+    let narrow = |n: u64| {
+        usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
+    };
     let handshake_format = match r.read_u8()? {
         0 => HandshakeFormat::Public,
         1 => HandshakeFormat::Private,
         _ => return Err(DecodeError::InvalidValue("config: handshake format").into()),
     };
-    let padding_block = u32::decode(r)?;
-    // Content is padded to a multiple of `padding_block`: 0 would divide by zero.
-    ensure(padding_block > 0, "config: padding block")?;
-    let narrow = |n: u64| {
-        usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
+    let kind = r.read_u8()?;
+    let value = narrow(u64::decode(r)?)?;
+    let padding = match kind {
+        0 if value == 0 => PaddingPolicy::None,
+        1 => PaddingPolicy::MultipleOf(
+            core::num::NonZeroUsize::new(value)
+                .ok_or(DecodeError::InvalidValue("config: padding"))?,
+        ),
+        2 => PaddingPolicy::PowerOfTwo { min: value },
+        3 => PaddingPolicy::Fixed(value),
+        _ => return Err(DecodeError::InvalidValue("config: padding").into()),
     };
     Ok(GroupConfig {
         handshake_format,
-        padding_block,
+        padding,
         max_past_epochs: narrow(u64::decode(r)?)?,
         max_resumption_psks: narrow(u64::decode(r)?)?,
         secret_tree: SecretTreeConfig {
@@ -673,7 +709,6 @@ fn write_epoch_keys(keys: &EpochKeys, out: &mut Vec<u8>) -> Result<()> {
         sender_data_secret,
         exporter_secret,
         external_secret,
-        confirmation_key,
         membership_key,
         resumption_psk,
         epoch_authenticator,
@@ -684,7 +719,6 @@ fn write_epoch_keys(keys: &EpochKeys, out: &mut Vec<u8>) -> Result<()> {
         sender_data_secret.as_secret(),
         exporter_secret.as_secret(),
         external_secret.as_secret(),
-        confirmation_key,
         membership_key,
         resumption_psk,
         epoch_authenticator,
@@ -701,7 +735,6 @@ fn read_epoch_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
         sender_data_secret: SenderDataSecret::from_secret(Secret::decode(r)?),
         exporter_secret: ExporterSecret::from_secret(Secret::decode(r)?),
         external_secret: ExternalSecret::from_secret(Secret::decode(r)?),
-        confirmation_key: Secret::decode(r)?,
         membership_key: Secret::decode(r)?,
         resumption_psk: Secret::decode(r)?,
         epoch_authenticator: Secret::decode(r)?,
@@ -713,11 +746,13 @@ fn read_epoch_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
 fn write_past_epoch(past: &PastEpoch, out: &mut Vec<u8>) -> Result<()> {
     let PastEpoch {
         epoch,
+        context,
         sender_data_secret,
         secret_tree,
         tree,
     } = past;
     epoch.encode(out)?;
+    context.encode(out)?;
     sender_data_secret.as_secret().encode(out)?;
     secret_tree.write_state(out)?;
     Ok(tree.to_nodes().encode(out)?)
@@ -726,6 +761,7 @@ fn write_past_epoch(past: &PastEpoch, out: &mut Vec<u8>) -> Result<()> {
 fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> {
     Ok(PastEpoch {
         epoch: u64::decode(r)?,
+        context: GroupContext::decode(r)?,
         sender_data_secret: SenderDataSecret::from_secret(Secret::decode(r)?),
         secret_tree: SecretTree::read_state(r)?,
         tree: Arc::new(read_tree(r, suite)?),
@@ -735,7 +771,7 @@ fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> 
 // The pending commit:
 //
 // struct {
-//     AuthenticatedContent sent;       // to recognise the echo
+//     MLSMessage sent;                 // to recognise the echo
 //     CommitSummaryState summary;
 //     uint64 from_epoch;
 //     NextEpochState next;
@@ -765,19 +801,19 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
                 from_epoch,
                 next,
             },
-        content,
+        message,
     } = pending;
     let next = next
         .as_ref()
         .ok_or(Error::Internal("pending commit without a next epoch"))?;
-    content.encode(out)?;
+    message.encode(out)?;
     write_summary(summary, out)?;
     from_epoch.encode(out)?;
     write_next_epoch(next, out)
 }
 
 fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
-    let content = AuthenticatedContent::decode(r)?;
+    let message = MlsMessage::decode(r)?;
     let summary = read_summary(r)?;
     let from_epoch = u64::decode(r)?;
     let next = read_next_epoch(r, suite)?;
@@ -787,7 +823,7 @@ fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<Pending
             from_epoch,
             next: Some(next),
         },
-        content,
+        message,
     })
 }
 

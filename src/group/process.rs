@@ -1,20 +1,22 @@
 //! Processing incoming messages (RFC 9420 §6, §12.2, §12.4.2): verify, then
 //! stage; nothing in the group changes until [`Group::merge_staged_commit`].
 
-use super::join::{interim_transcript_hash, resolve_psks};
+use super::join::resolve_psks;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
-use crate::codec::Encode;
-use crate::crypto::labeled::verify_with_label;
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
 use crate::error::{ProtocolError, Result};
+use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
     FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
-    ProposalRef, PublicMessage, ReInit, Sender, WireFormat,
+    ProposalRef, PublicMessage, ReInit, Sender,
+};
+use crate::transcript::{
+    ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
 };
 use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
@@ -42,10 +44,16 @@ pub enum ProcessedMessage {
         /// Its reference (RFC 9420 §5.2).
         reference: ProposalRef,
         /// The proposal.
-        proposal: Proposal,
+        proposal: Box<Proposal>,
     },
     /// A verified commit, to inspect and then merge with [`Group::merge_staged_commit`].
     Commit(Box<StagedCommit>),
+    /// This member's own message, echoed back by the delivery service. Its
+    /// content is already known to this member; nothing changed.
+    OwnMessage {
+        /// The content type of the echoed message.
+        content_type: ContentType,
+    },
 }
 
 /// What a commit changes, for the application to inspect before merging.
@@ -69,6 +77,40 @@ pub struct CommitSummary {
     pub reinit: Option<ReInit>,
     /// Whether this member was removed.
     pub self_removed: bool,
+}
+
+impl CommitSummary {
+    /// The summary of a commit from the effects of its proposals.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        committer: Sender,
+        new_epoch: u64,
+        added: &[(LeafIndex, crate::messages::KeyPackage)],
+        removed: &[(LeafIndex, crate::messages::LeafNode)],
+        updated: Vec<LeafIndex>,
+        psks: Vec<PreSharedKeyId>,
+        new_extensions: Option<Vec<crate::messages::Extension>>,
+        reinit: Option<ReInit>,
+        self_removed: bool,
+    ) -> Self {
+        Self {
+            committer,
+            new_epoch,
+            added: added
+                .iter()
+                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
+                .collect(),
+            removed: removed
+                .iter()
+                .map(|(l, n)| (*l, n.credential.clone()))
+                .collect(),
+            updated,
+            psks,
+            new_extensions,
+            reinit,
+            self_removed,
+        }
+    }
 }
 
 /// A verified commit that has not been applied yet. Merging it starts the new
@@ -98,21 +140,41 @@ pub(crate) struct NextEpoch {
     pub secrets: EpochSecrets,
 }
 
-/// `ConfirmedTranscriptHashInput { WireFormat; FramedContent; opaque signature<V>; }`
-/// hashed after the previous interim hash (RFC 9420 §8.2).
+/// The confirmed transcript hash after `auth` (RFC 9420 §8.2).
 pub(crate) fn confirmed_transcript_hash(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     interim_before: &[u8],
     auth: &AuthenticatedContent,
 ) -> Result<Vec<u8>> {
-    let mut input = interim_before.to_vec();
-    auth.wire_format.encode(&mut input)?;
-    auth.content.encode(&mut input)?;
-    auth.auth.signature.encode(&mut input)?;
-    Ok(cs.hash(&input))
+    crate::transcript::confirmed_transcript_hash(
+        cs,
+        interim_before,
+        &ConfirmedTranscriptHashInput::of(auth),
+    )
 }
 
 impl Group {
+    /// The key schedule of the next epoch (RFC 9420 §8): the PSKs are looked
+    /// up (external ones in `psks`, resumption ones among this group's kept
+    /// epochs, §8.6) and chained, then everything is derived for `new_context`.
+    pub(crate) fn next_key_schedule(
+        &self,
+        init_secret: crate::key_schedule::InitSecret,
+        commit_secret: Secret,
+        psk_ids: &[PreSharedKeyId],
+        psks: &dyn PskStore,
+        new_context: &GroupContext,
+    ) -> Result<KeySchedule> {
+        let cs = &*self.cs;
+        let group_id = self.context.group_id.as_slice();
+        let psk_secret = resolve_psks(cs, psk_ids, psks, &|gid, epoch| {
+            (gid == group_id)
+                .then(|| self.resumption_psk(epoch).cloned())
+                .flatten()
+        })?;
+        KeySchedule::derive(cs, init_secret, commit_secret, psk_secret, new_context)
+    }
+
     /// Processes a message received for this group: verifies it completely
     /// and returns what it carries. A commit is returned staged, to merge with
     /// [`Group::merge_staged_commit`]. On any error the group is unchanged.
@@ -125,16 +187,95 @@ impl Group {
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<ProcessedMessage> {
+        // The delivery service's echo of our own pending commit merges it.
+        if let Some(staged) = self.take_pending_if_echo(message) {
+            return Ok(ProcessedMessage::Commit(Box::new(staged)));
+        }
         match message {
             MlsMessage::PublicMessage(m) => {
                 let auth = self.verify_public_message(m)?;
                 self.process_authenticated(auth, psks, now)
             }
-            MlsMessage::PrivateMessage(_) => {
-                Err(ProtocolError::UnsupportedWireFormat(WireFormat::PRIVATE_MESSAGE.0).into())
-            }
+            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
         }
+    }
+
+    /// Decrypts and verifies a PrivateMessage (RFC 9420 §6.3), from the
+    /// current epoch or, for application data, a kept past epoch. The ratchet
+    /// key is consumed only if the whole message is processed successfully.
+    fn process_private_message(
+        &mut self,
+        m: &crate::messages::PrivateMessage,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+    ) -> Result<ProcessedMessage> {
+        let cs = self.cs.clone();
+        let cs = &*cs;
+        if m.group_id != self.context.group_id {
+            return Err(ProtocolError::WrongGroup.into());
+        }
+        let current = m.epoch == self.context.epoch;
+        let past = if current {
+            None
+        } else {
+            let found = self.past_epochs.iter().position(|p| p.epoch == m.epoch);
+            match (found, m.content_type) {
+                (Some(i), ContentType::Application) => Some(i),
+                _ => {
+                    return Err(ProtocolError::WrongEpoch {
+                        message: m.epoch,
+                        current: self.context.epoch,
+                    }
+                    .into());
+                }
+            }
+        };
+        let (sender_data_secret, tree, mut secret_tree) = match past {
+            None => (
+                &self.keys.sender_data_secret,
+                &self.tree,
+                self.keys.secret_tree.clone(),
+            ),
+            Some(i) => {
+                let p = &self.past_epochs[i];
+                (&p.sender_data_secret, &p.tree, p.secret_tree.clone())
+            }
+        };
+        let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
+        let sender = LeafIndex(sender_data.leaf_index);
+        if sender == self.own_leaf {
+            // Our own message, echoed by the delivery service: its key is gone.
+            return Ok(ProcessedMessage::OwnMessage {
+                content_type: m.content_type,
+            });
+        }
+        let key = tree
+            .leaf(sender)
+            .map(|l| l.signature_key.clone())
+            .ok_or(ProtocolError::SenderNotMember(sender.0))?;
+        let auth = framing::private::decrypt_content(cs, m, &sender_data, &mut secret_tree)?;
+        if auth.content.group_id != self.context.group_id || auth.content.epoch != m.epoch {
+            return Err(ProtocolError::WrongGroup.into());
+        }
+        // The signature covers the GroupContext of the message's epoch; for a
+        // past epoch only application data is accepted, which needs it too.
+        let processed = match past {
+            None => {
+                framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
+                let processed = self.process_authenticated(auth, psks, now)?;
+                self.keys.secret_tree = secret_tree;
+                processed
+            }
+            Some(i) => {
+                let ctx = self.past_epochs[i].context.clone();
+                framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
+                let processed = self.process_authenticated(auth, psks, now)?;
+                self.past_epochs[i].secret_tree = secret_tree;
+                processed
+            }
+        };
+        Ok(processed)
     }
 
     /// The signature key of a sender of this epoch, and whether its
@@ -177,48 +318,16 @@ impl Group {
     /// Verifies a PublicMessage of the current epoch (RFC 9420 §6.1, §6.2):
     /// group and epoch, membership tag for members, signature.
     fn verify_public_message(&self, m: &PublicMessage) -> Result<AuthenticatedContent> {
-        let content = &m.content;
-        if content.group_id != self.context.group_id {
-            return Err(ProtocolError::WrongGroup.into());
-        }
-        if content.epoch != self.context.epoch {
-            return Err(ProtocolError::WrongEpoch {
-                message: content.epoch,
-                current: self.context.epoch,
-            }
-            .into());
-        }
-        // Application data is never sent as PublicMessage (RFC 9420 §6.2).
-        if content.content_type() == ContentType::Application {
-            return Err(ProtocolError::ApplicationInPublicMessage.into());
-        }
-        let (key, with_context) = self.sender_key(&content.sender, &content.content)?;
-        if let Sender::Member(_) = content.sender {
-            let tag = m
-                .membership_tag
-                .as_ref()
-                .ok_or(ProtocolError::InvalidMembershipTag)?;
-            let expected = self.cs.mac(
-                self.keys.membership_key.as_bytes(),
-                &m.to_be_maced(&self.context)?,
-            )?;
-            if expected != *tag {
-                return Err(ProtocolError::InvalidMembershipTag.into());
-            }
-        }
-        let tbs = m.to_be_signed(with_context.then_some(&self.context))?;
-        verify_with_label(
+        framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
+        framing::public::check_not_application(m)?;
+        let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
+        framing::public::unprotect(
             &*self.cs,
+            m.clone(),
+            &self.context,
+            &self.keys.membership_key,
             &key,
-            b"FramedContentTBS",
-            &tbs,
-            &m.auth.signature,
-        )?;
-        Ok(AuthenticatedContent {
-            wire_format: WireFormat::PUBLIC_MESSAGE,
-            content: m.content.clone(),
-            auth: m.auth.clone(),
-        })
+        )
     }
 
     /// Acts on verified content.
@@ -240,23 +349,28 @@ impl Group {
                 })
             }
             FramedContentBody::Proposal(p) => {
-                let reference = ProposalRef::compute(&*self.cs, &auth)?;
                 let sender = auth.content.sender;
-                self.proposals.push(CachedProposal {
-                    reference: reference.clone(),
-                    proposal: p.clone(),
-                    sender,
-                });
+                if sender == Sender::Member(self.own_leaf.0) {
+                    return Ok(ProcessedMessage::OwnMessage {
+                        content_type: ContentType::Proposal,
+                    });
+                }
+                let reference = ProposalRef::compute(&*self.cs, &auth)?;
+                // A proposal received twice is kept once.
+                if !self.proposals.iter().any(|c| c.reference == reference) {
+                    self.proposals.push(CachedProposal {
+                        reference: reference.clone(),
+                        proposal: p.clone(),
+                        sender,
+                    });
+                }
                 Ok(ProcessedMessage::Proposal {
                     sender,
                     reference,
-                    proposal: p.clone(),
+                    proposal: Box::new(p.clone()),
                 })
             }
             FramedContentBody::Commit(c) => {
-                if let Some(staged) = self.take_pending_if_echo(&auth) {
-                    return Ok(ProcessedMessage::Commit(Box::new(staged)));
-                }
                 let staged = self.stage_commit(&auth, c, psks, now)?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
@@ -385,23 +499,17 @@ impl Group {
             new_context.tree_hash = tree.tree_hash(cs)?;
         }
 
-        let summary = CommitSummary {
-            committer: *sender,
-            new_epoch: new_context.epoch,
-            added: added
-                .iter()
-                .map(|(l, kp)| (*l, kp.leaf_node.credential.clone()))
-                .collect(),
-            removed: removed
-                .iter()
-                .map(|(l, n)| (*l, n.credential.clone()))
-                .collect(),
+        let summary = CommitSummary::new(
+            *sender,
+            new_context.epoch,
+            &added,
+            &removed,
             updated,
-            psks: psk_ids.clone(),
-            new_extensions: (extensions != self.context.extensions).then_some(extensions),
+            psk_ids.clone(),
+            (extensions != self.context.extensions).then_some(extensions),
             reinit,
             self_removed,
-        };
+        );
         if self_removed {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
             return Ok(StagedCommit {
@@ -416,28 +524,25 @@ impl Group {
 
         new_context.confirmed_transcript_hash =
             confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
-        let group_id = self.context.group_id.clone();
-        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
-            (gid == group_id.as_slice())
-                .then(|| self.resumption_psk(epoch).cloned())
-                .flatten()
-        })?;
-        let schedule = KeySchedule::derive(
-            cs,
+        let schedule = self.next_key_schedule(
             self.keys.init_secret.clone(),
             commit_secret,
-            psk_secret,
+            &psk_ids,
+            psks,
             &new_context,
         )?;
         let secrets = schedule.epoch_secrets;
-        let tag = cs.mac(
-            secrets.confirmation_key.as_bytes(),
+        let tag = auth
+            .auth
+            .confirmation_tag
+            .clone()
+            .ok_or(ProtocolError::ConfirmationTagMismatch)?;
+        verify_confirmation_tag(
+            cs,
+            &secrets.confirmation_key,
             &new_context.confirmed_transcript_hash,
+            &tag,
         )?;
-        match &auth.auth.confirmation_tag {
-            Some(t) if *t == tag => {}
-            _ => return Err(ProtocolError::ConfirmationTagMismatch.into()),
-        }
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
         Ok(StagedCommit {
             summary,

@@ -8,14 +8,17 @@ mod crypto_basics;
 mod deserialization;
 mod json;
 mod key_schedule;
+mod message_protection;
 mod messages;
 mod passive_client;
 mod psk_secret;
 mod secret_tree;
+mod transcript_hashes;
 mod tree_math;
 mod tree_operations;
 mod tree_validation;
 mod treekem;
+mod welcome;
 
 use std::path::{Path, PathBuf};
 
@@ -96,7 +99,9 @@ impl Kind {
             Kind::TreeOperations => tree_operations::check,
             Kind::TreeKem => treekem::check,
             Kind::PassiveClient => passive_client::check,
-            _ => return None,
+            Kind::MessageProtection => message_protection::check,
+            Kind::TranscriptHashes => transcript_hashes::check,
+            Kind::Welcome => welcome::check,
         })
     }
 }

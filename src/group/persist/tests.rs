@@ -16,8 +16,8 @@ use crate::crypto::labeled::sign_with_label;
 use crate::crypto::{CipherSuite, CryptoProvider, RustCryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{CryptoError, DecodeError, Error, ProtocolError};
 use crate::messages::{
-    Add, Commit, Credential, FramedContentBody, MlsMessage, PreSharedKey, PreSharedKeyId, Proposal,
-    ProposalOrRef, Psk, PublicMessage, Remove,
+    Add, Commit, Credential, FramedContentBody, MlsMessage, PreSharedKey, PreSharedKeyId,
+    PrivateMessage, Proposal, ProposalOrRef, Psk, PublicMessage, Remove,
 };
 use crate::secret_tree::RatchetKind;
 use crate::tree_math::LeafIndex;
@@ -71,6 +71,13 @@ fn join_with(
 fn apply(group: &mut Group, msg: &MlsMessage) {
     match group.process_message(msg, &(), Some(NOW)).unwrap() {
         ProcessedMessage::Commit(staged) => group.merge_staged_commit(*staged).unwrap(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn expect_application(group: &mut Group, msg: &MlsMessage, want: &[u8]) {
+    match group.process_message(msg, &(), Some(NOW)).unwrap() {
+        ProcessedMessage::Application { data, .. } => assert_eq!(data, want),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -165,7 +172,8 @@ fn round_trip(provider: &RustCryptoProvider, g: &Group) -> Group {
 fn use_secret_tree(g: &mut Group) {
     let cs = g.cs.clone();
     let own = g.own_leaf;
-    let other = LeafIndex(if own.0 == 0 { 1 } else { 0 });
+    // Not Bob's leaf (1): tests send real application messages from Bob.
+    let other = LeafIndex(if own.0 == 2 { 0 } else { 2 });
     let st = &mut g.keys.secret_tree;
     for _ in 0..3 {
         st.next_key(&*cs, own, RatchetKind::Application).unwrap();
@@ -208,7 +216,7 @@ fn round_trip_mid_life_continues_identically() {
     assert!(!restored.resumption_psks.is_empty());
 
     // The secret tree goes on exactly where it was.
-    let bob_leaf = bob.own_leaf();
+    let carol_leaf = carol.own_leaf();
     for g in [&mut alice, &mut restored] {
         let cs = g.cs.clone();
         let own = g.own_leaf;
@@ -220,7 +228,7 @@ fn round_trip_mid_life_continues_identically() {
             3
         );
         assert_eq!(
-            st.key(&*cs, bob_leaf, RatchetKind::Application, 2),
+            st.key(&*cs, carol_leaf, RatchetKind::Application, 2),
             Err(Error::Protocol(ProtocolError::KeyAlreadyUsed(2)))
         );
     }
@@ -228,11 +236,31 @@ fn round_trip_mid_life_continues_identically() {
     let k = |g: &mut Group, generation| {
         g.keys
             .secret_tree
-            .key(&*cs_, bob_leaf, RatchetKind::Application, generation)
+            .key(&*cs_, carol_leaf, RatchetKind::Application, generation)
             .unwrap()
     };
     assert_eq!(k(&mut alice, 4), k(&mut restored, 4));
     assert_eq!(k(&mut alice, 9), k(&mut restored, 9));
+    assert_eq!(saved(&alice), saved(&restored));
+
+    // Application messages from Bob, received out of order across a save.
+    let sent: Vec<MlsMessage> = (0..3u8)
+        .map(|i| bob.encrypt_application(&[i], b"ad").unwrap())
+        .collect();
+    for g in [&mut alice, &mut restored] {
+        expect_application(g, &sent[2], &[2]);
+    }
+    let mut restored = round_trip(&provider, &restored);
+    for g in [&mut alice, &mut restored] {
+        expect_application(g, &sent[0], &[0]);
+        assert_eq!(
+            g.process_message(&sent[2], &(), Some(NOW)).unwrap_err(),
+            Error::Protocol(ProtocolError::KeyAlreadyUsed(2))
+        );
+    }
+    let mut restored = round_trip(&provider, &restored);
+    expect_application(&mut restored, &sent[1], &[1]);
+    expect_application(&mut alice, &sent[1], &[1]);
     assert_eq!(saved(&alice), saved(&restored));
 
     // Bob commits Carol's proposal: the restored Alice follows, and ends in
@@ -290,35 +318,45 @@ fn round_trip_mid_life_continues_identically() {
 
 #[test]
 fn round_trip_with_pending_commit() {
-    let World {
-        provider,
-        mut alice,
-        mut bob,
-        ..
-    } = world(2);
-    let out = alice
-        .commit(
-            CommitOptions {
-                proposals: vec![Proposal::Remove(Remove { removed: 2 })],
-                ..Default::default()
-            },
-            &(),
-            Some(NOW),
-        )
-        .unwrap();
-    let mut echoed = round_trip(&provider, &alice);
-    let mut merged = round_trip(&provider, &alice);
-    assert!(echoed.has_pending_commit());
+    for format in [
+        super::HandshakeFormat::Public,
+        super::HandshakeFormat::Private,
+    ] {
+        let World {
+            provider,
+            mut alice,
+            mut bob,
+            ..
+        } = world(2);
+        alice.config.handshake_format = format;
+        let out = alice
+            .commit(
+                CommitOptions {
+                    proposals: vec![Proposal::Remove(Remove { removed: 2 })],
+                    ..Default::default()
+                },
+                &(),
+                Some(NOW),
+            )
+            .unwrap();
+        assert_eq!(
+            matches!(out.commit, MlsMessage::PrivateMessage(_)),
+            format == super::HandshakeFormat::Private
+        );
+        let mut echoed = round_trip(&provider, &alice);
+        let mut merged = round_trip(&provider, &alice);
+        assert!(echoed.has_pending_commit());
 
-    // The echo from the delivery service merges the restored pending commit.
-    apply(&mut echoed, &out.commit);
-    merged.merge_pending_commit().unwrap();
-    alice.merge_pending_commit().unwrap();
-    apply(&mut bob, &out.commit);
-    assert_eq!(saved(&echoed), saved(&alice));
-    assert_eq!(saved(&merged), saved(&alice));
-    assert_eq!(bob.epoch_authenticator(), echoed.epoch_authenticator());
-    assert_eq!(echoed.members().len(), 2);
+        // The echo from the delivery service merges the restored pending commit.
+        apply(&mut echoed, &out.commit);
+        merged.merge_pending_commit().unwrap();
+        alice.merge_pending_commit().unwrap();
+        apply(&mut bob, &out.commit);
+        assert_eq!(saved(&echoed), saved(&alice));
+        assert_eq!(saved(&merged), saved(&alice));
+        assert_eq!(bob.epoch_authenticator(), echoed.epoch_authenticator());
+        assert_eq!(echoed.members().len(), 2);
+    }
 }
 
 #[test]
@@ -370,29 +408,42 @@ fn use_secret_tree_single(g: &mut Group) {
 
 #[test]
 fn config_round_trips() {
+    use crate::framing::PaddingPolicy;
     let provider = RustCryptoProvider::with_seed([3; 32]);
-    let config = GroupConfig {
-        handshake_format: super::HandshakeFormat::Private,
-        padding_block: 7,
-        max_past_epochs: 0,
-        max_resumption_psks: 1,
-        secret_tree: crate::secret_tree::SecretTreeConfig {
-            max_forward_distance: 5,
-            max_retained_keys: 3,
-        },
-    };
     let id = identity(&provider, "solo");
-    let g = Group::create(
-        &provider,
-        config.clone(),
-        SUITE,
-        b"g".to_vec(),
-        &id,
-        opts(),
-        vec![],
-    )
-    .unwrap();
-    assert_eq!(round_trip(&provider, &g).config, config);
+    let paddings = [
+        PaddingPolicy::None,
+        PaddingPolicy::MultipleOf(core::num::NonZeroUsize::new(7).unwrap()),
+        PaddingPolicy::PowerOfTwo { min: 64 },
+        PaddingPolicy::Fixed(usize::MAX),
+    ];
+    for (i, padding) in paddings.into_iter().enumerate() {
+        let config = GroupConfig {
+            handshake_format: if i % 2 == 0 {
+                super::HandshakeFormat::Private
+            } else {
+                super::HandshakeFormat::Public
+            },
+            padding,
+            max_past_epochs: i,
+            max_resumption_psks: 1,
+            secret_tree: crate::secret_tree::SecretTreeConfig {
+                max_forward_distance: 5,
+                max_retained_keys: 3,
+            },
+        };
+        let g = Group::create(
+            &provider,
+            config.clone(),
+            SUITE,
+            b"g".to_vec(),
+            &id,
+            opts(),
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(round_trip(&provider, &g).config, config);
+    }
 }
 
 // --- Malformed input ---------------------------------------------------------
@@ -600,9 +651,15 @@ fn rejects_inconsistent_parts() {
         swap(&old.0, &old.1, &[tag::TREE]),
         e("tree hash does not match the group context")
     );
+    // (Epoch keys of another epoch cannot be told apart: the confirmation
+    // key, the only one checkable against the context, is deleted.)
     assert_eq!(
-        swap(&old.0, &old.1, &[tag::KEYS]),
-        e("confirmation tag does not match the epoch")
+        swap(&old.0, &old.1, &[tag::PAST_EPOCHS]),
+        e("past epochs out of order")
+    );
+    assert_eq!(
+        swap(&old.0, &old.1, &[tag::RESUMPTION_PSKS]),
+        e("resumption PSK epochs out of order")
     );
     assert_eq!(
         swap(&old.0, &old.1, &[tag::INTERIM_TRANSCRIPT_HASH]),
@@ -624,25 +681,35 @@ fn rejects_inconsistent_parts() {
 fn rejects_bad_config_values() {
     let (provider, bytes) = rich_state();
     let secs = sections(bytes);
-    let mut s = secs.clone();
-    s[0].1[0] = 2; // handshake format
+    // Config layout: handshake format (1), padding kind (1) and value (8),
+    // max_past_epochs (8), ...
+    let with = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut s = secs.clone();
+        edit(&mut s[0].1);
+        decode_err(provider, &assemble(1, &s))
+    };
+    let e = |what| Error::Decode(DecodeError::InvalidValue(what));
+    assert_eq!(with(&|c| c[0] = 2), e("config: handshake format"));
+    assert_eq!(with(&|c| c[1] = 4), e("config: padding"));
+    // MultipleOf(0), and None with a value.
     assert_eq!(
-        decode_err(provider, &assemble(1, &s)),
-        Error::Decode(DecodeError::InvalidValue("config: handshake format"))
+        with(&|c| {
+            c[1] = 1;
+            c[2..10].copy_from_slice(&0u64.to_be_bytes());
+        }),
+        e("config: padding")
     );
-    let mut s = secs.clone();
-    s[0].1[1..5].copy_from_slice(&0u32.to_be_bytes()); // padding block
     assert_eq!(
-        decode_err(provider, &assemble(1, &s)),
-        Error::Decode(DecodeError::InvalidValue("config: padding block"))
+        with(&|c| {
+            c[1] = 0;
+            c[2..10].copy_from_slice(&1u64.to_be_bytes());
+        }),
+        e("config: padding")
     );
-    let mut s = secs.clone();
-    s[0].1[5..13].copy_from_slice(&0u64.to_be_bytes()); // max_past_epochs below what is kept
+    // Fewer past epochs allowed than are kept.
     assert_eq!(
-        decode_err(provider, &assemble(1, &s)),
-        Error::Decode(DecodeError::InvalidValue(
-            "more past epochs than the config keeps"
-        ))
+        with(&|c| c[10..18].copy_from_slice(&0u64.to_be_bytes())),
+        e("more past epochs than the config keeps")
     );
 }
 
@@ -735,9 +802,52 @@ fn bob_commit(
     options: CommitOptions,
     psks: &HashMap<Vec<u8>, Secret>,
 ) -> PublicMessage {
+    public(&bob_commit_message(bob, options, psks))
+}
+
+/// A fresh commit of Bob's as sent, dropped from his pending state.
+fn bob_commit_message(
+    bob: &mut Group,
+    options: CommitOptions,
+    psks: &HashMap<Vec<u8>, Secret>,
+) -> MlsMessage {
     let out = bob.commit(options, psks, Some(NOW)).unwrap();
     bob.discard_pending_commit();
-    public(&out.commit)
+    out.commit
+}
+
+fn private(msg: &MlsMessage) -> PrivateMessage {
+    match msg {
+        MlsMessage::PrivateMessage(m) => m.clone(),
+        other => panic!("not a PrivateMessage: {other:?}"),
+    }
+}
+
+const PSK_ID: &[u8] = b"shared";
+
+/// A store with the external PSK Bob uses and Alice lacks.
+fn psk_store() -> HashMap<Vec<u8>, Secret> {
+    [(PSK_ID.to_vec(), Secret::from(vec![9; 32]))]
+        .into_iter()
+        .collect()
+}
+
+/// A commit of only a PreSharedKey proposal, with a path.
+fn psk_commit() -> CommitOptions {
+    let psk = Proposal::PreSharedKey(PreSharedKey {
+        psk: PreSharedKeyId {
+            psk: Psk::External {
+                psk_id: PSK_ID.to_vec(),
+            },
+            psk_nonce: vec![1; 32],
+        },
+    });
+    CommitOptions {
+        proposals: vec![psk],
+        include_pending: false,
+        force_path: true,
+        ..Default::default()
+    }
 }
 
 fn path_commit() -> CommitOptions {
@@ -753,10 +863,25 @@ type Case = (&'static str, MlsMessage, fn(&Error) -> bool);
 fn invalid_messages(w: &mut World) -> Vec<Case> {
     let no_psks = HashMap::new();
     let bob_signer = w.bob.signer.clone();
+
+    // PrivateMessages: application data Alice already received (a replay),
+    // tampered ones, and commits sent as PrivateMessage.
+    let received = w.bob.encrypt_application(b"once", b"").unwrap();
+    expect_application(&mut w.alice, &received, b"once");
+    let app = private(&w.bob.encrypt_application(b"data", b"ad").unwrap());
+    w.bob.config.handshake_format = super::HandshakeFormat::Private;
+    let private_commit = private(&bob_commit_message(&mut w.bob, path_commit(), &no_psks));
+    let private_psk_commit = private(&bob_commit_message(&mut w.bob, psk_commit(), &psk_store()));
+    w.bob.config.handshake_format = super::HandshakeFormat::Public;
+
     let alice = &w.alice;
     let mut cases: Vec<Case> = Vec::new();
+    let mut private_cases: Vec<Case> = Vec::new();
     let mut add = |name, m: PublicMessage, check: fn(&Error) -> bool| {
         cases.push((name, MlsMessage::PublicMessage(m), check));
+    };
+    let mut add_private = |name, m: PrivateMessage, check: fn(&Error) -> bool| {
+        private_cases.push((name, MlsMessage::PrivateMessage(m), check));
     };
 
     let good = bob_commit(&mut w.bob, path_commit(), &no_psks);
@@ -866,26 +991,7 @@ fn invalid_messages(w: &mut World) -> Vec<Case> {
 
     // An external PSK that Bob has and Alice lacks: fails after the path
     // is decrypted, just before the key schedule.
-    let psk_id = b"shared".to_vec();
-    let psks: HashMap<Vec<u8>, Secret> = [(psk_id.clone(), Secret::from(vec![9; 32]))]
-        .into_iter()
-        .collect();
-    let psk = Proposal::PreSharedKey(PreSharedKey {
-        psk: PreSharedKeyId {
-            psk: Psk::External { psk_id },
-            psk_nonce: vec![1; 32],
-        },
-    });
-    let m = bob_commit(
-        &mut w.bob,
-        CommitOptions {
-            proposals: vec![psk],
-            include_pending: false,
-            force_path: true,
-            ..Default::default()
-        },
-        &psks,
-    );
+    let m = bob_commit(&mut w.bob, psk_commit(), &psk_store());
     add("unknown PSK", m, |e| {
         matches!(e, Error::Protocol(ProtocolError::PskNotFound))
     });
@@ -901,6 +1007,64 @@ fn invalid_messages(w: &mut World) -> Vec<Case> {
     add("proposal with flipped signature byte", m, |e| {
         matches!(e, Error::Crypto(CryptoError::InvalidSignature))
     });
+
+    cases.push(("replayed application message", received, |e| {
+        matches!(e, Error::Protocol(ProtocolError::KeyAlreadyUsed(0)))
+    }));
+    let mut m = app.clone();
+    let last = m.ciphertext.len() - 1;
+    m.ciphertext[last] ^= 1;
+    add_private("application message with flipped ciphertext byte", m, |e| {
+        matches!(e, Error::Crypto(CryptoError::AeadOpenFailed))
+    });
+    let mut m = app.clone();
+    m.authenticated_data = b"other".to_vec();
+    add_private(
+        "application message with other authenticated data",
+        m,
+        |e| matches!(e, Error::Crypto(CryptoError::AeadOpenFailed)),
+    );
+    let mut m = app.clone();
+    m.encrypted_sender_data[0] ^= 1;
+    add_private(
+        "application message with flipped sender data byte",
+        m,
+        |e| matches!(e, Error::Protocol(ProtocolError::SenderDataInvalid)),
+    );
+    let mut m = app.clone();
+    m.epoch = 1;
+    add_private("application message claiming a past epoch", m, |e| {
+        matches!(e, Error::Protocol(ProtocolError::SenderDataInvalid))
+    });
+    let mut m = app.clone();
+    m.epoch = 99;
+    add_private("application message of a future epoch", m, |e| {
+        matches!(e, Error::Protocol(ProtocolError::WrongEpoch { .. }))
+    });
+    let mut m = app.clone();
+    m.group_id = b"other".to_vec();
+    add_private("application message of another group", m, |e| {
+        matches!(e, Error::Protocol(ProtocolError::WrongGroup))
+    });
+    let mut m = private_commit.clone();
+    let last = m.ciphertext.len() - 1;
+    m.ciphertext[last] ^= 1;
+    add_private("private commit with flipped ciphertext byte", m, |e| {
+        matches!(e, Error::Crypto(CryptoError::AeadOpenFailed))
+    });
+    let mut m = private_commit;
+    m.content_type = crate::messages::ContentType::Proposal;
+    // The content type is in the sender data's AAD (RFC 9420 §6.3.2).
+    add_private("private commit claiming to be a proposal", m, |e| {
+        matches!(e, Error::Protocol(ProtocolError::SenderDataInvalid))
+    });
+    // Decrypts and verifies (a handshake key is used), then fails late.
+    add_private(
+        "private commit with an unknown PSK",
+        private_psk_commit,
+        |e| matches!(e, Error::Protocol(ProtocolError::PskNotFound)),
+    );
+    cases.extend(private_cases);
 
     // Other wire formats.
     let welcome = MlsMessage::Welcome(crate::messages::Welcome {
