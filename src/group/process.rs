@@ -22,9 +22,6 @@ use crate::tree::{LeafNodeOrigin, LeafValidationContext, RatchetTree, TreePrivat
 use crate::tree_math::LeafIndex;
 
 /// What processing a message gave.
-// The Proposal variant is the common case of a handshake message; boxing it
-// would cost an allocation per proposal for no gain.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessedMessage {
