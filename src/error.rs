@@ -205,9 +205,18 @@ pub enum ProtocolError {
     /// A commit from this member's own leaf that is not its pending commit (RFC 9420 §12.4.2).
     #[error("commit by this member that is not its pending commit")]
     OwnCommitNotPending,
-    /// External commits are not implemented yet.
-    #[error("external commits are not supported yet")]
-    ExternalCommitUnsupported,
+    /// An external commit covers a proposal by reference (RFC 9420 §12.4.3.2:
+    /// "The Commit MUST NOT include any proposals by reference").
+    #[error("external commit covers a proposal by reference")]
+    ExternalCommitProposalByReference,
+    /// A GroupInfo for an external join has no `external_pub` extension
+    /// (RFC 9420 §12.4.3.2).
+    #[error("GroupInfo has no external_pub extension")]
+    ExternalPubMissing,
+    /// The `kem_output` of an ExternalInit is not a valid encapsulation for
+    /// the group's external key (RFC 9420 §8.3, §12.1.6).
+    #[error("ExternalInit kem_output is not a valid encapsulated key")]
+    ExternalInitKemOutputInvalid,
     /// A commit's new leaf keeps the committer's encryption key (RFC 9420 §12.4.2).
     #[error("commit path leaf keeps the old encryption key")]
     CommitLeafKeyNotChanged,

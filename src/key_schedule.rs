@@ -61,7 +61,27 @@ impl InitSecret {
     pub fn as_secret(&self) -> &Secret {
         &self.0
     }
+
+    /// The joiner's side of an external init (RFC 9420 §8.3): a fresh
+    /// `init_secret` for the epoch an external commit starts, and the
+    /// `kem_output` for its ExternalInit proposal:
+    ///
+    /// ```text
+    /// kem_output, context = SetupBaseS(external_pub, "")
+    /// init_secret = context.export("MLS 1.0 external init secret", KDF.Nh)
+    /// ```
+    pub fn external_init(
+        cs: &dyn CipherSuiteProvider,
+        external_pub: &HpkePublicKey,
+    ) -> Result<(Vec<u8>, Self)> {
+        let (kem_output, secret) =
+            cs.hpke_export_sender(external_pub, &[], EXTERNAL_INIT_LABEL, cs.kdf_len())?;
+        Ok((kem_output, Self(secret)))
+    }
 }
+
+/// The exporter context of the external init secret (RFC 9420 §8.3).
+const EXTERNAL_INIT_LABEL: &[u8] = b"MLS 1.0 external init secret";
 
 /// `joiner_secret` (RFC 9420 §8): what a Welcome gives a new member (§12.4.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -321,6 +341,33 @@ impl ExternalSecret {
     ) -> Result<(HpkePrivateKey, HpkePublicKey)> {
         Ok(cs.hpke_derive_key_pair(self.0.as_bytes())?)
     }
+
+    /// The members' side of an external init (RFC 9420 §8.3): the next
+    /// epoch's `init_secret` from the `kem_output` of an ExternalInit:
+    ///
+    /// ```text
+    /// context = SetupBaseR(kem_output, external_priv, "")
+    /// init_secret = context.export("MLS 1.0 external init secret", KDF.Nh)
+    /// ```
+    ///
+    /// A malformed `kem_output` fails with
+    /// [`CryptoError::InvalidPublicKey`](crate::error::CryptoError::InvalidPublicKey);
+    /// a well-formed one not made for this epoch's key gives another secret,
+    /// which the commit's confirmation tag then exposes.
+    pub fn external_init_secret(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        kem_output: &[u8],
+    ) -> Result<InitSecret> {
+        let (external_priv, _) = self.key_pair(cs)?;
+        Ok(InitSecret(cs.hpke_export_receiver(
+            &external_priv,
+            kem_output,
+            &[],
+            EXTERNAL_INIT_LABEL,
+            cs.kdf_len(),
+        )?))
+    }
 }
 
 /// What one run of the key schedule gives (RFC 9420 §8).
@@ -421,6 +468,34 @@ mod tests {
             other.epoch_authenticator,
             committer.epoch_secrets.epoch_authenticator
         );
+    }
+
+    #[test]
+    fn external_init_joiner_and_members_agree() {
+        for suite in CipherSuite::ALL {
+            let cs = RustCryptoProvider::with_seed([suite.0 as u8; 32])
+                .suite(suite)
+                .unwrap();
+            let external = ExternalSecret::from_secret(Secret::from(vec![7; cs.kdf_len()]));
+            let (_, external_pub) = external.key_pair(&cs).unwrap();
+            let (kem_output, joiner) = InitSecret::external_init(&cs, &external_pub).unwrap();
+            assert_eq!(joiner.as_secret().len(), cs.kdf_len(), "{suite:?}");
+            let member = external.external_init_secret(&cs, &kem_output).unwrap();
+            assert_eq!(member, joiner, "{suite:?}");
+            // Another epoch's external secret derives another init secret.
+            let other = ExternalSecret::from_secret(Secret::from(vec![8; cs.kdf_len()]));
+            assert_ne!(
+                other.external_init_secret(&cs, &kem_output).unwrap(),
+                joiner,
+                "{suite:?}"
+            );
+            // A malformed kem_output is refused.
+            assert_eq!(
+                external.external_init_secret(&cs, &kem_output[1..]),
+                Err(crate::error::CryptoError::InvalidPublicKey.into()),
+                "{suite:?}"
+            );
+        }
     }
 
     #[test]

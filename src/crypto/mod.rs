@@ -215,6 +215,32 @@ pub trait CipherSuiteProvider: Send + Sync {
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
+    /// HPKE secret export, sender side (RFC 9180 §5.1.1, §5.3):
+    /// `enc, context = SetupBaseS(pkR, info)`, then
+    /// `context.Export(exporter_context, len)`. Returns `enc` (the KEM output)
+    /// and the exported secret. Used for external init (RFC 9420 §8.3).
+    fn hpke_export_sender(
+        &self,
+        public_key: &HpkePublicKey,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<(Vec<u8>, Secret), CryptoError>;
+
+    /// HPKE secret export, receiver side (RFC 9180 §5.1.1, §5.3):
+    /// `context = SetupBaseR(kem_output, skR, info)`, then
+    /// `context.Export(exporter_context, len)`. A malformed `kem_output`
+    /// fails with [`CryptoError::InvalidPublicKey`]; a well-formed one that
+    /// was not made for this key gives a different secret.
+    fn hpke_export_receiver(
+        &self,
+        private_key: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<Secret, CryptoError>;
+
     /// RFC 9180 `DeriveKeyPair(ikm)`.
     fn hpke_derive_key_pair(
         &self,

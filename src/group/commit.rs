@@ -1,6 +1,7 @@
 //! Proposing and committing (RFC 9420 §12.1, §12.4.1) and building the
 //! Welcome for new members (§12.4.3.1).
 
+use super::group_info::{GroupInfoParts, signed_group_info};
 use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
 use super::{CachedProposal, Group, HandshakeFormat, PskStore};
@@ -8,8 +9,8 @@ use crate::crypto::Secret;
 use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
 use crate::messages::{
-    AuthenticatedContent, Commit, Extension, FramedContent, FramedContentBody, GroupContext,
-    GroupInfo, GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
+    AuthenticatedContent, Commit, FramedContent, FramedContentBody, GroupContext, GroupInfo,
+    GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
     RatchetTreeExtension, Sender, WireFormat,
 };
 use crate::transcript::{confirmation_tag, interim_transcript_hash};
@@ -28,7 +29,8 @@ pub struct CommitOptions {
     /// Put the ratchet tree in the Welcome's GroupInfo (else hand it out of
     /// band from [`CommitOutput::ratchet_tree`]). Default true.
     pub ratchet_tree_in_welcome: bool,
-    /// Also return a signed GroupInfo of the new epoch.
+    /// Also return a signed GroupInfo of the new epoch, with the ratchet
+    /// tree and `external_pub` (for external joins, RFC 9420 §12.4.3.2).
     pub group_info: bool,
     /// Authenticated data to send with the commit.
     pub authenticated_data: Vec<u8>,
@@ -337,25 +339,25 @@ impl Group {
 
         // The GroupInfo and the Welcome (§12.4.3).
         let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
-        let make_group_info = |with_tree: bool| -> Result<GroupInfo> {
-            let mut extensions: Vec<Extension> = Vec::new();
-            if with_tree {
-                extensions.push(Extension::from_typed(&ratchet_tree)?);
-            }
-            let mut gi = GroupInfo {
-                group_context: new_context.clone(),
-                extensions,
-                confirmation_tag: tag.clone(),
-                signer: self.own_leaf.0,
-                signature: Vec::new(),
-            };
-            gi.sign(cs, &self.signer)?;
-            Ok(gi)
+        // The GroupInfo published on request carries external_pub for
+        // external joins (§12.4.3.2); the Welcome's does not need it.
+        let make_group_info = |with_tree: bool, external: bool| -> Result<GroupInfo> {
+            signed_group_info(
+                cs,
+                GroupInfoParts {
+                    context: &new_context,
+                    confirmation_tag: &tag,
+                    external_secret: external.then_some(&schedule.epoch_secrets.external_secret),
+                    ratchet_tree: with_tree.then_some(&ratchet_tree),
+                    signer: self.own_leaf,
+                },
+                &self.signer,
+            )
         };
         let welcome = if added.is_empty() {
             None
         } else {
-            let group_info = make_group_info(options.ratchet_tree_in_welcome)?;
+            let group_info = make_group_info(options.ratchet_tree_in_welcome, false)?;
             // Each joiner's secrets are encrypted independently (parallelisable).
             let secrets: Vec<GroupSecrets> = joiner_path_secrets
                 .into_iter()
@@ -374,7 +376,7 @@ impl Group {
             Some(MlsMessage::Welcome(welcome))
         };
         let group_info = if options.group_info {
-            Some(MlsMessage::GroupInfo(make_group_info(true)?))
+            Some(MlsMessage::GroupInfo(make_group_info(true, true)?))
         } else {
             None
         };

@@ -17,7 +17,6 @@ pub(crate) struct EpochKeys {
     pub sender_data_secret: SenderDataSecret,
     pub exporter_secret: ExporterSecret,
     /// For the external key pair (§8.3), used by external commits.
-    #[allow(dead_code)]
     pub external_secret: ExternalSecret,
     pub membership_key: Secret,
     pub resumption_psk: Secret,

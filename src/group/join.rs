@@ -10,7 +10,7 @@ use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension, Welcome,
+    ExtensionList, GroupInfo, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension, Welcome,
 };
 use crate::psk::PskSecret;
 use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
@@ -94,25 +94,8 @@ impl Group {
             return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
         }
 
-        // 3. The tree: from the GroupInfo's extension or supplied out of band.
-        let tree_ext = match group_info.extensions.parse::<RatchetTreeExtension>()? {
-            Some(t) => t,
-            None => input
-                .ratchet_tree
-                .ok_or(ProtocolError::RatchetTreeMissing)?,
-        };
-        let tree = RatchetTree::from_extension(context.cipher_suite, tree_ext)?;
-
-        // 4. The GroupInfo signature, by the signer's leaf key.
-        let signer_leaf = tree
-            .leaf(LeafIndex(group_info.signer))
-            .ok_or(ProtocolError::GroupInfoSignerNotMember(group_info.signer))?;
-        group_info.verify_signature(cs_ref, &signer_leaf.signature_key)?;
-
-        // 5. The whole tree (§12.4.3.1): tree hash, parent hashes, every leaf.
-        let ctx = LeafValidationContext::from_group_context(&context, lifetime_check(input.now))?;
-        tree.validate(cs_ref, &ctx, &context.tree_hash)?;
-        context.extensions.check_unique()?;
+        // 3-5. The tree, the GroupInfo signature, the whole tree.
+        let tree = verified_tree(cs_ref, &group_info, input.ratchet_tree, input.now)?;
 
         // 6. Our own leaf.
         let own_leaf = tree
@@ -174,4 +157,35 @@ impl Group {
             pending_commit: None,
         })
     }
+}
+
+/// The ratchet tree of a GroupInfo's epoch, checked as a new member must
+/// before using it (RFC 9420 §12.4.3.1, also for external joins, §12.4.3.2):
+///
+/// 1. the tree comes from the GroupInfo's `ratchet_tree` extension, else
+///    from `ratchet_tree` supplied out of band;
+/// 2. the GroupInfo signature verifies with the signer's leaf key;
+/// 3. the whole tree is valid: tree hash, parent hashes, unmerged leaves and
+///    every leaf node (lifetimes checked at `now`, if given);
+/// 4. the group context's extensions are unique.
+pub(crate) fn verified_tree(
+    cs: &dyn crate::crypto::CipherSuiteProvider,
+    group_info: &GroupInfo,
+    ratchet_tree: Option<RatchetTreeExtension>,
+    now: Option<u64>,
+) -> Result<RatchetTree> {
+    let context = &group_info.group_context;
+    let tree_ext = match group_info.extensions.parse::<RatchetTreeExtension>()? {
+        Some(t) => t,
+        None => ratchet_tree.ok_or(ProtocolError::RatchetTreeMissing)?,
+    };
+    let tree = RatchetTree::from_extension(context.cipher_suite, tree_ext)?;
+    let signer_leaf = tree
+        .leaf(LeafIndex(group_info.signer))
+        .ok_or(ProtocolError::GroupInfoSignerNotMember(group_info.signer))?;
+    group_info.verify_signature(cs, &signer_leaf.signature_key)?;
+    let ctx = LeafValidationContext::from_group_context(context, lifetime_check(now))?;
+    tree.validate(cs, &ctx, &context.tree_hash)?;
+    context.extensions.check_unique()?;
+    Ok(tree)
 }

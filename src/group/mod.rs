@@ -10,6 +10,9 @@ mod commit;
 mod config;
 mod create;
 mod epoch;
+mod external_commit;
+mod external_proposal;
+mod group_info;
 mod join;
 mod key_package;
 mod merge;
@@ -23,6 +26,8 @@ use std::sync::Arc;
 
 pub use commit::{CommitOptions, CommitOutput};
 pub use config::{GroupConfig, HandshakeFormat};
+pub use external_commit::ExternalJoinOptions;
+pub use external_proposal::{external_proposal, new_member_proposal};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
 pub use process::{CommitSummary, ProcessedMessage, StagedCommit};

@@ -3,11 +3,12 @@
 
 use super::join::resolve_psks;
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_sender_may_propose,
+    lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
-use crate::error::{ProtocolError, Result};
+use crate::error::{CryptoError, Error, ProtocolError, Result};
 use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
@@ -60,7 +61,8 @@ pub struct CommitSummary {
     pub committer: Sender,
     /// The epoch the commit starts.
     pub new_epoch: u64,
-    /// Members added, with their leaf and credential.
+    /// Members added, with their leaf and credential; for an external
+    /// commit, the joiner (last, after any Adds).
     pub added: Vec<(LeafIndex, Credential)>,
     /// Members removed, with the leaf and credential they had.
     pub removed: Vec<(LeafIndex, Credential)>,
@@ -308,6 +310,12 @@ impl Group {
             (Sender::NewMemberCommit, FramedContentBody::Commit(Commit { path: Some(p), .. })) => {
                 Ok((p.leaf_node.signature_key.clone(), true))
             }
+            // An external commit is signed with the key of its path's leaf,
+            // so it cannot be verified without one (RFC 9420 §12.4.3.2:
+            // "External Commits MUST contain a path field").
+            (Sender::NewMemberCommit, FramedContentBody::Commit(Commit { path: None, .. })) => {
+                Err(ProtocolError::PathRequired.into())
+            }
             _ => Err(ProtocolError::InvalidSenderForContent.into()),
         }
     }
@@ -352,6 +360,10 @@ impl Group {
                         content_type: ContentType::Proposal,
                     });
                 }
+                // Proposal types a sender type may not send are malformed
+                // (RFC 9420 §12.1.8) and not kept: they would poison the
+                // next commit that covers the pending proposals.
+                check_sender_may_propose(&sender, p.proposal_type())?;
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
                 // A proposal received twice is kept once.
                 if !self.proposals.iter().any(|c| c.reference == reference) {
@@ -423,6 +435,17 @@ impl Group {
             // handled before staging (see `process_authenticated`).
             return Err(ProtocolError::OwnCommitNotPending.into());
         }
+        // RFC 9420 §12.4.3.2: "The Commit MUST NOT include any proposals by
+        // reference, since an external joiner cannot determine the validity
+        // of proposals sent within the group."
+        if committer == Committer::External
+            && commit
+                .proposals
+                .iter()
+                .any(|p| matches!(p, ProposalOrRef::Reference(_)))
+        {
+            return Err(ProtocolError::ExternalCommitProposalByReference.into());
+        }
         let proposals = self.resolve_proposals(commit, sender)?;
         let ctx = LeafValidationContext::from_group_context(&self.context, lifetime_check(now))?;
         let AppliedProposals {
@@ -448,6 +471,8 @@ impl Group {
         }
         let self_removed = removed.iter().any(|(l, _)| *l == self.own_leaf);
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
+        // The leaf and credential of an external joiner (RFC 9420 §12.4.3.2).
+        let mut joiner: Option<(LeafIndex, Credential)> = None;
 
         let mut new_context = GroupContext {
             epoch: self
@@ -464,7 +489,10 @@ impl Group {
         if let Some(path) = &commit.path {
             let sender_leaf = match committer {
                 Committer::Member(l) => l,
-                Committer::External => return Err(ProtocolError::ExternalCommitUnsupported.into()),
+                // RFC 9420 §12.4.2: "If this is an external Commit, assign
+                // the sender the leftmost blank leaf node in the new ratchet
+                // tree", adding one on the right if there is none.
+                Committer::External => tree.reserve_leaf()?,
             };
             let mut ctx = ctx.clone();
             ctx.required_capabilities = extensions.parse()?;
@@ -473,12 +501,29 @@ impl Group {
             {
                 return Err(ProtocolError::CommitLeafKeyNotChanged.into());
             }
+            if committer == Committer::External {
+                // A resync's new leaf meets the criteria of an Update of the
+                // leaf it removes (RFC 9420 §12.2, §12.1.2): a new
+                // encryption key. (Whether the credential names the same
+                // participant is the application's to judge, from the summary.)
+                if let Some((_, old)) = removed.first()
+                    && old.encryption_key == path.leaf_node.encryption_key
+                {
+                    return Err(ProtocolError::UpdateKeepsEncryptionKey.into());
+                }
+            }
             tree.validate_leaf_node(
                 cs,
                 &ctx,
                 &path.leaf_node,
                 LeafNodeOrigin::Commit(sender_leaf),
             )?;
+            if committer == Committer::External {
+                // The validated leaf takes its place; merging the path sets
+                // its direct path and checks its parent hash.
+                tree.set_leaf(sender_leaf, path.leaf_node.clone())?;
+                joiner = Some((sender_leaf, path.leaf_node.credential.clone()));
+            }
             tree.merge_update_path(cs, sender_leaf, path, &added_leaves)?;
             new_context.tree_hash = tree.tree_hash(cs)?;
             if !self_removed {
@@ -496,7 +541,7 @@ impl Group {
             new_context.tree_hash = tree.tree_hash(cs)?;
         }
 
-        let summary = CommitSummary::new(
+        let mut summary = CommitSummary::new(
             *sender,
             new_context.epoch,
             &added,
@@ -507,6 +552,7 @@ impl Group {
             reinit,
             self_removed,
         );
+        summary.added.extend(joiner);
         if self_removed {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
             return Ok(StagedCommit {
@@ -515,19 +561,26 @@ impl Group {
                 next: None,
             });
         }
-        if external_init.is_some() {
-            return Err(ProtocolError::ExternalCommitUnsupported.into());
-        }
+        // An external commit starts the epoch from the init secret the joiner
+        // sent in its ExternalInit, not from this epoch's (RFC 9420 §8.3).
+        let init_secret = match &external_init {
+            Some(kem_output) => self
+                .keys
+                .external_secret
+                .external_init_secret(cs, kem_output)
+                .map_err(|e| match e {
+                    Error::Crypto(CryptoError::InvalidPublicKey) => {
+                        ProtocolError::ExternalInitKemOutputInvalid.into()
+                    }
+                    e => e,
+                })?,
+            None => self.keys.init_secret.clone(),
+        };
 
         new_context.confirmed_transcript_hash =
             confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
-        let schedule = self.next_key_schedule(
-            self.keys.init_secret.clone(),
-            commit_secret,
-            &psk_ids,
-            psks,
-            &new_context,
-        )?;
+        let schedule =
+            self.next_key_schedule(init_secret, commit_secret, &psk_ids, psks, &new_context)?;
         let secrets = schedule.epoch_secrets;
         let tag = auth
             .auth

@@ -62,7 +62,7 @@ pub(crate) struct AppliedProposals {
 /// Whether a sender type may send a proposal of this type (RFC 9420 §12.1.8:
 /// external senders only add, remove, psk, reinit, group_context_extensions;
 /// a new member only proposes to add itself; Updates come only from members, §12.1.2).
-fn check_sender_may_propose(sender: &Sender, t: ProposalType) -> Result<()> {
+pub(crate) fn check_sender_may_propose(sender: &Sender, t: ProposalType) -> Result<()> {
     let allowed = match sender.sender_type() {
         SenderType::Member => t != ProposalType::EXTERNAL_INIT,
         SenderType::External => matches!(

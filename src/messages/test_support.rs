@@ -316,6 +316,25 @@ impl crate::crypto::CipherSuiteProvider for HashSigner {
     ) -> Result<Vec<u8>, crate::error::CryptoError> {
         Err(FAKE)
     }
+    fn hpke_export_sender(
+        &self,
+        _: &HpkePublicKey,
+        _: &[u8],
+        _: &[u8],
+        _: usize,
+    ) -> Result<(Vec<u8>, crate::crypto::Secret), crate::error::CryptoError> {
+        Err(FAKE)
+    }
+    fn hpke_export_receiver(
+        &self,
+        _: &crate::crypto::HpkePrivateKey,
+        _: &[u8],
+        _: &[u8],
+        _: &[u8],
+        _: usize,
+    ) -> Result<crate::crypto::Secret, crate::error::CryptoError> {
+        Err(FAKE)
+    }
     fn hpke_derive_key_pair(
         &self,
         _: &[u8],

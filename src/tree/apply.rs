@@ -19,18 +19,7 @@ impl RatchetTree {
     /// the `unmerged_leaves` of every non-blank parent above it. Returns the
     /// new member's leaf index.
     pub fn add_leaf(&mut self, leaf: LeafNode) -> Result<LeafIndex> {
-        let (index, new_size) = match self.occupancy.leftmost_blank_leaf() {
-            Some(l) => (l, None),
-            None => {
-                let doubled = self
-                    .size
-                    .leaf_count()
-                    .checked_mul(2)
-                    .and_then(TreeSize::new)
-                    .ok_or(ProtocolError::TreeFull)?;
-                (LeafIndex(self.size.leaf_count()), Some(doubled))
-            }
-        };
+        let (index, new_size) = self.next_free_leaf()?;
         let node = Node::Leaf(leaf);
         // The new leaf's position is blank, so only other nodes can clash.
         self.index
@@ -49,6 +38,39 @@ impl RatchetTree {
         }
         self.replace_node(index.node(), Some(Box::new(node)));
         Ok(index)
+    }
+
+    /// Gives an external joiner its leaf (RFC 9420 §12.4.2: "assign the
+    /// sender the leftmost blank leaf node ... If there are no blank leaf
+    /// nodes ..., add a blank leaf to the right side"): the leftmost blank
+    /// leaf, extending the tree (§7.7) if there is none. The leaf stays blank
+    /// until the joiner's UpdatePath fills it
+    /// ([`RatchetTree::create_update_path`] for the joiner,
+    /// [`RatchetTree::set_leaf`] then [`RatchetTree::merge_update_path`] for
+    /// the members).
+    pub fn reserve_leaf(&mut self) -> Result<LeafIndex> {
+        let (index, new_size) = self.next_free_leaf()?;
+        if let Some(size) = new_size {
+            self.resize(size);
+        }
+        Ok(index)
+    }
+
+    /// Where the next new member goes: the leftmost blank leaf, or the first
+    /// leaf of the tree doubled (with its new size) if there is none.
+    fn next_free_leaf(&self) -> Result<(LeafIndex, Option<TreeSize>)> {
+        Ok(match self.occupancy.leftmost_blank_leaf() {
+            Some(l) => (l, None),
+            None => {
+                let doubled = self
+                    .size
+                    .leaf_count()
+                    .checked_mul(2)
+                    .and_then(TreeSize::new)
+                    .ok_or(ProtocolError::TreeFull)?;
+                (LeafIndex(self.size.leaf_count()), Some(doubled))
+            }
+        })
     }
 
     /// Applies an Update from `sender` (RFC 9420 §12.1.2): replaces the

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use super::hpke_backend::{self, ProviderPrng, TesseraHpkeCrypto};
 use super::{AeadAlg, Algorithms, HashAlg, KemAlg, SharedRng, fill_random, left_pad_scalar};
-use crate::crypto::{HpkeCiphertext, HpkePrivateKey, HpkePublicKey};
+use crate::crypto::{HpkeCiphertext, HpkePrivateKey, HpkePublicKey, Secret};
 use crate::error::CryptoError;
 
 /// The hpke-rs identifier of a KEM.
@@ -108,6 +108,56 @@ fn seal_error(e: HpkeError) -> CryptoError {
     }
 }
 
+/// `SetupBaseS(pkR, info)` (RFC 9180 §5.1.1): the encapsulated key and the
+/// sender's context. For DHKEM(X448) the `Encap` is ours (see the module
+/// documentation) and hpke-rs runs the key schedule.
+fn setup_sender(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    pk: &HpkePublicKey,
+    info: &[u8],
+) -> Result<(Vec<u8>, hpke_rs::Context<TesseraHpkeCrypto>), CryptoError> {
+    check_public_key(algs.kem, pk)?;
+    let mut hpke = hpke(algs, rng);
+    match algs.kem {
+        KemAlg::X448 => {
+            let id = kem_id(algs.kem);
+            let mut ikm_e = Zeroizing::new(vec![0u8; id.private_key_len()]);
+            fill_random(rng, &mut ikm_e)?;
+            let (shared_secret, enc) = hpke_backend::dhkem_encap_derand(id, pk.as_bytes(), &ikm_e)
+                .map_err(|_| CryptoError::InvalidPublicKey)?;
+            let context = hpke
+                .key_schedule(&shared_secret, info, &[], &[])
+                .map_err(|_| CryptoError::Other("HPKE key schedule failed"))?;
+            Ok((enc, context))
+        }
+        _ => hpke
+            .setup_sender(
+                &hpke_rs::HpkePublicKey::new(pk.as_bytes().to_vec()),
+                info,
+                None,
+                None,
+                None,
+            )
+            .map_err(seal_error),
+    }
+}
+
+/// `SetupBaseR(enc, skR, info)` (RFC 9180 §5.1.1). With a valid private key,
+/// a failure means `enc` is not a valid encapsulated key.
+fn setup_receiver(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    sk: &HpkePrivateKey,
+    enc: &[u8],
+    info: &[u8],
+) -> Result<hpke_rs::Context<TesseraHpkeCrypto>, CryptoError> {
+    let sk = hpke_rs::HpkePrivateKey::new(private_key(algs.kem, sk)?.to_vec());
+    hpke(algs, rng)
+        .setup_receiver(enc, &sk, info, None, None, None)
+        .map_err(|_| CryptoError::InvalidPublicKey)
+}
+
 /// `SealBase(pkR, info, aad, pt)` (RFC 9180 §6.1).
 pub(super) fn seal(
     algs: &Algorithms,
@@ -117,40 +167,51 @@ pub(super) fn seal(
     aad: &[u8],
     pt: &[u8],
 ) -> Result<HpkeCiphertext, CryptoError> {
-    check_public_key(algs.kem, pk)?;
-    let mut hpke = hpke(algs, rng);
-    let (kem_output, ciphertext) = match algs.kem {
-        KemAlg::X448 => {
-            // SetupBaseS with our Encap (see the module documentation).
-            let id = kem_id(algs.kem);
-            let mut ikm_e = Zeroizing::new(vec![0u8; id.private_key_len()]);
-            fill_random(rng, &mut ikm_e)?;
-            let (shared_secret, enc) = hpke_backend::dhkem_encap_derand(id, pk.as_bytes(), &ikm_e)
-                .map_err(|_| CryptoError::InvalidPublicKey)?;
-            let mut context = hpke
-                .key_schedule(&shared_secret, info, &[], &[])
-                .map_err(|_| CryptoError::Other("HPKE key schedule failed"))?;
-            let ct = context
-                .seal(aad, pt)
-                .map_err(|_| CryptoError::Other("HPKE encryption failed"))?;
-            (enc, ct)
-        }
-        _ => hpke
-            .seal(
-                &hpke_rs::HpkePublicKey::new(pk.as_bytes().to_vec()),
-                info,
-                aad,
-                pt,
-                None,
-                None,
-                None,
-            )
-            .map_err(seal_error)?,
-    };
+    let (kem_output, mut context) = setup_sender(algs, rng, pk, info)?;
+    let ciphertext = context
+        .seal(aad, pt)
+        .map_err(|_| CryptoError::Other("HPKE encryption failed"))?;
     Ok(HpkeCiphertext {
         kem_output,
         ciphertext,
     })
+}
+
+/// `SetupBaseS(pkR, info)` then `Context.Export(exporter_context, L)`
+/// (RFC 9180 §5.1.1, §5.3): the encapsulated key and the exported secret.
+pub(super) fn export_sender(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    pk: &HpkePublicKey,
+    info: &[u8],
+    exporter_context: &[u8],
+    len: usize,
+) -> Result<(Vec<u8>, Secret), CryptoError> {
+    let (kem_output, context) = setup_sender(algs, rng, pk, info)?;
+    let secret = context
+        .export(exporter_context, len)
+        .map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    Ok((kem_output, Secret::from(secret)))
+}
+
+/// `SetupBaseR(enc, skR, info)` then `Context.Export(exporter_context, L)`
+/// (RFC 9180 §5.1.1, §5.3). A malformed `enc` is
+/// [`CryptoError::InvalidPublicKey`]; a well-formed but foreign one gives a
+/// different secret (HPKE's export is not authenticated).
+pub(super) fn export_receiver(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    sk: &HpkePrivateKey,
+    enc: &[u8],
+    info: &[u8],
+    exporter_context: &[u8],
+    len: usize,
+) -> Result<Secret, CryptoError> {
+    let context = setup_receiver(algs, rng, sk, enc, info)?;
+    let secret = context
+        .export(exporter_context, len)
+        .map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    Ok(Secret::from(secret))
 }
 
 /// `OpenBase(enc, skR, info, aad, ct)` (RFC 9180 §6.1). Any failure after the
@@ -428,6 +489,120 @@ mod tests {
             // And a second encryption uses a fresh ephemeral key.
             let again = a.hpke_seal(&pk, b"info", b"aad", b"plaintext").unwrap();
             assert_ne!(again.kem_output, ct_a.kem_output, "{suite:?}");
+        }
+    }
+
+    #[test]
+    fn export_sender_and_receiver_agree_every_suite() {
+        for cs in suites(10) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let (_, npk) = sizes(&cs);
+            for len in [0, 32, cs.kdf_len(), 100] {
+                let (enc, s) = cs.hpke_export_sender(&pk, b"info", b"ctx", len).unwrap();
+                assert_eq!(enc.len(), npk, "{cs:?}: enc is a public key");
+                assert_eq!(s.as_bytes().len(), len, "{cs:?}");
+                let r = cs
+                    .hpke_export_receiver(&sk, &enc, b"info", b"ctx", len)
+                    .unwrap();
+                assert_eq!(r, s, "{cs:?}: receiver derives the sender's secret");
+            }
+            let (enc, s) = cs.hpke_export_sender(&pk, b"", b"ctx", 32).unwrap();
+            // Every input changes the secret.
+            let other = |sk: &HpkePrivateKey, info: &[u8], ctx: &[u8]| {
+                cs.hpke_export_receiver(sk, &enc, info, ctx, 32).unwrap()
+            };
+            assert_eq!(other(&sk, b"", b"ctx"), s, "{cs:?}");
+            assert_ne!(other(&sk, b"x", b"ctx"), s, "{cs:?}: info");
+            assert_ne!(other(&sk, b"", b"ctx2"), s, "{cs:?}: exporter context");
+            let (other_sk, _) = cs.hpke_generate_key_pair().unwrap();
+            assert_ne!(other(&other_sk, b"", b"ctx"), s, "{cs:?}: key");
+            // A fresh encapsulation gives a fresh secret.
+            let (enc2, s2) = cs.hpke_export_sender(&pk, b"", b"ctx", 32).unwrap();
+            assert_ne!((enc2, s2), (enc.clone(), s.clone()), "{cs:?}");
+            // A malformed encapsulated key is refused; a tampered one
+            // (another valid point) gives another secret or is refused.
+            for bad in [vec![], enc[1..].to_vec(), vec![0; enc.len()]] {
+                assert_eq!(
+                    cs.hpke_export_receiver(&sk, &bad, b"", b"ctx", 32),
+                    Err(CryptoError::InvalidPublicKey),
+                    "{cs:?}: {bad:02x?}"
+                );
+            }
+            let mut tampered = enc.clone();
+            let last = tampered.len() - 1;
+            tampered[last] ^= 1;
+            match cs.hpke_export_receiver(&sk, &tampered, b"", b"ctx", 32) {
+                Ok(t) => assert_ne!(t, s, "{cs:?}"),
+                Err(e) => assert_eq!(e, CryptoError::InvalidPublicKey, "{cs:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn export_receiver_matches_rfc9180_a11() {
+        // RFC 9180 A.1.1: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+        // AES-128-GCM, base mode — MLS suite 1.
+        let h = |s: &str| hex::decode(s).unwrap();
+        let cs = RustCryptoProvider::new()
+            .suite(CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519)
+            .unwrap();
+        let sk = HpkePrivateKey::new(h(
+            "4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8",
+        ));
+        let enc = h("37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431");
+        let info = h("4f6465206f6e2061204772656369616e2055726e");
+        for (ctx, exported) in [
+            (
+                "",
+                "3853fe2b4035195a573ffc53856e77058e15d9ea064de3e59f4961d0095250ee",
+            ),
+            (
+                "00",
+                "2e8f0b54673c7029649d4eb9d5e33bf1872cf76d623ff164ac185da9e88c21a5",
+            ),
+            (
+                "54657374436f6e74657874",
+                "e9e43065102c3836401bed8c3c3c75ae46be1639869391d62c61f1ec7af54931",
+            ),
+        ] {
+            let got = cs
+                .hpke_export_receiver(&sk, &enc, &info, &h(ctx), 32)
+                .unwrap();
+            assert_eq!(hex::encode(got.as_bytes()), exported, "context {ctx}");
+        }
+    }
+
+    #[test]
+    fn export_rejects_malformed_keys() {
+        for cs in suites(11) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let bad_pk = HpkePublicKey(pk.as_bytes()[1..].to_vec());
+            assert_eq!(
+                cs.hpke_export_sender(&bad_pk, b"", b"", 32).map(|_| ()),
+                Err(CryptoError::InvalidPublicKey),
+                "{cs:?}"
+            );
+            let (enc, _) = cs.hpke_export_sender(&pk, b"", b"", 32).unwrap();
+            let bad_sk = HpkePrivateKey::new(vec![1; sk.as_bytes().len() + 1]);
+            assert_eq!(
+                cs.hpke_export_receiver(&bad_sk, &enc, b"", b"", 32),
+                Err(CryptoError::InvalidPrivateKey),
+                "{cs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn seeded_export_is_reproducible() {
+        for suite in CipherSuite::ALL {
+            let with_seed = |seed| RustCryptoProvider::with_seed(seed).suite(suite).unwrap();
+            let (a, b) = (with_seed([12; 32]), with_seed([12; 32]));
+            let (_, pk) = a.hpke_derive_key_pair(b"external").unwrap();
+            assert_eq!(
+                a.hpke_export_sender(&pk, b"", b"label", 48).unwrap(),
+                b.hpke_export_sender(&pk, b"", b"label", 48).unwrap(),
+                "{suite:?}"
+            );
         }
     }
 

@@ -321,6 +321,42 @@ impl CipherSuiteProvider for RustCryptoSuite {
         hpke::open(&self.algs, &self.rng, private_key, ciphertext, info, aad)
     }
 
+    fn hpke_export_sender(
+        &self,
+        public_key: &HpkePublicKey,
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<(Vec<u8>, Secret), CryptoError> {
+        hpke::export_sender(
+            &self.algs,
+            &self.rng,
+            public_key,
+            info,
+            exporter_context,
+            len,
+        )
+    }
+
+    fn hpke_export_receiver(
+        &self,
+        private_key: &HpkePrivateKey,
+        kem_output: &[u8],
+        info: &[u8],
+        exporter_context: &[u8],
+        len: usize,
+    ) -> Result<Secret, CryptoError> {
+        hpke::export_receiver(
+            &self.algs,
+            &self.rng,
+            private_key,
+            kem_output,
+            info,
+            exporter_context,
+            len,
+        )
+    }
+
     fn hpke_derive_key_pair(
         &self,
         ikm: &[u8],

@@ -22,6 +22,30 @@ fn add_fills_the_leftmost_blank_leaf_then_extends() {
 }
 
 #[test]
+fn reserve_leaf_picks_the_leftmost_blank_leaf_or_extends() {
+    // RFC 9420 §12.4.2: an external joiner takes the leftmost blank leaf, or
+    // a new one on the right; the leaf stays blank.
+    let cs = provider(23);
+    let mut tree = RatchetTree::new(SUITE, unsigned_leaf(&*cs, 0)).unwrap();
+    tree.add_leaf(unsigned_leaf(&*cs, 1)).unwrap();
+    let before = tree.tree_hash(&*cs).unwrap();
+    assert_eq!(tree.reserve_leaf().unwrap(), LeafIndex(2));
+    assert_eq!(tree.leaf_count(), 4);
+    assert!(tree.leaf(LeafIndex(2)).is_none());
+    assert_eq!(tree.member_count(), 2);
+    assert_ne!(tree.tree_hash(&*cs).unwrap(), before, "the tree grew");
+    // Reserving again gives the same leaf: it is still blank.
+    assert_eq!(tree.reserve_leaf().unwrap(), LeafIndex(2));
+    assert_eq!(tree.leaf_count(), 4);
+    tree.add_leaf(unsigned_leaf(&*cs, 2)).unwrap();
+    tree.add_leaf(unsigned_leaf(&*cs, 3)).unwrap();
+    tree.remove_leaf(LeafIndex(1)).unwrap();
+    assert_eq!(tree.reserve_leaf().unwrap(), LeafIndex(1));
+    assert_eq!(tree.leaf_count(), 4);
+    assert_consistent(&tree, &*cs);
+}
+
+#[test]
 fn add_records_the_new_leaf_as_unmerged_in_non_blank_ancestors() {
     // RFC 9420 §12.1.1: "For each non-blank intermediate node along the path
     // from the leaf L to the root, add L's leaf index to the unmerged_leaves".

@@ -95,8 +95,11 @@ fn apply(tree: &mut RatchetTree, cs: &dyn CipherSuiteProvider, op: &Op, next_id:
                 if let Some(m) = pick(t, k / 2) {
                     t.blank_direct_path(m)?;
                 }
+                // Not the holder of the duplicated key: removing it would
+                // free the key and let the last Add succeed.
                 if t.member_count() > 1
                     && let Some(m) = pick(t, k / 3)
+                    && m != l
                 {
                     t.remove_leaf(m)?;
                 }

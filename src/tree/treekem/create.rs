@@ -160,6 +160,17 @@ impl PendingUpdatePath {
             .and_then(|i| self.path.secrets.get(i))
     }
 
+    /// The private keys of a committer that held none before, an external
+    /// joiner (RFC 9420 §12.4.3.2): its new leaf key and the keys of its
+    /// filtered direct path, with the commit secret (§8).
+    pub fn into_private_keys(self) -> (TreePrivateKeys, Secret) {
+        let mut keys = TreePrivateKeys::new(self.committer, self.leaf_key);
+        for (step, (private, _)) in self.steps.iter().zip(self.path.keys) {
+            keys.set_key(step.node, private);
+        }
+        (keys, self.path.next)
+    }
+
     /// Stores the committer's new private keys in `keys` (its leaf's and its
     /// path's), deleting those of nodes the path blanked or replaced
     /// (RFC 9420 §7.5), and returns the commit secret.
