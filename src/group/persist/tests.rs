@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 
 use super::super::{
-    CommitOptions, Group, GroupConfig, Identity, JoinInput, KeyPackageOptions, ProcessedMessage,
-    generate_key_package,
+    CommitOptions, ExternalJoinOptions, Group, GroupConfig, Identity, JoinInput, KeyPackageOptions,
+    ProcessedMessage, generate_key_package,
 };
 use super::{MAGIC, tag};
 use crate::codec::{Decode, Encode, Reader, write_opaque};
@@ -357,6 +357,40 @@ fn round_trip_with_pending_commit() {
         assert_eq!(bob.epoch_authenticator(), echoed.epoch_authenticator());
         assert_eq!(echoed.members().len(), 2);
     }
+}
+
+#[test]
+fn round_trip_after_external_join() {
+    let World {
+        provider,
+        mut alice,
+        mut bob,
+        mut carol,
+    } = world(7);
+    let MlsMessage::GroupInfo(gi) = bob.group_info(true).unwrap() else {
+        panic!("not a GroupInfo")
+    };
+    let dave = identity(&provider, "dave");
+    let (dave, commit) = Group::join_external(
+        &provider,
+        GroupConfig::default(),
+        &gi,
+        &dave,
+        ExternalJoinOptions::default(),
+        &(),
+        Some(NOW),
+    )
+    .unwrap();
+    let mut dave = round_trip(&provider, &dave);
+    for g in [&mut alice, &mut bob, &mut carol] {
+        apply(g, &commit);
+        assert_eq!(g.epoch_authenticator(), dave.epoch_authenticator());
+    }
+    let out = dave.commit(path_commit(), &(), Some(NOW)).unwrap();
+    let mut dave = round_trip(&provider, &dave);
+    apply(&mut dave, &out.commit);
+    apply(&mut alice, &out.commit);
+    assert_eq!(alice.epoch_authenticator(), dave.epoch_authenticator());
 }
 
 #[test]
@@ -782,6 +816,13 @@ fn reauth(m: &mut PublicMessage, signer: Option<&SignaturePrivateKey>, g: &Group
     m.membership_tag = Some(g.cs.mac(g.keys.membership_key.as_bytes(), &tbm).unwrap());
 }
 
+/// Re-signs a message of a non-member sender whose signature covers the
+/// group context (an external commit), leaving it without membership tag.
+fn resign(m: &mut PublicMessage, signer: &SignaturePrivateKey, g: &Group) {
+    let tbs = m.to_be_signed(Some(&g.context)).unwrap();
+    m.auth.signature = sign_with_label(&*g.cs, signer, b"FramedContentTBS", &tbs).unwrap();
+}
+
 fn public(msg: &MlsMessage) -> PublicMessage {
     match msg {
         MlsMessage::PublicMessage(m) => m.clone(),
@@ -832,16 +873,18 @@ fn psk_store() -> HashMap<Vec<u8>, Secret> {
         .collect()
 }
 
+fn psk_id() -> PreSharedKeyId {
+    PreSharedKeyId {
+        psk: Psk::External {
+            psk_id: PSK_ID.to_vec(),
+        },
+        psk_nonce: vec![1; 32],
+    }
+}
+
 /// A commit of only a PreSharedKey proposal, with a path.
 fn psk_commit() -> CommitOptions {
-    let psk = Proposal::PreSharedKey(PreSharedKey {
-        psk: PreSharedKeyId {
-            psk: Psk::External {
-                psk_id: PSK_ID.to_vec(),
-            },
-            psk_nonce: vec![1; 32],
-        },
-    });
+    let psk = Proposal::PreSharedKey(PreSharedKey { psk: psk_id() });
     CommitOptions {
         proposals: vec![psk],
         include_pending: false,
@@ -873,6 +916,33 @@ fn invalid_messages(w: &mut World) -> Vec<Case> {
     let private_commit = private(&bob_commit_message(&mut w.bob, path_commit(), &no_psks));
     let private_psk_commit = private(&bob_commit_message(&mut w.bob, psk_commit(), &psk_store()));
     w.bob.config.handshake_format = super::HandshakeFormat::Public;
+
+    // External commits by Dave, from Alice's GroupInfo.
+    let dave = identity(&w.provider, "dave");
+    let external = |options: ExternalJoinOptions, psks: &HashMap<Vec<u8>, Secret>| {
+        let MlsMessage::GroupInfo(gi) = w.alice.group_info(true).unwrap() else {
+            panic!("not a GroupInfo")
+        };
+        let (_, commit) = Group::join_external(
+            &w.provider,
+            GroupConfig::default(),
+            &gi,
+            &dave,
+            options,
+            psks,
+            Some(NOW),
+        )
+        .unwrap();
+        public(&commit)
+    };
+    let external_commit = external(ExternalJoinOptions::default(), &no_psks);
+    let external_psk_commit = external(
+        ExternalJoinOptions {
+            psks: vec![psk_id()],
+            ..Default::default()
+        },
+        &psk_store(),
+    );
 
     let alice = &w.alice;
     let mut cases: Vec<Case> = Vec::new();
@@ -973,6 +1043,31 @@ fn invalid_messages(w: &mut World) -> Vec<Case> {
     add("empty commit without path", m, |e| {
         matches!(e, Error::Protocol(ProtocolError::PathRequired))
     });
+
+    let mut m = external_commit.clone();
+    m.auth.signature[0] ^= 1;
+    add("external commit with flipped signature byte", m, |e| {
+        matches!(e, Error::Crypto(CryptoError::InvalidSignature))
+    });
+    // Another kem_output gives another init secret: found out by the
+    // confirmation tag, after the path is decrypted.
+    let mut m = external_commit;
+    for p in &mut commit_of(&mut m).proposals {
+        if let ProposalOrRef::Proposal(p) = p
+            && let Proposal::ExternalInit(e) = &mut **p
+        {
+            e.kem_output[0] ^= 1;
+        }
+    }
+    resign(&mut m, dave.signer(), alice);
+    add("external commit with another kem_output", m, |e| {
+        matches!(e, Error::Protocol(ProtocolError::ConfirmationTagMismatch))
+    });
+    add(
+        "external commit with an unknown PSK",
+        external_psk_commit,
+        |e| matches!(e, Error::Protocol(ProtocolError::PskNotFound)),
+    );
 
     // A proposal Alice never received, committed by reference.
     let p = w
