@@ -70,6 +70,13 @@ pub enum DecodeError {
     /// The padding of a `PrivateMessageContent` held a non-zero byte (RFC 9420 §6.3.1).
     #[error("non-zero byte in PrivateMessageContent padding")]
     NonZeroPadding,
+    /// Stored state did not start with the magic bytes of its kind (for
+    /// example [`crate::group::Group::from_bytes`] given something else).
+    #[error("not a stored {0}: wrong magic bytes")]
+    WrongMagic(&'static str),
+    /// Stored state in a format version this build cannot read.
+    #[error("unsupported stored-state format version {0}")]
+    UnsupportedFormatVersion(u16),
 }
 
 /// A peer broke a rule of RFC 9420. Each variant names the rule.
@@ -176,6 +183,10 @@ pub enum ProtocolError {
         /// The group's epoch.
         current: u64,
     },
+    /// The group is in epoch 2^64 - 1 and cannot start another (the
+    /// `uint64 epoch` of the GroupContext, RFC 9420 §8.1).
+    #[error("epoch counter exhausted")]
+    EpochExhausted,
     /// A wire format this operation does not accept here (RFC 9420 §6).
     #[error("wire format {0} not accepted here")]
     UnsupportedWireFormat(u16),

@@ -24,9 +24,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::codec::{Decode, Encode, Reader, write_vec_with};
 use crate::crypto::labeled::{derive_tree_secret, expand_with_label, nh};
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret};
-use crate::error::{ApiError, Error, ProtocolError, Result};
+use crate::error::{ApiError, DecodeError, Error, ProtocolError, Result};
 use crate::key_schedule::{KeyAndNonce, len16};
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
@@ -334,6 +335,225 @@ impl SecretTree {
             handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
             application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
         })
+    }
+}
+
+// --- Persistence -----------------------------------------------------------
+//
+// The whole state of a tree, for `Group::to_bytes` (see `group::persist`):
+//
+// ```text
+// struct {
+//     CipherSuite cipher_suite;
+//     uint32 leaf_count;
+//     uint32 max_forward_distance;
+//     uint32 max_retained_keys;
+//     NodeSecret nodes<V>;          // increasing node index
+//     LeafRatchets leaves<V>;       // increasing leaf index
+// } SecretTreeState;
+// struct { uint32 node; opaque secret<V>; } NodeSecret;
+// struct { uint32 leaf; RatchetState handshake; RatchetState application; } LeafRatchets;
+// struct { optional<NextSecret> next; RetainedKey retained<V>; } RatchetState;
+// struct { uint32 generation; opaque secret<V>; } NextSecret;
+// struct { uint32 generation; opaque key<V>; opaque nonce<V>; } RetainedKey;  // increasing
+// ```
+//
+// The maps are written sorted, so equal trees give equal bytes. These are
+// crate-private methods rather than `Encode`/`Decode` impls so that no public
+// `to_bytes()` hands out secret tree state as a plain `Vec<u8>`.
+
+impl Ratchet {
+    fn write_state(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        match &self.next {
+            None => out.push(0),
+            Some((j, secret)) => {
+                out.push(1);
+                j.encode(out)?;
+                secret.encode(out)?;
+            }
+        }
+        write_vec_with(out, |out| {
+            for (g, kn) in &self.retained {
+                g.encode(out)?;
+                kn.key.encode(out)?;
+                kn.nonce.encode(out)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn read_state(r: &mut Reader<'_>, config: &SecretTreeConfig) -> Result<Self, DecodeError> {
+        let next = match r.read_u8()? {
+            0 => None,
+            1 => Some((u32::decode(r)?, Secret::decode(r)?)),
+            b => return Err(DecodeError::InvalidOptional(b)),
+        };
+        let mut body = r.read_vec_body()?;
+        let mut retained = BTreeMap::new();
+        while !body.is_empty() {
+            let g = u32::decode(&mut body)?;
+            if retained
+                .last_key_value()
+                .is_some_and(|(last, _)| g <= *last)
+            {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: retained generations not increasing",
+                ));
+            }
+            if matches!(&next, Some((j, _)) if g >= *j) {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: retained generation not behind its ratchet",
+                ));
+            }
+            let key = Secret::decode(&mut body)?;
+            let nonce = Secret::decode(&mut body)?;
+            retained.insert(g, KeyAndNonce { key, nonce });
+        }
+        if retained.len() > config.max_retained_keys as usize {
+            return Err(DecodeError::InvalidValue(
+                "secret tree: more retained keys than allowed",
+            ));
+        }
+        Ok(Self { next, retained })
+    }
+
+    /// Whether every secret, key and nonce has the suite's length.
+    fn lengths_ok(&self, nh: usize, nk: usize, nn: usize) -> bool {
+        self.next.as_ref().is_none_or(|(_, s)| s.len() == nh)
+            && self
+                .retained
+                .values()
+                .all(|kn| kn.key.len() == nk && kn.nonce.len() == nn)
+    }
+}
+
+impl SecretTree {
+    /// Appends the tree's whole state (see the format above). The output
+    /// holds secrets: the caller must keep it in zeroizing storage.
+    pub(crate) fn write_state(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.cipher_suite.encode(out)?;
+        self.size.leaf_count().encode(out)?;
+        self.config.max_forward_distance.encode(out)?;
+        self.config.max_retained_keys.encode(out)?;
+        let mut nodes: Vec<_> = self.nodes.iter().collect();
+        nodes.sort_unstable_by_key(|(n, _)| **n);
+        write_vec_with(out, |out| {
+            for (n, secret) in nodes {
+                n.0.encode(out)?;
+                secret.encode(out)?;
+            }
+            Ok(())
+        })?;
+        let mut leaves: Vec<_> = self.leaves.iter().collect();
+        leaves.sort_unstable_by_key(|(l, _)| **l);
+        write_vec_with(out, |out| {
+            for (l, r) in leaves {
+                l.0.encode(out)?;
+                r.handshake.write_state(out)?;
+                r.application.write_state(out)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads what [`SecretTree::write_state`] wrote, checking the structure:
+    /// a valid size, indices inside the tree and in increasing order, and
+    /// every leaf covered exactly once, either by the stored secret of an
+    /// ancestor (or of itself) or by its started ratchets. Secret lengths
+    /// need the suite: see [`SecretTree::check_suite`].
+    pub(crate) fn read_state(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let cipher_suite = CipherSuite::decode(r)?;
+        let size =
+            TreeSize::new(u32::decode(r)?).ok_or(DecodeError::InvalidValue("secret tree: size"))?;
+        let config = SecretTreeConfig {
+            max_forward_distance: u32::decode(r)?,
+            max_retained_keys: u32::decode(r)?,
+        };
+        // Each entry covers a half-open range of leaves; checked below.
+        let mut covered: Vec<(u64, u64)> = Vec::new();
+
+        let mut nodes = HashMap::new();
+        let mut body = r.read_vec_body()?;
+        let mut last: Option<u32> = None;
+        while !body.is_empty() {
+            let n = u32::decode(&mut body)?;
+            if last.is_some_and(|l| n <= l) || !size.contains(NodeIndex(n)) {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: node index out of order or outside the tree",
+                ));
+            }
+            last = Some(n);
+            let range = NodeIndex(n).leaf_range();
+            covered.push((u64::from(range.start), u64::from(range.end)));
+            nodes.insert(NodeIndex(n), Secret::decode(&mut body)?);
+        }
+
+        let mut leaves = HashMap::new();
+        let mut body = r.read_vec_body()?;
+        let mut last: Option<u32> = None;
+        while !body.is_empty() {
+            let l = u32::decode(&mut body)?;
+            if last.is_some_and(|p| l <= p) || !size.contains_leaf(LeafIndex(l)) {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: leaf index out of order or outside the tree",
+                ));
+            }
+            last = Some(l);
+            covered.push((u64::from(l), u64::from(l) + 1));
+            let handshake = Ratchet::read_state(&mut body, &config)?;
+            let application = Ratchet::read_state(&mut body, &config)?;
+            leaves.insert(
+                LeafIndex(l),
+                LeafRatchets {
+                    handshake,
+                    application,
+                },
+            );
+        }
+
+        // Deriving a leaf's secret replaces a node's secret by its children's
+        // along the way (§9), so the stored nodes and the started leaves
+        // always partition the leaves.
+        covered.sort_unstable();
+        let mut next = 0u64;
+        for (start, end) in covered {
+            if start != next {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: leaves not covered exactly once",
+                ));
+            }
+            next = end;
+        }
+        if next != u64::from(size.leaf_count()) {
+            return Err(DecodeError::InvalidValue(
+                "secret tree: leaves not covered exactly once",
+            ));
+        }
+        Ok(Self {
+            cipher_suite,
+            size,
+            config,
+            nodes,
+            leaves,
+        })
+    }
+
+    /// Checks that the tree belongs to `cs`'s suite and that every secret,
+    /// key and nonce has that suite's length (`KDF.Nh`, `AEAD.Nk`, `AEAD.Nn`).
+    pub(crate) fn check_suite(&self, cs: &dyn CipherSuiteProvider) -> Result<(), DecodeError> {
+        let (nh, nk, nn) = (cs.kdf_len(), cs.aead_key_len(), cs.aead_nonce_len());
+        let ok = self.cipher_suite == cs.cipher_suite()
+            && self.nodes.values().all(|s| s.len() == nh)
+            && self.leaves.values().all(|r| {
+                r.handshake.lengths_ok(nh, nk, nn) && r.application.lengths_ok(nh, nk, nn)
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(DecodeError::InvalidValue(
+                "secret tree: suite or secret lengths",
+            ))
+        }
     }
 }
 

@@ -88,7 +88,9 @@ impl NodeIndex {
     /// The leaves below this node, as a half-open range of leaf indices.
     pub fn leaf_range(self) -> core::ops::Range<u32> {
         let k = self.level();
-        let start = (self.0 >> (k + 1)) << k;
+        // `checked_shr`: the root of a 2^31-leaf tree has level 31, and a
+        // shift by 32 would overflow.
+        let start = self.0.checked_shr(k + 1).unwrap_or(0) << k;
         start..start + (1 << k)
     }
 }
@@ -192,6 +194,7 @@ mod tests {
         let cp: Vec<_> = t.copath(NodeIndex(4)).collect();
         assert_eq!(cp, [NodeIndex(6), NodeIndex(1), NodeIndex(11)]);
         assert_eq!(NodeIndex(11).leaf_range(), 4..8);
+        assert_eq!(NodeIndex((1 << 31) - 1).leaf_range(), 0..1 << 31);
         assert_eq!(t.common_ancestor(NodeIndex(0), NodeIndex(6)), NodeIndex(3));
         assert_eq!(t.common_ancestor(NodeIndex(2), NodeIndex(8)), NodeIndex(7));
         assert_eq!(t.common_ancestor(NodeIndex(4), NodeIndex(6)), NodeIndex(5));

@@ -268,7 +268,11 @@ impl Group {
         )?;
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
         let mut new_context = GroupContext {
-            epoch: self.context.epoch + 1,
+            epoch: self
+                .context
+                .epoch
+                .checked_add(1)
+                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
             extensions: extensions.clone(),
             ..self.context.clone()
         };

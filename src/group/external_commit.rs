@@ -152,7 +152,10 @@ impl Group {
             LeafNodeOrigin::Tree(own_leaf),
         )?;
         let mut new_context = GroupContext {
-            epoch: context.epoch + 1,
+            epoch: context
+                .epoch
+                .checked_add(1)
+                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
             tree_hash: tree.tree_hash(cs_ref)?,
             extensions,
             ..context.clone()

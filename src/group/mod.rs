@@ -16,6 +16,7 @@ mod group_info;
 mod join;
 mod key_package;
 mod merge;
+mod persist;
 mod process;
 mod proposals;
 mod psk_store;

@@ -476,7 +476,11 @@ impl Group {
         let mut joiner: Option<(LeafIndex, Credential)> = None;
 
         let mut new_context = GroupContext {
-            epoch: self.context.epoch + 1,
+            epoch: self
+                .context
+                .epoch
+                .checked_add(1)
+                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
             extensions: extensions.clone(),
             ..self.context.clone()
         };

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use super::RatchetTree;
 use super::treekem::node_key_pair;
+use crate::codec::{Decode, Encode, Reader, write_opaque, write_vec_with};
 use crate::crypto::{CipherSuiteProvider, HpkePrivateKey, HpkePublicKey, Secret};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, DecodeError, Result};
 use crate::messages::Node;
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -71,6 +72,54 @@ impl TreePrivateKeys {
     /// that blanks nodes, such as an Update or Remove.
     pub fn forget_blank(&mut self, tree: &RatchetTree) {
         self.keys.retain(|n, _| !tree.is_blank(*n));
+    }
+
+    /// Appends the keys for storage (`Group::to_bytes`):
+    ///
+    /// ```text
+    /// struct { uint32 leaf; NodeKey keys<V>; } TreePrivateKeysState;
+    /// struct { uint32 node; opaque private_key<V>; } NodeKey;   // increasing node
+    /// ```
+    ///
+    /// The output holds private keys: keep it in zeroizing storage. (Not an
+    /// `Encode` impl, so no public `to_bytes()` hands the keys out as a plain vector.)
+    pub(crate) fn write_state(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.leaf.0.encode(out)?;
+        write_vec_with(out, |out| {
+            for (node, key) in &self.keys {
+                node.0.encode(out)?;
+                write_opaque(out, key.as_bytes())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads what [`TreePrivateKeys::write_state`] wrote. Nodes must be in
+    /// increasing order and the leaf's own key present; whether the keys fit
+    /// a tree is [`TreePrivateKeys::check_against`].
+    pub(crate) fn read_state(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let leaf = LeafIndex(u32::decode(r)?);
+        // Leaf indices of any tree are below 2^31 (so `leaf.node()` cannot overflow).
+        if leaf.0 >= 1 << 31 {
+            return Err(DecodeError::InvalidValue("tree private keys: leaf index"));
+        }
+        let mut body = r.read_vec_body()?;
+        let mut keys = BTreeMap::new();
+        while !body.is_empty() {
+            let node = NodeIndex(u32::decode(&mut body)?);
+            if keys.last_key_value().is_some_and(|(last, _)| node <= *last) {
+                return Err(DecodeError::InvalidValue(
+                    "tree private keys: nodes not increasing",
+                ));
+            }
+            keys.insert(node, HpkePrivateKey::new(Vec::<u8>::decode(&mut body)?));
+        }
+        if !keys.contains_key(&leaf.node()) {
+            return Err(DecodeError::InvalidValue(
+                "tree private keys: no key for the own leaf",
+            ));
+        }
+        Ok(Self { leaf, keys })
     }
 
     /// Checks that every key belongs to the member's leaf or a node on its
