@@ -22,6 +22,9 @@ use tessera_bench::{
 mod mls_rs_adapter;
 #[path = "../adapters/openmls.rs"]
 mod openmls_adapter;
+#[cfg(feature = "tessera")]
+#[path = "../adapters/tessera.rs"]
+mod tessera_adapter;
 
 /// Which tree a commit benchmark runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,8 +224,7 @@ impl<H: MlsHarness> Runner for Fixture<H> {
 
 /// The fixtures of every selected library at group size `n`.
 ///
-/// Tessera plugs in here: `#[path = "../adapters/tessera.rs"] mod tessera_adapter;`
-/// above, and one more `add::<tessera_adapter::Tessera>(...)` line below.
+/// Tessera is included with the crate feature `tessera` (see Cargo.toml).
 fn fixtures(cfg: &Config, n: usize) -> Vec<Box<dyn Runner>> {
     let populated = n <= cfg.populated_max;
     let mut v: Vec<Box<dyn Runner>> = Vec::new();
@@ -236,6 +238,8 @@ fn fixtures(cfg: &Config, n: usize) -> Vec<Box<dyn Runner>> {
             v.push(Box::new(build_fixture::<H>(n, populated)));
         }
     }
+    #[cfg(feature = "tessera")]
+    add::<tessera_adapter::Tessera>(&mut v, cfg, n, populated);
     add::<openmls_adapter::OpenMls>(&mut v, cfg, n, populated);
     add::<mls_rs_adapter::MlsRs>(&mut v, cfg, n, populated);
     v

@@ -27,14 +27,18 @@ use tessera_bench::{MlsHarness, proc_status_bytes};
 mod mls_rs_adapter;
 #[path = "../adapters/openmls.rs"]
 mod openmls_adapter;
+#[cfg(feature = "tessera")]
+#[path = "../adapters/tessera.rs"]
+mod tessera_adapter;
 
 /// Runs `f` with the harness of library `lib`.
 ///
-/// Tessera plugs in here: one more arm, `"tessera" => f.run::<tessera_adapter::Tessera>()`.
 fn with_lib<F: LibFn>(lib: &str, f: F) -> F::Out {
     match lib {
         "openmls" => f.run::<openmls_adapter::OpenMls>(),
         "mls-rs" => f.run::<mls_rs_adapter::MlsRs>(),
+        #[cfg(feature = "tessera")]
+        "tessera" => f.run::<tessera_adapter::Tessera>(),
         other => {
             eprintln!("unknown library {other:?}: expected openmls or mls-rs");
             std::process::exit(2)
