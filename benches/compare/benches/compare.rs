@@ -6,7 +6,8 @@
 //!
 //! To add a library: write `adapters/<lib>.rs` implementing
 //! `tessera_bench::MlsHarness`, include it below with `#[path]`, and add one
-//! line to `fixtures()`.
+//! line to `fixtures()`. Tessera's adapter is compiled with the crate feature
+//! `tessera` (it needs `tessera::group::Group: Clone`).
 
 use std::hint::black_box;
 use std::time::Duration;
