@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Turn the criterion results of `cargo bench -p tessera-bench` into Markdown.
+
+Reads <criterion dir>/**/new/{benchmark,estimates}.json (groups named
+"<op>/N=<n>", one function per library, plus the "floor" group), the sizes
+written by the bench (<criterion dir>/tessera-sizes/*.json) and, if present,
+peak-memory results (<criterion dir>/tessera-peak-mem.jsonl, one JSON line per
+run of the peak_mem example). Writes one Markdown document.
+
+Usage:
+    python3 benches/compare/report.py [--criterion-dir DIR] [--out FILE]
+
+Standard library only.
+"""
+
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+
+LIBS = ["tessera", "openmls", "mls-rs"]
+BASELINES = ["openmls", "mls-rs"]
+
+OPS = [
+    ("create-add", "create + add N-1 (committer)"),
+    ("join", "join (process Welcome)"),
+    ("update-create-fresh", "update commit, create, fresh tree"),
+    ("update-process-fresh", "update commit, process, fresh tree"),
+    ("update-create-populated", "update commit, create, populated tree"),
+    ("update-process-populated", "update commit, process, populated tree"),
+    ("remove-create-fresh", "remove commit, create, fresh tree"),
+    ("remove-process-fresh", "remove commit, process, fresh tree"),
+    ("remove-create-populated", "remove commit, create, populated tree"),
+    ("remove-process-populated", "remove commit, process, populated tree"),
+    ("app-encrypt-1KiB", "application message 1 KiB, encrypt"),
+    ("app-decrypt-1KiB", "application message 1 KiB, decrypt"),
+]
+
+# Unit costs measured in the "floor" group (criterion function ids).
+UNITS = {
+    "sign": "ed25519-sign",
+    "verify": "ed25519-verify",
+    "seal": "hpke-seal-32B",
+    "open": "hpke-open-32B",
+    "derive": "x25519-derive-keypair",
+    "hash": "sha256-100B",
+    "expand": "hkdf-expand-32B",
+    "aead": "aes128gcm-seal-1KiB",
+}
+
+
+def depth(n):
+    """Parent nodes on a leaf's direct path: ceil(log2(n))."""
+    return max(1, math.ceil(math.log2(n)))
+
+
+# ---------------------------------------------------------------------------
+# Floor: how many primitive operations each benchmarked operation needs.
+#
+# The floor of an operation is sum(count[unit] * unit_cost[unit]). The counts
+# below are first estimates of the least work RFC 9420 demands (suite 0x0001,
+# d = ceil(log2 N)); "hash" counts SHA-256 calls of ~100 bytes (a 300-byte
+# input counts 3), "aead" counts KiB through AES-128-GCM. Refine them from
+# Tessera's own operation counts (e.g. an instrumented provider) once its group
+# engine exists: one entry per operation, a function of N returning a dict.
+# ---------------------------------------------------------------------------
+FLOOR_COUNTS = {
+    # Create the group (own leaf: 1 sign, 1 key pair), validate N-1 KeyPackages
+    # (2 verifies each, KeyPackageRef hash), commit (1 sign, no path needed for
+    # adds), GroupInfo (1 sign), Welcome: one HPKE seal per new member, the
+    # GroupInfo with the ratchet tree (~0.3 KiB per leaf) through AES-GCM, tree
+    # hash over 2N-1 nodes.
+    "create-add": lambda n: {
+        "verify": 2 * (n - 1),
+        "sign": 3,
+        "derive": 1,
+        "seal": n - 1,
+        "hash": 3 * (2 * n - 1) + 3 * (n - 1),
+        "aead": 0.3 * n,
+        "expand": 20,
+    },
+    # Open the GroupSecrets, decrypt the GroupInfo (ratchet tree), verify its
+    # signature and every leaf's, tree hash + parent hashes, derive the path
+    # above the common ancestor (the root, for the last leaf), key schedule.
+    "join": lambda n: {
+        "open": 1,
+        "aead": 0.3 * n,
+        "verify": n + 1,
+        "hash": 4 * n,
+        "derive": 1,
+        "expand": 20,
+    },
+    # New leaf key pair + d path key pairs, leaf node and commit signatures,
+    # one HPKE seal per node of the copath resolutions (fresh tree: every other
+    # leaf; populated: one per level), parent hashes, tree hash along the path
+    # (cached elsewhere), transcript hash of the commit (~90 bytes per seal).
+    "update-create-fresh": lambda n: {
+        "sign": 2,
+        "derive": depth(n) + 1,
+        "seal": n - 1,
+        "hash": 3 * depth(n) + n,
+        "expand": 2 * depth(n) + 20,
+    },
+    "update-create-populated": lambda n: {
+        "sign": 2,
+        "derive": depth(n) + 1,
+        "seal": depth(n),
+        "hash": 4 * depth(n) + 10,
+        "expand": 2 * depth(n) + 20,
+    },
+    # Verify commit and leaf node signatures, open one path secret, derive and
+    # check the key pairs from the common ancestor up (leaves 0 and 1: all d),
+    # hashes as on the sending side.
+    "update-process-fresh": lambda n: {
+        "verify": 2,
+        "open": 1,
+        "derive": depth(n),
+        "hash": 3 * depth(n) + n,
+        "expand": 2 * depth(n) + 20,
+    },
+    "update-process-populated": lambda n: {
+        "verify": 2,
+        "open": 1,
+        "derive": depth(n),
+        "hash": 4 * depth(n) + 10,
+        "expand": 2 * depth(n) + 20,
+    },
+    "remove-create-fresh": lambda n: {
+        "sign": 2,
+        "derive": depth(n) + 1,
+        "seal": max(n - 2, 0),
+        "hash": 3 * depth(n) + n,
+        "expand": 2 * depth(n) + 20,
+    },
+    "remove-create-populated": lambda n: {
+        "sign": 2,
+        "derive": depth(n) + 1,
+        "seal": depth(n),
+        "hash": 4 * depth(n) + 10,
+        "expand": 2 * depth(n) + 20,
+    },
+    # At N = 2 the receiver is the removed member: it decrypts nothing.
+    "remove-process-fresh": lambda n: {
+        "verify": 2,
+        "open": 1 if n > 2 else 0,
+        "derive": depth(n) if n > 2 else 0,
+        "hash": 3 * depth(n) + n,
+        "expand": 2 * depth(n) + 20,
+    },
+    "remove-process-populated": lambda n: {
+        "verify": 2,
+        "open": 1 if n > 2 else 0,
+        "derive": depth(n) if n > 2 else 0,
+        "hash": 4 * depth(n) + 10,
+        "expand": 2 * depth(n) + 20,
+    },
+    # Sign the content, AES-GCM over 1 KiB (+ the small sender data), one
+    # ratchet step (key, nonce, next secret).
+    "app-encrypt-1KiB": lambda n: {"sign": 1, "aead": 1.05, "expand": 3},
+    "app-decrypt-1KiB": lambda n: {"verify": 1, "aead": 1.05, "expand": 3},
+}
+
+
+def default_criterion_dir():
+    if os.environ.get("CRITERION_HOME"):
+        return os.environ["CRITERION_HOME"]
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return os.path.join(os.environ["CARGO_TARGET_DIR"], "criterion")
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "..", "target", "criterion"))
+
+
+def load_results(root):
+    """{(group_id, function_id): median_ns} from every new/ directory."""
+    out = {}
+    for est_path in glob.glob(os.path.join(root, "**", "new", "estimates.json"), recursive=True):
+        bench_path = os.path.join(os.path.dirname(est_path), "benchmark.json")
+        try:
+            with open(bench_path) as f:
+                bench = json.load(f)
+            with open(est_path) as f:
+                est = json.load(f)
+        except (OSError, ValueError):
+            continue
+        group = bench.get("group_id")
+        func = bench.get("function_id")
+        if bench.get("value_str"):
+            func = "%s/%s" % (func, bench["value_str"]) if func else bench["value_str"]
+        median = est.get("median", {}).get("point_estimate")
+        if group is None or func is None or median is None:
+            continue
+        out[(group, func)] = median
+    return out
+
+
+def fmt_time(ns):
+    if ns is None:
+        return "—"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return "%.3g %s" % (ns / scale, unit)
+    return "%.3g ns" % ns
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "—"
+    if b >= 1 << 20:
+        return "%.2f MiB" % (b / (1 << 20))
+    if b >= 1 << 10:
+        return "%.1f KiB" % (b / (1 << 10))
+    return "%d B" % b
+
+
+def floor_ns(op, n, units):
+    counts = FLOOR_COUNTS.get(op)
+    if counts is None:
+        return None
+    total = 0.0
+    for unit, count in counts(n).items():
+        cost = units.get(UNITS[unit])
+        if cost is None:
+            return None
+        total += count * cost
+    return total
+
+
+def render(root):
+    results = load_results(root)
+    units = {f: v for (g, f), v in results.items() if g == "floor"}
+    rows = {}
+    ns = set()
+    for (group, func), median in results.items():
+        if "/N=" not in group:
+            continue
+        op, n = group.rsplit("/N=", 1)
+        try:
+            n = int(n)
+        except ValueError:
+            continue
+        ns.add(n)
+        rows.setdefault((op, n), {})[func] = median
+
+    lines = ["# Tessera vs openmls vs mls-rs", ""]
+    lines.append(
+        "Median time per operation (criterion), suite 0x0001, basic credentials, "
+        "in-memory state, handshakes as PublicMessage, one thread. "
+        "`ratio` = tessera / best of the others (below 1 is faster). "
+        "`floor` = primitive-operation counts (table `FLOOR_COUNTS` in report.py) "
+        "times the unit costs of the `floor` group."
+    )
+    lines.append("")
+    lines.append("| operation | N | tessera | openmls | mls-rs | ratio | floor |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    known_ops = [op for op, _ in OPS]
+    extra_ops = sorted({op for op, _ in rows} - set(known_ops))
+    for op in known_ops + extra_ops:
+        for n in sorted(ns):
+            r = rows.get((op, n))
+            if not r:
+                continue
+            best_other = min((r[l] for l in BASELINES if l in r), default=None)
+            ratio = "—"
+            if "tessera" in r and best_other:
+                ratio = "%.2f" % (r["tessera"] / best_other)
+            cells = [fmt_time(r.get(l)) for l in LIBS]
+            lines.append(
+                "| %s | %d | %s | %s | %s | %s | %s |"
+                % (op, n, cells[0], cells[1], cells[2], ratio, fmt_time(floor_ns(op, n, units)))
+            )
+    lines.append("")
+
+    if units:
+        lines.append("## Crypto floor (unit costs)")
+        lines.append("")
+        lines.append("| primitive | median |")
+        lines.append("|---|---:|")
+        for func in sorted(units):
+            lines.append("| %s | %s |" % (func, fmt_time(units[func])))
+        lines.append("")
+
+    sizes = {}
+    for path in glob.glob(os.path.join(root, "tessera-sizes", "*.json")):
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except (OSError, ValueError):
+            continue
+        lib, n = d.pop("library", None), d.pop("n", None)
+        if lib is None or n is None:
+            continue
+        for k, v in d.items():
+            sizes.setdefault((k, n), {})[lib] = v
+    if sizes:
+        lines.append("## Message sizes")
+        lines.append("")
+        lines.append("| message | N | tessera | openmls | mls-rs |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for (k, n) in sorted(sizes, key=lambda kn: (kn[0], kn[1])):
+            s = sizes[(k, n)]
+            lines.append(
+                "| %s | %d | %s |"
+                % (k, n, " | ".join(fmt_bytes(s.get(l)) for l in LIBS))
+            )
+        lines.append("")
+
+    peak_path = os.path.join(root, "tessera-peak-mem.jsonl")
+    if os.path.exists(peak_path):
+        peaks = {}
+        with open(peak_path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                peaks[(d["n"], d["library"])] = d  # the last run wins
+        lines.append("## Peak memory of a joining member")
+        lines.append("")
+        lines.append(
+            "Peak RSS (VmHWM) of a process that makes one KeyPackage and joins a "
+            "group of N from a Welcome (ratchet tree included); RSS before the "
+            "join (process baseline + Welcome bytes) for reference."
+        )
+        lines.append("")
+        lines.append("| library | N | peak RSS | RSS before join | RSS after join | Welcome | join time |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
+        for (n, lib) in sorted(peaks):
+            d = peaks[(n, lib)]
+            lines.append(
+                "| %s | %d | %s | %s | %s | %s | %s |"
+                % (
+                    lib,
+                    n,
+                    fmt_bytes(d.get("vm_hwm_bytes")),
+                    fmt_bytes(d.get("vm_rss_before_join_bytes")),
+                    fmt_bytes(d.get("vm_rss_after_join_bytes")),
+                    fmt_bytes(d.get("welcome_bytes")),
+                    fmt_time(d["join_ms"] * 1e6) if "join_ms" in d else "—",
+                )
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--criterion-dir", default=default_criterion_dir())
+    ap.add_argument("--out", help="write the Markdown here instead of stdout")
+    args = ap.parse_args()
+    if not os.path.isdir(args.criterion_dir):
+        sys.exit("no criterion results in %s: run `cargo bench -p tessera-bench` first" % args.criterion_dir)
+    text = render(args.criterion_dir)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
