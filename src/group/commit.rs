@@ -9,9 +9,9 @@ use crate::crypto::Secret;
 use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
 use crate::messages::{
-    AuthenticatedContent, Commit, FramedContent, FramedContentBody, GroupContext, GroupInfo,
-    GroupSecrets, MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef,
-    RatchetTreeExtension, Sender, WireFormat,
+    AuthenticatedContent, Commit, FramedContent, FramedContentBody, GroupInfo, GroupSecrets,
+    MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef, RatchetTreeExtension, Sender,
+    WireFormat,
 };
 use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafValidationContext, LifetimeCheck};
@@ -267,15 +267,7 @@ impl Group {
             &committed,
         )?;
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
-        let mut new_context = GroupContext {
-            epoch: self
-                .context
-                .epoch
-                .checked_add(1)
-                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
-            extensions: extensions.clone(),
-            ..self.context.clone()
-        };
+        let mut new_context = self.context.next_epoch(extensions.clone())?;
 
         // The UpdatePath, if required or asked for.
         let mut path_keys = self.path_keys.clone();

@@ -17,7 +17,7 @@ use crate::framing::{SignedContent, public};
 use crate::key_schedule::{InitSecret, KeySchedule};
 use crate::messages::{
     Capabilities, Commit, Extension, ExtensionList, ExternalInit, ExternalPub, FramedContent,
-    FramedContentBody, GroupContext, GroupInfo, LeafNode, LeafNodeSource, MlsMessage, PreSharedKey,
+    FramedContentBody, GroupInfo, LeafNode, LeafNodeSource, MlsMessage, PreSharedKey,
     PreSharedKeyId, Proposal, ProposalOrRef, RatchetTreeExtension, Remove, Sender, WireFormat,
 };
 use crate::transcript::{confirmation_tag, interim_transcript_hash};
@@ -151,15 +151,8 @@ impl Group {
             pending.leaf_node(),
             LeafNodeOrigin::Tree(own_leaf),
         )?;
-        let mut new_context = GroupContext {
-            epoch: context
-                .epoch
-                .checked_add(1)
-                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
-            tree_hash: tree.tree_hash(cs_ref)?,
-            extensions,
-            ..context.clone()
-        };
+        let mut new_context = context.next_epoch(extensions)?;
+        new_context.tree_hash = tree.tree_hash(cs_ref)?;
         let path = pending.encrypt(&tree, cs_ref, &new_context, &[])?;
         let (path_keys, commit_secret) = pending.into_private_keys();
 

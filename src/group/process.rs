@@ -475,15 +475,7 @@ impl Group {
         // The leaf and credential of an external joiner (RFC 9420 §12.4.3.2).
         let mut joiner: Option<(LeafIndex, Credential)> = None;
 
-        let mut new_context = GroupContext {
-            epoch: self
-                .context
-                .epoch
-                .checked_add(1)
-                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
-            extensions: extensions.clone(),
-            ..self.context.clone()
-        };
+        let mut new_context = self.context.next_epoch(extensions.clone())?;
         let mut path_keys = self.path_keys.clone();
         path_keys.forget_blank(&tree);
         let mut commit_secret = Secret::zero(cs.kdf_len());

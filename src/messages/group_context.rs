@@ -41,3 +41,23 @@ crate::impl_codec_struct!(GroupContext {
     confirmed_transcript_hash,
     extensions
 });
+
+impl GroupContext {
+    /// The provisional context of the next epoch (RFC 9420 §12.4.1,
+    /// §12.4.2): the epoch plus one and `extensions`, everything else as now;
+    /// the caller then sets the new tree hash and confirmed transcript hash.
+    /// Fails with [`ProtocolError::EpochExhausted`] after epoch 2^64 - 1.
+    pub fn next_epoch(
+        &self,
+        extensions: Vec<Extension>,
+    ) -> Result<GroupContext, crate::error::ProtocolError> {
+        Ok(GroupContext {
+            epoch: self
+                .epoch
+                .checked_add(1)
+                .ok_or(crate::error::ProtocolError::EpochExhausted)?,
+            extensions,
+            ..self.clone()
+        })
+    }
+}
