@@ -22,6 +22,7 @@ pub mod framing;
 pub mod group;
 pub mod key_schedule;
 pub mod messages;
+mod parallel;
 pub mod psk;
 pub mod secret_tree;
 pub mod transcript;

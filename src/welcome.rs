@@ -24,8 +24,8 @@
 use zeroize::Zeroizing;
 
 use crate::codec::{Decode, Encode};
-use crate::crypto::labeled::{decrypt_with_label, encrypt_with_label};
-use crate::crypto::{CipherSuiteProvider, HpkePrivateKey};
+use crate::crypto::labeled::{decrypt_with_label, encrypt_with_label, encrypt_with_label_many};
+use crate::crypto::{CipherSuiteProvider, HpkePrivateKey, HpkePublicKey};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::key_schedule::{IntermediateSecret, JoinerSecret, WelcomeSecret};
 use crate::messages::{EncryptedGroupSecrets, GroupInfo, GroupSecrets, KeyPackage, Welcome};
@@ -192,10 +192,37 @@ pub fn seal_welcome<'a>(
     new_members: impl IntoIterator<Item = (&'a KeyPackage, &'a GroupSecrets)>,
 ) -> Result<Welcome> {
     let encrypted_group_info = encrypt_group_info(cs, welcome_secret, group_info)?;
-    let secrets = new_members
+    let mut refs = Vec::new();
+    let mut plaintexts = Vec::new();
+    let mut keys = Vec::new();
+    for (kp, gs) in new_members {
+        if kp.cipher_suite != cs.cipher_suite() {
+            return Err(
+                ApiError::InvalidArgument("KeyPackage suite differs from the provider's").into(),
+            );
+        }
+        refs.push(kp.reference(cs)?);
+        plaintexts.push(Zeroizing::new(gs.to_bytes()?));
+        keys.push(&kp.init_key);
+    }
+    let recipients: Vec<(&HpkePublicKey, &[u8])> = keys
+        .iter()
+        .zip(&plaintexts)
+        .map(|(k, pt)| (*k, pt.as_slice()))
+        .collect();
+    // One EncryptContext (it holds the whole encrypted GroupInfo) for all.
+    let ciphertexts =
+        encrypt_with_label_many(cs, WELCOME_LABEL, &encrypted_group_info, &recipients)?;
+    let secrets = refs
         .into_iter()
-        .map(|(kp, gs)| encrypt_group_secrets(cs, kp, gs, &encrypted_group_info))
-        .collect::<Result<Vec<_>>>()?;
+        .zip(ciphertexts)
+        .map(
+            |(new_member, encrypted_group_secrets)| EncryptedGroupSecrets {
+                new_member,
+                encrypted_group_secrets,
+            },
+        )
+        .collect();
     Ok(Welcome {
         cipher_suite: cs.cipher_suite(),
         secrets,

@@ -92,6 +92,57 @@ pub fn verify_with_label(
     Ok(cs.verify(key, &sign_content(label, content)?, signature)?)
 }
 
+/// `VerifyWithLabel` checks collected to be verified together with
+/// [`CipherSuiteProvider::verify_many`] (in batches, in parallel), each with
+/// the error to report if its signature does not hold. Other failures (a
+/// malformed key, say) keep their crypto error.
+pub(crate) struct SignatureChecks<'a> {
+    items: Vec<(&'a SignaturePublicKey, Vec<u8>, &'a [u8], Error)>,
+}
+
+impl<'a> SignatureChecks<'a> {
+    /// No checks yet.
+    pub(crate) fn new() -> Self {
+        Self { items: Vec::new() }
+    }
+
+    /// Adds `VerifyWithLabel(key, label, content, signature)`, failing with
+    /// `on_invalid` if the signature does not hold.
+    pub(crate) fn push(
+        &mut self,
+        key: &'a SignaturePublicKey,
+        label: &[u8],
+        content: &[u8],
+        signature: &'a [u8],
+        on_invalid: Error,
+    ) -> Result<()> {
+        self.items
+            .push((key, sign_content(label, content)?, signature, on_invalid));
+        Ok(())
+    }
+
+    /// Verifies every check; the error is that of the first (in the order
+    /// they were added) that fails.
+    pub(crate) fn verify(self, cs: &dyn CipherSuiteProvider) -> Result<()> {
+        let refs: Vec<(&SignaturePublicKey, &[u8], &[u8])> = self
+            .items
+            .iter()
+            .map(|(key, msg, sig, _)| (*key, msg.as_slice(), *sig))
+            .collect();
+        match cs.verify_many(&refs) {
+            Ok(()) => Ok(()),
+            Err((i, crate::error::CryptoError::InvalidSignature)) => Err(self
+                .items
+                .into_iter()
+                .nth(i)
+                .map_or(crate::error::CryptoError::InvalidSignature.into(), |it| {
+                    it.3
+                })),
+            Err((_, e)) => Err(e.into()),
+        }
+    }
+}
+
 /// Encodes `EncryptContext { opaque label<V> = "MLS 1.0 " + Label; opaque context<V>; }`.
 fn encrypt_context(label: &[u8], context: &[u8]) -> Result<Vec<u8>> {
     // Same shape as SignContent.
@@ -108,6 +159,19 @@ pub fn encrypt_with_label(
     plaintext: &[u8],
 ) -> Result<HpkeCiphertext> {
     Ok(cs.hpke_seal(key, &encrypt_context(label, context)?, &[], plaintext)?)
+}
+
+/// [`encrypt_with_label`] of several plaintexts, each to its public key,
+/// under one label and context, in order. The `EncryptContext` is encoded
+/// once, and the provider may share the work that depends only on it
+/// ([`CipherSuiteProvider::hpke_seal_many`]).
+pub fn encrypt_with_label_many(
+    cs: &dyn CipherSuiteProvider,
+    label: &[u8],
+    context: &[u8],
+    recipients: &[(&HpkePublicKey, &[u8])],
+) -> Result<Vec<HpkeCiphertext>> {
+    Ok(cs.hpke_seal_many(&encrypt_context(label, context)?, &[], recipients)?)
 }
 
 /// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext)

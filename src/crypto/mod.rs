@@ -206,6 +206,23 @@ pub trait CipherSuiteProvider: Send + Sync {
         plaintext: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError>;
 
+    /// HPKE single-shot base-mode encryption of several plaintexts, each to
+    /// its recipient, under one `info` and `aad`: the result is what
+    /// [`CipherSuiteProvider::hpke_seal`] gives for each pair, in order.
+    /// Providers may share the work that depends only on `info` and run the
+    /// recipients in parallel; the default calls `hpke_seal` for each.
+    fn hpke_seal_many(
+        &self,
+        info: &[u8],
+        aad: &[u8],
+        recipients: &[(&HpkePublicKey, &[u8])],
+    ) -> Result<Vec<HpkeCiphertext>, CryptoError> {
+        recipients
+            .iter()
+            .map(|(pk, pt)| self.hpke_seal(pk, info, aad, pt))
+            .collect()
+    }
+
     /// HPKE single-shot base-mode decryption (RFC 9180 `OpenBase`).
     fn hpke_open(
         &self,
@@ -263,6 +280,26 @@ pub trait CipherSuiteProvider: Send + Sync {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError>;
+
+    /// Verifies several signatures, each `(key, message, signature)`.
+    /// `Ok(())` if every one holds; otherwise the index of the first that
+    /// does not, with the error [`CipherSuiteProvider::verify`] gives for it.
+    ///
+    /// Providers may verify in batches and in parallel; the default verifies
+    /// each in turn. A batch check is sound (it accepts no signature that the
+    /// key's holder did not make) but, for Ed25519, may accept a signature
+    /// whose `R` or key encoding carries a small torsion component that
+    /// single strict verification rejects; such a signature can only come
+    /// from the holder of the key.
+    fn verify_many(
+        &self,
+        items: &[(&SignaturePublicKey, &[u8], &[u8])],
+    ) -> Result<(), (usize, CryptoError)> {
+        for (i, (key, message, signature)) in items.iter().enumerate() {
+            self.verify(key, message, signature).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
 
     /// A fresh random signature key pair.
     fn signature_generate_key_pair(

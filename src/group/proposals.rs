@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use crate::crypto::CipherSuiteProvider;
-use crate::error::{CryptoError, Error, ProtocolError, Result};
+use crate::crypto::labeled::SignatureChecks;
+use crate::error::{Error, ProtocolError, Result};
 use crate::messages::{
     Extension, ExtensionList, KeyPackage, LeafNode, PreSharedKeyId, Proposal, ProposalRef,
     ProposalType, Psk, ReInit, RequiredCapabilities, ResumptionPskUsage, Sender, SenderType,
@@ -104,28 +105,26 @@ pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) ->
     Ok(())
 }
 
-/// Validates a KeyPackage for this group (RFC 9420 §10.1) against `tree`.
-pub(crate) fn validate_key_package(
+/// Validates a KeyPackage for this group (RFC 9420 §10.1) against `tree`,
+/// except for its two signatures (the KeyPackage's and its leaf node's),
+/// which are added to `checks` to be verified with others.
+pub(crate) fn validate_key_package_deferred<'a>(
     cs: &dyn CipherSuiteProvider,
     tree: &RatchetTree,
     ctx: &LeafValidationContext,
-    kp: &KeyPackage,
+    kp: &'a KeyPackage,
+    checks: &mut SignatureChecks<'a>,
 ) -> Result<()> {
     if kp.version != ctx.version || kp.cipher_suite != cs.cipher_suite() {
         return Err(ProtocolError::KeyPackageMismatch.into());
     }
     // "Verify that the signature on the KeyPackage is valid" (§10.1): its own
     // variant, so it is not taken for a bad signature on the commit itself.
-    match kp.verify_signature(cs) {
-        Err(Error::Crypto(CryptoError::InvalidSignature)) => {
-            return Err(ProtocolError::KeyPackageSignatureInvalid.into());
-        }
-        other => other?,
-    }
+    kp.queue_signature_check(checks, ProtocolError::KeyPackageSignatureInvalid.into())?;
     if kp.init_key == kp.leaf_node.encryption_key {
         return Err(ProtocolError::KeyPackageInitKeyReused.into());
     }
-    tree.validate_leaf_node(cs, ctx, &kp.leaf_node, LeafNodeOrigin::KeyPackage)
+    tree.validate_leaf_node_deferred(cs, ctx, &kp.leaf_node, LeafNodeOrigin::KeyPackage, checks)
 }
 
 /// Whether `leaf` supports the group context `extensions`: every non-default
@@ -291,14 +290,18 @@ pub(crate) fn apply_proposals(
         }
     }
 
+    // The KeyPackages' signatures are verified together once every other
+    // rule has passed (in batches, in parallel: the bulk of a large add).
     let mut added = Vec::new();
+    let mut checks = SignatureChecks::new();
     for p in proposals {
         if let Proposal::Add(a) = &p.proposal {
-            validate_key_package(cs, &new_tree, &ctx, &a.key_package)?;
+            validate_key_package_deferred(cs, &new_tree, &ctx, &a.key_package, &mut checks)?;
             let leaf = new_tree.add_leaf(a.key_package.leaf_node.clone())?;
             added.push((leaf, a.key_package.clone()));
         }
     }
+    checks.verify(cs)?;
 
     // A new set of group context extensions must be supported by every
     // member of the new tree (§12.1.7, §11.1).

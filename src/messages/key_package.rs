@@ -54,6 +54,23 @@ impl KeyPackage {
         Ok(())
     }
 
+    /// Adds the check of the KeyPackage signature to `checks`, failing with
+    /// `on_invalid` (see [`KeyPackage::verify_signature`]).
+    pub(crate) fn queue_signature_check<'a>(
+        &'a self,
+        checks: &mut crate::crypto::labeled::SignatureChecks<'a>,
+        on_invalid: crate::error::Error,
+    ) -> Result<()> {
+        let tbs = self.to_be_signed()?;
+        checks.push(
+            &self.leaf_node.signature_key,
+            b"KeyPackageTBS",
+            &tbs,
+            &self.signature,
+            on_invalid,
+        )
+    }
+
     /// Verifies the KeyPackage signature with the leaf's signature key.
     pub fn verify_signature(&self, cs: &dyn CipherSuiteProvider) -> Result<()> {
         let tbs = self.to_be_signed()?;

@@ -120,6 +120,24 @@ impl LeafNode {
         Ok(())
     }
 
+    /// Adds the check of the leaf node's signature to `checks`, failing with
+    /// `on_invalid` (see [`LeafNode::verify_signature`]).
+    pub(crate) fn queue_signature_check<'a>(
+        &'a self,
+        checks: &mut crate::crypto::labeled::SignatureChecks<'a>,
+        binding: Option<LeafNodeGroupBinding<'_>>,
+        on_invalid: crate::error::Error,
+    ) -> Result<()> {
+        let tbs = self.to_be_signed(binding)?;
+        checks.push(
+            &self.signature_key,
+            b"LeafNodeTBS",
+            &tbs,
+            &self.signature,
+            on_invalid,
+        )
+    }
+
     /// Verifies the leaf node's signature with its own signature key.
     pub fn verify_signature(
         &self,

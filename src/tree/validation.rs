@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use super::RatchetTree;
 use super::index::{leaf_supports, supported_credentials};
+use crate::crypto::labeled::SignatureChecks;
 use crate::crypto::{CipherSuite, CipherSuiteProvider};
 use crate::error::{CryptoError, Error, ProtocolError, Result};
 use crate::messages::{
@@ -140,6 +141,39 @@ impl RatchetTree {
         verify_leaf_signature(cs, leaf, &ctx.group_id, origin)
     }
 
+    /// [`RatchetTree::validate_leaf_node`] with the signature check (rule 7)
+    /// added to `checks` instead of done here, so that many leaves' signatures
+    /// can be verified together.
+    pub(crate) fn validate_leaf_node_deferred<'a>(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ctx: &LeafValidationContext,
+        leaf: &'a LeafNode,
+        origin: LeafNodeOrigin,
+        checks: &mut SignatureChecks<'a>,
+    ) -> Result<()> {
+        self.check_suite(cs)?;
+        let replaced = match origin.leaf() {
+            Some(l) => {
+                self.check_leaf_in_range(l)?;
+                self.leaf(l)
+            }
+            None => None,
+        };
+        check_source(leaf, origin)?;
+        check_group_support(leaf, self.suite, ctx)?;
+        check_own_support(leaf)?;
+        self.check_credential_compatibility(leaf, replaced)?;
+        check_lifetime(leaf, ctx.lifetime)?;
+        self.check_keys_unique(leaf, origin, replaced)?;
+        let binding = leaf_binding(leaf, &ctx.group_id, origin)?;
+        leaf.queue_signature_check(
+            checks,
+            binding,
+            ProtocolError::LeafNodeSignatureInvalid.into(),
+        )
+    }
+
     /// Validates the whole tree as a new member must before using it
     /// (RFC 9420 §12.4.3.1):
     ///
@@ -163,10 +197,19 @@ impl RatchetTree {
             return Err(ProtocolError::TreeHashMismatch.into());
         }
         self.verify_parent_hashes(cs)?;
+        // Every rule but the signatures, leaf by leaf; then all N signatures
+        // at once (in batches, in parallel: the bulk of a join's work).
+        let mut checks = SignatureChecks::new();
         for (index, leaf) in self.members() {
-            self.validate_leaf_node(cs, ctx, leaf, LeafNodeOrigin::Tree(index))?;
+            self.validate_leaf_node_deferred(
+                cs,
+                ctx,
+                leaf,
+                LeafNodeOrigin::Tree(index),
+                &mut checks,
+            )?;
         }
-        Ok(())
+        checks.verify(cs)
     }
 
     /// Checks the `unmerged_leaves` rules of RFC 9420 §12.4.3.1 for every
@@ -372,25 +415,33 @@ fn verify_leaf_signature(
     group_id: &[u8],
     origin: LeafNodeOrigin,
 ) -> Result<()> {
-    let binding = match (&leaf.leaf_node_source, origin.leaf()) {
-        (LeafNodeSource::KeyPackage(_), _) => None,
-        (_, Some(leaf_index)) => Some(LeafNodeGroupBinding {
-            group_id,
-            leaf_index,
-        }),
-        // An update or commit leaf outside the tree: check_source refused it already.
-        (_, None) => {
-            return Err(ProtocolError::LeafNodeSourceMismatch {
-                expected: 1,
-                found: leaf.leaf_node_source.code(),
-            }
-            .into());
-        }
-    };
+    let binding = leaf_binding(leaf, group_id, origin)?;
     match leaf.verify_signature(cs, binding) {
         Err(Error::Crypto(CryptoError::InvalidSignature)) => {
             Err(ProtocolError::LeafNodeSignatureInvalid.into())
         }
         other => other,
+    }
+}
+
+/// §7.2: the group binding of a leaf's signature: none for the
+/// `key_package` source, the group ID and leaf index for the others.
+fn leaf_binding<'a>(
+    leaf: &LeafNode,
+    group_id: &'a [u8],
+    origin: LeafNodeOrigin,
+) -> Result<Option<LeafNodeGroupBinding<'a>>> {
+    match (&leaf.leaf_node_source, origin.leaf()) {
+        (LeafNodeSource::KeyPackage(_), _) => Ok(None),
+        (_, Some(leaf_index)) => Ok(Some(LeafNodeGroupBinding {
+            group_id,
+            leaf_index,
+        })),
+        // An update or commit leaf outside the tree: check_source refused it already.
+        (_, None) => Err(ProtocolError::LeafNodeSourceMismatch {
+            expected: 1,
+            found: leaf.leaf_node_source.code(),
+        }
+        .into()),
     }
 }

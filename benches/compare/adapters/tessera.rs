@@ -9,9 +9,10 @@
 //!   forced path on add-only commits (like mls-rs; openmls sends one).
 //! - Updates: `Group::commit` with `force_path: true` and no proposals.
 //! - Time: the current Unix time is passed as `now` (KeyPackage lifetimes).
-//! - Snapshots: `fork_member` needs `tessera::group::Group: Clone`. Until the
-//!   library offers it (or another way to duplicate a member's state), this
-//!   adapter is compiled only with the bench crate's `tessera` feature.
+//! - Snapshots: `fork_member` round-trips the state through
+//!   `Group::to_bytes` / `Group::from_bytes`, outside the timed region.
+//!   `Group` is deliberately not `Clone`: two live copies of one member would
+//!   encrypt with the same ratchet keys and nonces.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,6 +49,7 @@ pub struct Joiner {
 
 /// A group member.
 pub struct Member {
+    provider: RustCryptoProvider,
     group: Group,
 }
 
@@ -149,8 +151,11 @@ impl MlsHarness for Tessera {
     }
 
     fn fork_member(member: &Member) -> Member {
+        let state = member.group.to_bytes().expect("serialize the group state");
         Member {
-            group: member.group.clone(),
+            provider: member.provider.clone(),
+            group: Group::from_bytes(&member.provider, state.as_bytes())
+                .expect("restore the group state"),
         }
     }
 
@@ -177,7 +182,10 @@ impl MlsHarness for Tessera {
             Vec::new(),
         )
         .expect("create group");
-        Member { group }
+        Member {
+            provider: creator.provider,
+            group,
+        }
     }
 
     fn create_and_add(creator: Creator, key_packages: &[Vec<u8>]) -> (Member, Vec<u8>, Vec<u8>) {
@@ -211,7 +219,10 @@ impl MlsHarness for Tessera {
             },
         )
         .expect("join");
-        Member { group }
+        Member {
+            provider: joiner.provider,
+            group,
+        }
     }
 
     fn update(member: &mut Member) -> Vec<u8> {

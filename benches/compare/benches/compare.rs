@@ -1,13 +1,11 @@
-//! Side-by-side benchmarks: openmls, mls-rs (and Tessera once its group engine
-//! exists), plus the "crypto floor" (unit costs of the primitives).
+//! Side-by-side benchmarks: Tessera, openmls and mls-rs, plus the "crypto floor" (unit costs of the primitives).
 //!
 //! One criterion group per operation and group size, named `<op>/N=<n>`, with
 //! one function per library. See README.md for the scenarios and the knobs.
 //!
 //! To add a library: write `adapters/<lib>.rs` implementing
 //! `tessera_bench::MlsHarness`, include it below with `#[path]`, and add one
-//! line to `fixtures()`. Tessera's adapter is compiled with the crate feature
-//! `tessera` (it needs `tessera::group::Group: Clone`).
+//! line to `fixtures()`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -23,7 +21,6 @@ use tessera_bench::{
 mod mls_rs_adapter;
 #[path = "../adapters/openmls.rs"]
 mod openmls_adapter;
-#[cfg(feature = "tessera")]
 #[path = "../adapters/tessera.rs"]
 mod tessera_adapter;
 
@@ -224,8 +221,6 @@ impl<H: MlsHarness> Runner for Fixture<H> {
 }
 
 /// The fixtures of every selected library at group size `n`.
-///
-/// Tessera is included with the crate feature `tessera` (see Cargo.toml).
 fn fixtures(cfg: &Config, n: usize) -> Vec<Box<dyn Runner>> {
     let populated = n <= cfg.populated_max;
     let mut v: Vec<Box<dyn Runner>> = Vec::new();
@@ -239,7 +234,6 @@ fn fixtures(cfg: &Config, n: usize) -> Vec<Box<dyn Runner>> {
             v.push(Box::new(build_fixture::<H>(n, populated)));
         }
     }
-    #[cfg(feature = "tessera")]
     add::<tessera_adapter::Tessera>(&mut v, cfg, n, populated);
     add::<openmls_adapter::OpenMls>(&mut v, cfg, n, populated);
     add::<mls_rs_adapter::MlsRs>(&mut v, cfg, n, populated);

@@ -1,7 +1,7 @@
 //! Peak memory of a member joining a group of N.
 //!
 //! ```text
-//! cargo run --release -p tessera-bench --example peak_mem -- <openmls|mls-rs> <N>
+//! cargo run --release -p tessera-bench --example peak_mem -- <tessera|openmls|mls-rs> <N>
 //! ```
 //!
 //! Two processes, so that building the group does not count towards the
@@ -27,7 +27,6 @@ use tessera_bench::{MlsHarness, proc_status_bytes};
 mod mls_rs_adapter;
 #[path = "../adapters/openmls.rs"]
 mod openmls_adapter;
-#[cfg(feature = "tessera")]
 #[path = "../adapters/tessera.rs"]
 mod tessera_adapter;
 
@@ -37,10 +36,9 @@ fn with_lib<F: LibFn>(lib: &str, f: F) -> F::Out {
     match lib {
         "openmls" => f.run::<openmls_adapter::OpenMls>(),
         "mls-rs" => f.run::<mls_rs_adapter::MlsRs>(),
-        #[cfg(feature = "tessera")]
         "tessera" => f.run::<tessera_adapter::Tessera>(),
         other => {
-            eprintln!("unknown library {other:?}: expected openmls or mls-rs");
+            eprintln!("unknown library {other:?}: expected tessera, openmls or mls-rs");
             std::process::exit(2)
         }
     }
@@ -172,7 +170,7 @@ fn main() {
             )
         }
         _ => {
-            eprintln!("usage: peak_mem <openmls|mls-rs> <N>");
+            eprintln!("usage: peak_mem <tessera|openmls|mls-rs> <N>");
             std::process::exit(2)
         }
     }

@@ -19,6 +19,7 @@
 
 use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs::{Hpke, HpkeError, Mode};
+use hpke_rs_crypto::types::TwoStageKdfAlgorithm;
 use zeroize::Zeroizing;
 
 use super::hpke_backend::{self, ProviderPrng, TesseraHpkeCrypto};
@@ -177,6 +178,93 @@ pub(super) fn seal(
     })
 }
 
+/// `suite_id = concat("HPKE", I2OSP(kem_id, 2), I2OSP(kdf_id, 2),
+/// I2OSP(aead_id, 2))` (RFC 9180 §5.1) and the suite's HKDF.
+fn hpke_suite(algs: &Algorithms) -> ([u8; 10], TwoStageKdfAlgorithm) {
+    let (kdf_id, kdf): (u16, _) = match algs.hash {
+        HashAlg::Sha256 => (0x0001, TwoStageKdfAlgorithm::HkdfSha256),
+        HashAlg::Sha384 => (0x0002, TwoStageKdfAlgorithm::HkdfSha384),
+        HashAlg::Sha512 => (0x0003, TwoStageKdfAlgorithm::HkdfSha512),
+    };
+    let aead_id: u16 = match algs.aead {
+        AeadAlg::Aes128Gcm => 0x0001,
+        AeadAlg::Aes256Gcm => 0x0002,
+        AeadAlg::ChaCha20Poly1305 => 0x0003,
+    };
+    let [k0, k1] = (kem_id(algs.kem) as u16).to_be_bytes();
+    let [d0, d1] = kdf_id.to_be_bytes();
+    let [a0, a1] = aead_id.to_be_bytes();
+    ([b'H', b'P', b'K', b'E', k0, k1, d0, d1, a0, a1], kdf)
+}
+
+/// `SealBase(pkR, info, aad, pt)` (RFC 9180 §6.1) for several recipients
+/// and plaintexts under one `info`: the same ciphertexts as [`seal`] for
+/// each pair, but the base-mode key schedule's `key_schedule_context`
+/// (`mode || psk_id_hash || info_hash`, RFC 9180 §5.1), which hashes all of
+/// `info`, is computed once. A Welcome's `info` holds the whole encrypted
+/// GroupInfo, so hashing it once per new member would make a large add
+/// quadratic. The ephemeral keys are drawn from the provider's generator in
+/// order, then the recipients are encapsulated to and encrypted for in
+/// parallel (crate feature `parallel`).
+pub(super) fn seal_many(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    info: &[u8],
+    aad: &[u8],
+    recipients: &[(&HpkePublicKey, &[u8])],
+) -> Result<Vec<HpkeCiphertext>, CryptoError> {
+    const SCHEDULE: CryptoError = CryptoError::Other("HPKE key schedule failed");
+    let kem = kem_id(algs.kem);
+    let (suite_id, kdf) = hpke_suite(algs);
+    let mut jobs = Vec::with_capacity(recipients.len());
+    for &(pk, pt) in recipients {
+        check_public_key(algs.kem, pk)?;
+        let mut ikm_e = Zeroizing::new(vec![0u8; kem.private_key_len()]);
+        fill_random(rng, &mut ikm_e)?;
+        jobs.push((pk, pt, ikm_e));
+    }
+    // Base mode: psk = psk_id = "" (RFC 9180 §5.1).
+    let psk_id_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"psk_id_hash", &[])
+        .map_err(|_| SCHEDULE)?;
+    let info_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"info_hash", info)
+        .map_err(|_| SCHEDULE)?;
+    let mut schedule_context = Vec::with_capacity(1 + psk_id_hash.len() + info_hash.len());
+    schedule_context.push(0x00); // mode_base
+    schedule_context.extend_from_slice(&psk_id_hash);
+    schedule_context.extend_from_slice(&info_hash);
+    let nk = match algs.aead {
+        AeadAlg::Aes128Gcm => 16,
+        AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
+    };
+    let seal_one = |(pk, pt, ikm_e): &(&HpkePublicKey, &[u8], Zeroizing<Vec<u8>>)| {
+        let (shared_secret, enc) = hpke_backend::dhkem_encap_derand(kem, pk.as_bytes(), ikm_e)
+            .map_err(|_| CryptoError::InvalidPublicKey)?;
+        let secret =
+            hpke_backend::labeled_extract_in(kdf, &suite_id, &shared_secret, b"secret", &[])
+                .map_err(|_| SCHEDULE)?;
+        let key =
+            hpke_backend::labeled_expand_in(kdf, &suite_id, &secret, b"key", &schedule_context, nk)
+                .map_err(|_| SCHEDULE)?;
+        // The first (and only) message uses the base nonce (sequence number 0).
+        let nonce = hpke_backend::labeled_expand_in(
+            kdf,
+            &suite_id,
+            &secret,
+            b"base_nonce",
+            &schedule_context,
+            12,
+        )
+        .map_err(|_| SCHEDULE)?;
+        let ciphertext = super::aead_op(algs.aead, &key, &nonce, aad, pt, true)
+            .map_err(|_| CryptoError::Other("HPKE encryption failed"))?;
+        Ok(HpkeCiphertext {
+            kem_output: enc,
+            ciphertext,
+        })
+    };
+    crate::parallel::map(&jobs, seal_one).into_iter().collect()
+}
+
 /// `SetupBaseS(pkR, info)` then `Context.Export(exporter_context, L)`
 /// (RFC 9180 §5.1.1, §5.3): the encapsulated key and the exported secret.
 pub(super) fn export_sender(
@@ -321,6 +409,51 @@ mod tests {
             5 => (66, 133),
             7 => (48, 97),
             _ => unreachable!(),
+        }
+    }
+
+    /// `hpke_seal_many` runs its own base-mode key schedule (to hash `info`
+    /// once); what it seals must open with hpke-rs's `OpenBase`, for every
+    /// suite, recipient and plaintext, and nothing else must.
+    #[test]
+    fn seal_many_opens_with_open_base_every_suite() {
+        for cs in suites(3) {
+            let keys: Vec<_> = (0..5)
+                .map(|_| cs.hpke_generate_key_pair().unwrap())
+                .collect();
+            let pts: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; i * 40]).collect();
+            let info = vec![0x5a; 5000];
+            let recipients: Vec<(&HpkePublicKey, &[u8])> = keys
+                .iter()
+                .zip(&pts)
+                .map(|((_, pk), pt)| (pk, pt.as_slice()))
+                .collect();
+            let cts = cs.hpke_seal_many(&info, b"aad", &recipients).unwrap();
+            assert_eq!(cts.len(), 5);
+            for (i, ((sk, _), ct)) in keys.iter().zip(&cts).enumerate() {
+                assert_eq!(
+                    cs.hpke_open(sk, ct, &info, b"aad").unwrap(),
+                    pts[i],
+                    "{cs:?}"
+                );
+                assert!(cs.hpke_open(sk, ct, &info[1..], b"aad").is_err(), "{cs:?}");
+                assert!(cs.hpke_open(sk, ct, &info, b"aax").is_err(), "{cs:?}");
+                let other = &keys[(i + 1) % 5].0;
+                assert!(cs.hpke_open(other, ct, &info, b"aad").is_err(), "{cs:?}");
+            }
+            // Fresh ephemeral keys for each recipient, even for one key twice.
+            let twice = cs
+                .hpke_seal_many(&info, b"", &[recipients[0], recipients[0]])
+                .unwrap();
+            assert_ne!(twice[0].kem_output, twice[1].kem_output, "{cs:?}");
+            assert!(cs.hpke_seal_many(&info, b"", &[]).unwrap().is_empty());
+            // A malformed key anywhere fails the whole call.
+            let bad = HpkePublicKey(vec![1; 3]);
+            assert_eq!(
+                cs.hpke_seal_many(&info, b"", &[recipients[0], (&bad, b"x")]),
+                Err(CryptoError::InvalidPublicKey),
+                "{cs:?}"
+            );
         }
     }
 

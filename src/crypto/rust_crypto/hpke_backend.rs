@@ -96,22 +96,17 @@ fn kem_kdf(alg: KemAlgorithm) -> Result<TwoStageKdfAlgorithm, Error> {
     TwoStageKdfAlgorithm::try_from(KdfAlgorithm::from(alg))
 }
 
-/// `LabeledExtract(salt, label, ikm)` (RFC 9180 §4).
+/// `LabeledExtract(salt, label, ikm)` (RFC 9180 §4) of the KEM `alg`.
 fn labeled_extract(
     alg: KemAlgorithm,
     salt: &[u8],
     label: &[u8],
     ikm: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let mut labeled_ikm = Zeroizing::new(Vec::with_capacity(7 + 5 + label.len() + ikm.len()));
-    labeled_ikm.extend_from_slice(b"HPKE-v1");
-    labeled_ikm.extend_from_slice(&kem_suite_id(alg));
-    labeled_ikm.extend_from_slice(label);
-    labeled_ikm.extend_from_slice(ikm);
-    HpkeRustCrypto::kdf_extract(kem_kdf(alg)?, salt, &labeled_ikm).map(Zeroizing::new)
+    labeled_extract_in(kem_kdf(alg)?, &kem_suite_id(alg), salt, label, ikm)
 }
 
-/// `LabeledExpand(prk, label, info, L)` (RFC 9180 §4).
+/// `LabeledExpand(prk, label, info, L)` (RFC 9180 §4) of the KEM `alg`.
 fn labeled_expand(
     alg: KemAlgorithm,
     prk: &[u8],
@@ -119,14 +114,46 @@ fn labeled_expand(
     info: &[u8],
     len: usize,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
+    labeled_expand_in(kem_kdf(alg)?, &kem_suite_id(alg), prk, label, info, len)
+}
+
+/// `LabeledExtract(salt, label, ikm)` (RFC 9180 §4) with the KDF `kdf` and
+/// the `suite_id` of a KEM (`"KEM" || kem_id`) or of HPKE
+/// (`"HPKE" || kem_id || kdf_id || aead_id`).
+pub(crate) fn labeled_extract_in(
+    kdf: TwoStageKdfAlgorithm,
+    suite_id: &[u8],
+    salt: &[u8],
+    label: &[u8],
+    ikm: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut labeled_ikm = Zeroizing::new(Vec::with_capacity(
+        7 + suite_id.len() + label.len() + ikm.len(),
+    ));
+    labeled_ikm.extend_from_slice(b"HPKE-v1");
+    labeled_ikm.extend_from_slice(suite_id);
+    labeled_ikm.extend_from_slice(label);
+    labeled_ikm.extend_from_slice(ikm);
+    HpkeRustCrypto::kdf_extract(kdf, salt, &labeled_ikm).map(Zeroizing::new)
+}
+
+/// `LabeledExpand(prk, label, info, L)` (RFC 9180 §4), see [`labeled_extract_in`].
+pub(crate) fn labeled_expand_in(
+    kdf: TwoStageKdfAlgorithm,
+    suite_id: &[u8],
+    prk: &[u8],
+    label: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     let l = u16::try_from(len).map_err(|_| Error::HpkeInvalidOutputLength)?;
-    let mut labeled_info = Vec::with_capacity(2 + 7 + 5 + label.len() + info.len());
+    let mut labeled_info = Vec::with_capacity(2 + 7 + suite_id.len() + label.len() + info.len());
     labeled_info.extend_from_slice(&l.to_be_bytes());
     labeled_info.extend_from_slice(b"HPKE-v1");
-    labeled_info.extend_from_slice(&kem_suite_id(alg));
+    labeled_info.extend_from_slice(suite_id);
     labeled_info.extend_from_slice(label);
     labeled_info.extend_from_slice(info);
-    HpkeRustCrypto::kdf_expand(kem_kdf(alg)?, prk, &labeled_info, len).map(Zeroizing::new)
+    HpkeRustCrypto::kdf_expand(kdf, prk, &labeled_info, len).map(Zeroizing::new)
 }
 
 /// Whether `alg` is one of the DH-based KEMs of RFC 9180 §7.1.

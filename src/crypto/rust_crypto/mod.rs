@@ -311,6 +311,15 @@ impl CipherSuiteProvider for RustCryptoSuite {
         hpke::seal(&self.algs, &self.rng, public_key, info, aad, plaintext)
     }
 
+    fn hpke_seal_many(
+        &self,
+        info: &[u8],
+        aad: &[u8],
+        recipients: &[(&HpkePublicKey, &[u8])],
+    ) -> Result<Vec<HpkeCiphertext>, CryptoError> {
+        hpke::seal_many(&self.algs, &self.rng, info, aad, recipients)
+    }
+
     fn hpke_open(
         &self,
         private_key: &HpkePrivateKey,
@@ -383,6 +392,13 @@ impl CipherSuiteProvider for RustCryptoSuite {
         signature: &[u8],
     ) -> Result<(), CryptoError> {
         signature::verify(self.algs.sig, key, message, signature)
+    }
+
+    fn verify_many(
+        &self,
+        items: &[(&SignaturePublicKey, &[u8], &[u8])],
+    ) -> Result<(), (usize, CryptoError)> {
+        signature::verify_many(self.algs.sig, items)
     }
 
     fn signature_generate_key_pair(

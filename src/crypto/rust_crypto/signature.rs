@@ -63,6 +63,109 @@ fn ed448_sign(
         .map_err(|_| CryptoError::Other("Ed448 signing failed"))
 }
 
+/// Verifies several signatures (see `CipherSuiteProvider::verify_many`):
+/// Ed25519 ones in batches, the other schemes one by one; both in parallel
+/// with the crate feature `parallel`.
+pub(super) fn verify_many(
+    alg: SigAlg,
+    items: &[(&SignaturePublicKey, &[u8], &[u8])],
+) -> Result<(), (usize, CryptoError)> {
+    let failed: Vec<usize> = match alg {
+        SigAlg::Ed25519 => ed25519_failures(items),
+        _ => crate::parallel::map(items, |(key, msg, sig)| verify(alg, key, msg, sig).is_err())
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, bad)| bad.then_some(i))
+            .collect(),
+    };
+    match failed.into_iter().min() {
+        None => Ok(()),
+        Some(i) => {
+            let (key, msg, sig) = items[i];
+            // The exact error of the first failure, as `verify` reports it.
+            Err((
+                i,
+                verify(alg, key, msg, sig)
+                    .err()
+                    .unwrap_or(CryptoError::InvalidSignature),
+            ))
+        }
+    }
+}
+
+/// Fewest signatures worth a batch of their own.
+const MIN_BATCH: usize = 32;
+
+/// An Ed25519 signature that passed the checks `verify_strict` makes
+/// before its equation: canonical encodings, key and `R` not of small order.
+struct Ed25519Item<'a> {
+    index: usize,
+    key: ed25519_dalek::VerifyingKey,
+    msg: &'a [u8],
+    sig: ed25519_dalek::Signature,
+}
+
+/// The key and signature of an Ed25519 item, if `verify_strict` would get
+/// as far as checking its equation.
+fn ed25519_prepare(
+    key: &[u8],
+    sig: &[u8],
+) -> Option<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature)> {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(<&[u8; 32]>::try_from(key).ok()?).ok()?;
+    let sig_bytes = <&[u8; 64]>::try_from(sig).ok()?;
+    let (r, s) = sig_bytes.split_at(32);
+    let r = curve25519_dalek::edwards::CompressedEdwardsY::from_slice(r)
+        .ok()?
+        .decompress()?;
+    let s: [u8; 32] = s.try_into().ok()?;
+    let canonical_s = bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s).is_some());
+    if key.is_weak() || r.is_small_order() || !canonical_s {
+        return None;
+    }
+    Some((key, ed25519_dalek::Signature::from_bytes(sig_bytes)))
+}
+
+/// The indices of the Ed25519 signatures in `items` that do not verify.
+///
+/// Items `verify_strict` would reject before its equation are verified
+/// alone (they fail). The others are split into one chunk per thread (at
+/// least [`MIN_BATCH`] each) and each chunk is checked with one
+/// multi-scalar equation (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7
+/// batch form, 128-bit coefficients); a chunk that fails is re-verified one
+/// signature at a time to find the bad ones.
+fn ed25519_failures(items: &[(&SignaturePublicKey, &[u8], &[u8])]) -> Vec<usize> {
+    let mut failed = Vec::new();
+    let mut batchable = Vec::with_capacity(items.len());
+    for (index, (key, msg, sig)) in items.iter().enumerate() {
+        match ed25519_prepare(key.as_bytes(), sig) {
+            Some((key, sig)) => batchable.push(Ed25519Item {
+                index,
+                key,
+                msg,
+                sig,
+            }),
+            None => failed.push(index),
+        }
+    }
+    let per_thread = batchable.len().div_ceil(crate::parallel::threads());
+    let chunks: Vec<&[Ed25519Item<'_>]> = batchable.chunks(per_thread.max(MIN_BATCH)).collect();
+    let chunk_failures = crate::parallel::map(&chunks, |chunk| {
+        let msgs: Vec<&[u8]> = chunk.iter().map(|it| it.msg).collect();
+        let sigs: Vec<ed25519_dalek::Signature> = chunk.iter().map(|it| it.sig).collect();
+        let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|it| it.key).collect();
+        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+            return Vec::new();
+        }
+        chunk
+            .iter()
+            .filter(|it| it.key.verify_strict(it.msg, &it.sig).is_err())
+            .map(|it| it.index)
+            .collect()
+    });
+    failed.extend(chunk_failures.into_iter().flatten());
+    failed
+}
+
 /// Verifies `sig` over `msg` under `key`.
 pub(super) fn verify(
     alg: SigAlg,
@@ -247,6 +350,146 @@ mod tests {
             .iter()
             .map(|&cs| p.suite(cs).unwrap())
             .collect()
+    }
+
+    /// `verify_many` gives what `verify` gives for the first failure, in
+    /// every suite, whether the bad items are in one batch or several.
+    #[test]
+    fn verify_many_reports_the_first_failure_every_suite() {
+        for cs in suites(4) {
+            let n = if cs.cipher_suite() == CipherSuite(1) {
+                150
+            } else {
+                12
+            };
+            let keys: Vec<_> = (0..n)
+                .map(|_| cs.signature_generate_key_pair().unwrap())
+                .collect();
+            let msgs: Vec<Vec<u8>> = (0..n)
+                .map(|i| format!("message {i}").into_bytes())
+                .collect();
+            let mut sigs: Vec<Vec<u8>> = keys
+                .iter()
+                .zip(&msgs)
+                .map(|((sk, _), m)| cs.sign(sk, m).unwrap())
+                .collect();
+            let items = |sigs: &[Vec<u8>]| -> Vec<(SignaturePublicKey, Vec<u8>, Vec<u8>)> {
+                keys.iter()
+                    .zip(&msgs)
+                    .zip(sigs)
+                    .map(|(((_, pk), m), s)| (pk.clone(), m.clone(), s.clone()))
+                    .collect()
+            };
+            let run = |owned: &[(SignaturePublicKey, Vec<u8>, Vec<u8>)]| {
+                let refs: Vec<(&SignaturePublicKey, &[u8], &[u8])> = owned
+                    .iter()
+                    .map(|(k, m, s)| (k, m.as_slice(), s.as_slice()))
+                    .collect();
+                cs.verify_many(&refs)
+            };
+            assert_eq!(run(&items(&sigs)), Ok(()), "{cs:?}");
+            assert_eq!(run(&[]), Ok(()), "{cs:?}");
+            // Two bad signatures: the first is reported.
+            let (a, b) = (n / 3, n - 2);
+            sigs[b] = sigs[0].clone();
+            sigs[a] = cs.sign(&keys[a].0, b"another message").unwrap();
+            assert_eq!(
+                run(&items(&sigs)),
+                Err((a, CryptoError::InvalidSignature)),
+                "{cs:?}"
+            );
+            // A malformed key before them keeps its own error.
+            let mut owned = items(&sigs);
+            owned[1].0 = SignaturePublicKey(vec![7; 5]);
+            assert_eq!(
+                run(&owned),
+                Err((1, CryptoError::InvalidPublicKey)),
+                "{cs:?}"
+            );
+            // A truncated signature.
+            let mut owned = items(&sigs);
+            owned[0].2.pop();
+            assert_eq!(
+                run(&owned),
+                Err((0, CryptoError::InvalidSignature)),
+                "{cs:?}"
+            );
+        }
+    }
+
+    /// The checks strict verification makes before its equation hold in a
+    /// batch too: a signature with `R` of small order, one with a
+    /// non-canonical `s` and a small-order key are refused.
+    #[test]
+    fn ed25519_batch_keeps_the_strict_checks() {
+        let cs = &suites(5)[0];
+        let keys: Vec<_> = (0..40)
+            .map(|_| cs.signature_generate_key_pair().unwrap())
+            .collect();
+        let good: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|(sk, _)| cs.sign(sk, b"m").unwrap())
+            .collect();
+        let check = |key_of_3: SignaturePublicKey, sig_of_3: Vec<u8>| {
+            let mut owned: Vec<(SignaturePublicKey, Vec<u8>)> = keys
+                .iter()
+                .zip(&good)
+                .map(|((_, pk), s)| (pk.clone(), s.clone()))
+                .collect();
+            owned[3] = (key_of_3, sig_of_3);
+            let refs: Vec<(&SignaturePublicKey, &[u8], &[u8])> = owned
+                .iter()
+                .map(|(k, s)| (k, &b"m"[..], s.as_slice()))
+                .collect();
+            cs.verify_many(&refs)
+        };
+        // R = the identity (small order) and s = k·a for a key A = [a]B
+        // whose scalar we know: [s]B = R + [k]A holds, so a batch equation
+        // alone would accept it; strict verification refuses small-order R.
+        {
+            use curve25519_dalek::{Scalar, constants::ED25519_BASEPOINT_POINT as B};
+            use sha2::{Digest, Sha512};
+            let a = Scalar::from_bytes_mod_order([42; 32]);
+            let key = (a * B).compress().to_bytes();
+            let mut r = [0u8; 32];
+            r[0] = 1;
+            let k = Scalar::from_hash(
+                Sha512::new()
+                    .chain_update(r)
+                    .chain_update(key)
+                    .chain_update(b"m"),
+            );
+            let mut sig = r.to_vec();
+            sig.extend_from_slice((k * a).as_bytes());
+            // Alone, the equation holds: dalek's batch form accepts it.
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+            let dsig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+            assert!(ed25519_dalek::verify_batch(&[&b"m"[..]], &[dsig], &[vk]).is_ok());
+            assert_eq!(
+                check(SignaturePublicKey(key.to_vec()), sig),
+                Err((3, CryptoError::InvalidSignature))
+            );
+        }
+        // s + l is the same scalar, non-canonically encoded.
+        let mut non_canonical = good[3].clone();
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for (b, l) in non_canonical[32..].iter_mut().zip(l) {
+            let v = u16::from(*b) + u16::from(l) + carry;
+            *b = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(
+            check(keys[3].1.clone(), non_canonical),
+            Err((3, CryptoError::InvalidSignature))
+        );
+        // The identity as a public key (small order).
+        let mut identity_key = vec![0u8; 32];
+        identity_key[0] = 1;
+        assert!(check(SignaturePublicKey(identity_key), good[3].clone()).is_err());
     }
 
     #[test]

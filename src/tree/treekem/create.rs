@@ -2,8 +2,10 @@
 
 use super::{DerivedPath, UPDATE_PATH_LABEL, derive_path_keys};
 use crate::codec::Encode;
-use crate::crypto::labeled::encrypt_with_label;
-use crate::crypto::{CipherSuiteProvider, HpkePrivateKey, Secret, SignaturePrivateKey};
+use crate::crypto::labeled::encrypt_with_label_many;
+use crate::crypto::{
+    CipherSuiteProvider, HpkePrivateKey, HpkePublicKey, Secret, SignaturePrivateKey,
+};
 use crate::error::{ApiError, Result};
 use crate::messages::{
     GroupContext, LeafNode, LeafNodeGroupBinding, LeafNodeSource, ParentNode, UpdatePath,
@@ -103,29 +105,27 @@ impl PendingUpdatePath {
         new_members: &[LeafIndex],
     ) -> Result<UpdatePath> {
         let context = group_context.to_bytes()?;
-        let mut nodes = Vec::with_capacity(self.steps.len());
-        for ((step, secret), (_, public)) in self
-            .steps
-            .iter()
-            .zip(&self.path.secrets)
-            .zip(&self.path.keys)
-        {
-            let mut encrypted_path_secret = Vec::new();
-            for target in tree.resolution_excluding(step.copath_child, new_members)? {
+        // Every (public key, path secret) pair of the whole path, then one
+        // batch of HPKE encryptions (they share their EncryptContext).
+        let mut recipients: Vec<(&HpkePublicKey, &[u8])> = Vec::new();
+        let mut counts = Vec::with_capacity(self.steps.len());
+        for (step, secret) in self.steps.iter().zip(&self.path.secrets) {
+            let targets = tree.resolution_excluding(step.copath_child, new_members)?;
+            counts.push(targets.len());
+            for target in targets {
                 let key = tree
                     .encryption_key(target)
                     .ok_or(ApiError::InvalidArgument("resolution node is blank"))?;
-                encrypted_path_secret.push(encrypt_with_label(
-                    cs,
-                    key,
-                    UPDATE_PATH_LABEL,
-                    &context,
-                    secret.as_bytes(),
-                )?);
+                recipients.push((key, secret.as_bytes()));
             }
+        }
+        let mut ciphertexts =
+            encrypt_with_label_many(cs, UPDATE_PATH_LABEL, &context, &recipients)?.into_iter();
+        let mut nodes = Vec::with_capacity(self.steps.len());
+        for (count, (_, public)) in counts.into_iter().zip(&self.path.keys) {
             nodes.push(UpdatePathNode {
                 encryption_key: public.clone(),
-                encrypted_path_secret,
+                encrypted_path_secret: ciphertexts.by_ref().take(count).collect(),
             });
         }
         Ok(UpdatePath {

@@ -1,0 +1,73 @@
+//! Runs one operation in a loop, for a profiler (`perf record`, callgrind).
+//!
+//! ```text
+//! cargo build --release -p tessera-bench --example profile
+//! perf record -g ./target/release/examples/profile tessera create-add 1000 5
+//! ```
+//!
+//! Operations: `create-add` (create a group and add N-1 members, from
+//! KeyPackages made beforehand) and `join` (process the Welcome of that
+//! commit). Setup is done once before the loop, so with enough iterations
+//! the operation dominates the profile. Prints the mean time per iteration.
+
+use std::time::Instant;
+
+use tessera_bench::MlsHarness;
+
+#[path = "../adapters/mls_rs.rs"]
+mod mls_rs_adapter;
+#[path = "../adapters/openmls.rs"]
+mod openmls_adapter;
+#[path = "../adapters/tessera.rs"]
+mod tessera_adapter;
+
+fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
+    let creator = H::new_creator("member 0");
+    let joiners: Vec<(H::Joiner, Vec<u8>)> = (1..n)
+        .map(|i| H::new_joiner(&format!("member {i}")))
+        .collect();
+    let kps: Vec<Vec<u8>> = joiners.iter().map(|(_, kp)| kp.clone()).collect();
+    let t = Instant::now();
+    match op {
+        "create-add" => {
+            for _ in 0..iters {
+                let (m, commit, welcome) = H::create_and_add(H::fork_creator(&creator), &kps);
+                drop((m, commit, welcome));
+            }
+        }
+        "join" => {
+            let (_m, _commit, welcome) = H::create_and_add(H::fork_creator(&creator), &kps);
+            let joiner = &joiners[n - 2].0;
+            let t = Instant::now();
+            for _ in 0..iters {
+                drop(H::join(H::fork_joiner(joiner), &welcome));
+            }
+            println!(
+                "{op} N={n}: {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3 / iters as f64
+            );
+            return;
+        }
+        other => panic!("unknown operation {other}"),
+    }
+    println!(
+        "{op} N={n}: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3 / iters as f64
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, lib, op, n, iters] = args.as_slice() else {
+        eprintln!("usage: profile <tessera|openmls|mls-rs> <create-add|join> <N> <iterations>");
+        std::process::exit(2)
+    };
+    let n: usize = n.parse().expect("N");
+    let iters: usize = iters.parse().expect("iterations");
+    match lib.as_str() {
+        "tessera" => run::<tessera_adapter::Tessera>(op, n, iters),
+        "openmls" => run::<openmls_adapter::OpenMls>(op, n, iters),
+        "mls-rs" => run::<mls_rs_adapter::MlsRs>(op, n, iters),
+        other => panic!("unknown library {other}"),
+    }
+}

@@ -1,0 +1,55 @@
+//! Data parallelism for independent cryptographic work (HPKE encryptions to
+//! many recipients, signature verifications of many leaves).
+//!
+//! With the crate feature `parallel` (on by default) the work runs on rayon's
+//! global thread pool; without it, in order on the calling thread. Results
+//! are in input order either way, so the output does not depend on the
+//! feature or on the number of threads.
+
+/// `items.iter().map(f).collect()`, in parallel with the feature `parallel`.
+#[cfg(feature = "parallel")]
+pub(crate) fn map<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync + Send,
+{
+    use rayon::prelude::*;
+    // Below this many items the hand-off to the pool costs more than it saves.
+    if items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    items.par_iter().map(f).collect()
+}
+
+/// `items.iter().map(f).collect()` (the crate feature `parallel` is off).
+#[cfg(not(feature = "parallel"))]
+pub(crate) fn map<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    F: Fn(&T) -> R,
+{
+    items.iter().map(f).collect()
+}
+
+/// The number of threads [`map`] spreads work over.
+#[cfg(feature = "parallel")]
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+/// The number of threads [`map`] spreads work over (one without `parallel`).
+#[cfg(not(feature = "parallel"))]
+pub(crate) fn threads() -> usize {
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keeps_input_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        let out = super::map(&items, |x| x * 2);
+        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert!(super::map(&[] as &[u32], |x| *x).is_empty());
+    }
+}
