@@ -285,6 +285,50 @@ fn key_package_with_a_bad_signature() {
     );
 }
 
+/// Signatures of many Adds are verified together, in batches: a bad
+/// KeyPackage signature or leaf signature among 70 valid ones is still
+/// found and named, whichever batch it falls in.
+#[test]
+fn one_bad_signature_among_many_adds() {
+    let mut fx = Fixture::new(28);
+    let clients: Vec<(Identity, KeyPackage)> = (0..70)
+        .map(|i| {
+            let (id, kp, _) = fx.new_client(&format!("member {i}"));
+            (id, kp)
+        })
+        .collect();
+    let commit_with = |fx: &Fixture, kps: &[KeyPackage]| {
+        let proposals = kps.iter().map(|kp| by_value(add(kp))).collect();
+        fx.groups[ALICE].forge_commit(Forge::new(proposals))
+    };
+    let kps: Vec<KeyPackage> = clients.iter().map(|(_, kp)| kp.clone()).collect();
+
+    // KeyPackage 45 signed by someone else.
+    let mut bad = kps.clone();
+    bad[45].sign(&*fx.cs, fx.ids[CAROL].signer()).unwrap();
+    let c = commit_with(&fx, &bad);
+    assert_rejected(&mut fx.groups, BOB, &c, ProtocolError::KeyPackageSignatureInvalid);
+
+    // KeyPackage 3's leaf signature made over other content by the right
+    // key; the KeyPackage itself re-signed correctly over that leaf.
+    let mut bad = kps.clone();
+    let (id, kp) = (&clients[3].0, &mut bad[3]);
+    kp.leaf_node.signature = crate::crypto::labeled::sign_with_label(
+        &*fx.cs,
+        id.signer(),
+        b"LeafNodeTBS",
+        b"something else",
+    )
+    .unwrap();
+    kp.sign(&*fx.cs, id.signer()).unwrap();
+    let c = commit_with(&fx, &bad);
+    assert_rejected(&mut fx.groups, BOB, &c, ProtocolError::LeafNodeSignatureInvalid);
+
+    // All valid: accepted.
+    let c = commit_with(&fx, &kps);
+    assert!(fx.groups[BOB].process_message(&c, &(), Some(NOW)).is_ok());
+}
+
 #[test]
 fn key_package_init_key_equal_to_its_encryption_key() {
     add_rejected(
