@@ -129,11 +129,69 @@ private_key!(
     /// An HPKE private key, as `SerializePrivateKey` of RFC 9180. Zeroized on drop.
     HpkePrivateKey
 );
-private_key!(
-    /// A signature private key: the raw seed for EdDSA, the big-endian scalar for ECDSA.
-    /// Zeroized on drop.
-    SignaturePrivateKey
-);
+/// A signature private key: the raw seed for EdDSA, the big-endian scalar for ECDSA.
+/// Zeroized on drop.
+///
+/// A provider may attach a prepared form of the key, computed from it once
+/// (for Ed25519, the expanded key with its public key, which signing needs
+/// and which costs as much as a signature to compute), see
+/// [`SignaturePrivateKey::prepared`].
+#[derive(Clone)]
+pub struct SignaturePrivateKey {
+    secret: Secret,
+    prepared: std::sync::OnceLock<Arc<dyn core::any::Any + Send + Sync>>,
+}
+
+impl SignaturePrivateKey {
+    /// Wraps serialized private key bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            secret: Secret::from(bytes),
+            prepared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The serialized private key. Leaves the protection of this type.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+
+    /// A provider's prepared form `T` of this key: made by `prepare` from the
+    /// key's bytes on first use and kept with the key (and its clones made
+    /// afterwards) until it is dropped. If a prepared form of another type is
+    /// already attached, `T` is made afresh and not kept. `T` should zeroize
+    /// its secrets on drop.
+    pub fn prepared<T: core::any::Any + Send + Sync>(
+        &self,
+        prepare: impl FnOnce(&[u8]) -> Result<T, CryptoError>,
+    ) -> Result<Arc<T>, CryptoError> {
+        if let Some(p) = self.prepared.get() {
+            return match Arc::clone(p).downcast::<T>() {
+                Ok(t) => Ok(t),
+                Err(_) => Ok(Arc::new(prepare(self.as_bytes())?)),
+            };
+        }
+        let t = Arc::new(prepare(self.as_bytes())?);
+        let erased: Arc<dyn core::any::Any + Send + Sync> = t.clone();
+        // Another thread may have attached one meanwhile; either is correct.
+        let _ = self.prepared.set(erased);
+        Ok(t)
+    }
+}
+
+impl PartialEq for SignaturePrivateKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.secret == other.secret
+    }
+}
+
+impl Eq for SignaturePrivateKey {}
+
+impl core::fmt::Debug for SignaturePrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SignaturePrivateKey(redacted)")
+    }
+}
 
 /// An HPKE ciphertext: the KEM output and the AEAD ciphertext (RFC 9420 §7.6).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -293,6 +293,17 @@ fn floor_benches(c: &mut Criterion) {
     g.bench_function("ed25519-verify", |b| {
         b.iter(|| pk.verify(black_box(&msg), black_box(&sig)).expect("verify"))
     });
+    // The same over the signed content of a 1 KiB application message
+    // (FramedContentTBS with its GroupContext: about 1.2 KB).
+    let app = [0x5a; 1200];
+    let app_sig = sk.sign(&app);
+    g.bench_function("ed25519-sign-app", |b| b.iter(|| sk.sign(black_box(&app))));
+    g.bench_function("ed25519-verify-app", |b| {
+        b.iter(|| {
+            pk.verify(black_box(&app), black_box(&app_sig))
+                .expect("verify")
+        })
+    });
 
     // HPKE base mode, DHKEM(X25519) + HKDF-SHA256 + AES-128-GCM, 32-byte
     // plaintext (a path secret), with an MLS-sized info and no aad.

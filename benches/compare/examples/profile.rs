@@ -6,8 +6,10 @@
 //! ```
 //!
 //! Operations: `create-add` (create a group and add N-1 members, from
-//! KeyPackages made beforehand) and `join` (process the Welcome of that
-//! commit). Setup is done once before the loop, so with enough iterations
+//! KeyPackages made beforehand), `join` (process the Welcome of that
+//! commit), and in the fresh tree of the benchmarks: `encrypt`, `decrypt`
+//! (1 KiB application messages), `update`, `update-process`, `remove`,
+//! `remove-process`. Setup is done once before the loop, so with enough iterations
 //! the operation dominates the profile. Prints the mean time per iteration.
 
 use std::time::Instant;
@@ -48,6 +50,55 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
             );
             return;
         }
+        "encrypt" | "decrypt" | "update" | "update-process" | "remove" | "remove-process" => {
+            let fx = tessera_bench::build_fixture::<H>(n, false);
+            let mut sender = H::fork_member(&fx.fresh.m0);
+            let mut receiver = H::fork_member(&fx.fresh.m1);
+            let msgs: Vec<Vec<u8>> = if op == "decrypt" {
+                (0..iters)
+                    .map(|_| H::encrypt(&mut sender, &tessera_bench::APP_PAYLOAD))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let forks: Vec<H::Member> = match op {
+                "update" | "remove-process" => {
+                    (0..iters).map(|_| H::fork_member(&fx.fresh.m1)).collect()
+                }
+                "update-process" | "remove" => {
+                    (0..iters).map(|_| H::fork_member(&fx.fresh.m0)).collect()
+                }
+                _ => Vec::new(),
+            };
+            let t = Instant::now();
+            match op {
+                "encrypt" => {
+                    for _ in 0..iters {
+                        drop(H::encrypt(&mut sender, &tessera_bench::APP_PAYLOAD));
+                    }
+                }
+                "decrypt" => {
+                    for m in &msgs {
+                        drop(H::decrypt(&mut receiver, m));
+                    }
+                }
+                _ => {
+                    for mut m in forks {
+                        match op {
+                            "update" => drop(H::update(&mut m)),
+                            "remove" => drop(H::remove(&mut m, (n - 1) as u32)),
+                            "update-process" => {
+                                H::process_commit(&mut m, &fx.fresh_msgs.update_commit)
+                            }
+                            _ => H::process_commit(&mut m, &fx.fresh_msgs.remove_commit),
+                        }
+                    }
+                }
+            }
+            let per = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+            println!("{op} N={n}: {per:.1} µs");
+            return;
+        }
         other => panic!("unknown operation {other}"),
     }
     println!(
@@ -59,7 +110,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, lib, op, n, iters] = args.as_slice() else {
-        eprintln!("usage: profile <tessera|openmls|mls-rs> <create-add|join> <N> <iterations>");
+        eprintln!("usage: profile <tessera|openmls|mls-rs> <operation> <N> <iterations>");
         std::process::exit(2)
     };
     let n: usize = n.parse().expect("N");

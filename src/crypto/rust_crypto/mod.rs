@@ -136,6 +136,8 @@ pub(crate) fn left_pad_scalar(
 #[derive(Clone)]
 pub struct RustCryptoProvider {
     rng: SharedRng,
+    /// Decompressed Ed25519 public keys, shared by the provider's suites.
+    keys: Arc<signature::VerifyingKeyCache>,
 }
 
 impl core::fmt::Debug for RustCryptoProvider {
@@ -155,6 +157,7 @@ impl RustCryptoProvider {
     pub fn new() -> Self {
         Self {
             rng: Arc::new(Mutex::new(rand::make_rng())),
+            keys: Arc::default(),
         }
     }
 
@@ -163,6 +166,7 @@ impl RustCryptoProvider {
     pub fn with_seed(seed: [u8; 32]) -> Self {
         Self {
             rng: Arc::new(Mutex::new(ChaCha20Rng::from_seed(seed))),
+            keys: Arc::default(),
         }
     }
 
@@ -173,6 +177,7 @@ impl RustCryptoProvider {
             cs,
             algs,
             rng: self.rng.clone(),
+            keys: self.keys.clone(),
         })
     }
 }
@@ -196,6 +201,7 @@ pub struct RustCryptoSuite {
     cs: CipherSuite,
     algs: Algorithms,
     rng: SharedRng,
+    keys: Arc<signature::VerifyingKeyCache>,
 }
 
 impl core::fmt::Debug for RustCryptoSuite {
@@ -391,7 +397,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        signature::verify(self.algs.sig, key, message, signature)
+        signature::verify_cached(self.algs.sig, &self.keys, key, message, signature)
     }
 
     fn verify_many(

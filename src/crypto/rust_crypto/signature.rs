@@ -36,12 +36,16 @@ const ED448_SEED_LEN: usize = 57;
 pub(super) fn sign(
     alg: SigAlg,
     rng: &SharedRng,
-    key: &SignaturePrivateKey,
+    private: &SignaturePrivateKey,
     msg: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let key = key.as_bytes();
+    let key = private.as_bytes();
     match alg {
-        SigAlg::Ed25519 => Ok(ed25519_key(key)?.sign(msg).to_bytes().to_vec()),
+        SigAlg::Ed25519 => {
+            // The signing key with its public key, derived once per key.
+            let sk = private.prepared(|seed| ed25519_key(seed))?;
+            Ok(sk.sign(msg).to_bytes().to_vec())
+        }
         SigAlg::Ed448 => {
             let sk = ed448_key(key)?;
             let sig: ed448_goldilocks::Signature = ed448_sign(&sk, msg)?;
@@ -96,7 +100,7 @@ pub(super) fn verify_many(
 /// Fewest signatures worth a batch of their own.
 const MIN_BATCH: usize = 32;
 
-/// An Ed25519 signature that passed the checks `verify_strict` makes
+/// An Ed25519 signature that passed the checks [`ed25519_verify`] makes
 /// before its equation: canonical encodings, key and `R` not of small order.
 struct Ed25519Item<'a> {
     index: usize,
@@ -105,29 +109,26 @@ struct Ed25519Item<'a> {
     sig: ed25519_dalek::Signature,
 }
 
-/// The key and signature of an Ed25519 item, if `verify_strict` would get
-/// as far as checking its equation.
+/// The key and signature of an Ed25519 item, if [`ed25519_verify`] would
+/// get as far as checking its equation. With `R` canonical, decompressing
+/// it (as the batch equation does) and comparing encodings agree.
 fn ed25519_prepare(
     key: &[u8],
     sig: &[u8],
 ) -> Option<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature)> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(<&[u8; 32]>::try_from(key).ok()?).ok()?;
-    let sig_bytes = <&[u8; 64]>::try_from(sig).ok()?;
-    let (r, s) = sig_bytes.split_at(32);
-    let r = curve25519_dalek::edwards::CompressedEdwardsY::from_slice(r)
-        .ok()?
-        .decompress()?;
-    let s: [u8; 32] = s.try_into().ok()?;
-    let canonical_s = bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s).is_some());
-    if key.is_weak() || r.is_small_order() || !canonical_s {
+    let sig = ed25519_dalek::Signature::from_bytes(<&[u8; 64]>::try_from(sig).ok()?);
+    let canonical_s =
+        bool::from(curve25519_dalek::Scalar::from_canonical_bytes(*sig.s_bytes()).is_some());
+    if key.is_weak() || !ed25519_r_acceptable(sig.r_bytes()) || !canonical_s {
         return None;
     }
-    Some((key, ed25519_dalek::Signature::from_bytes(sig_bytes)))
+    Some((key, sig))
 }
 
 /// The indices of the Ed25519 signatures in `items` that do not verify.
 ///
-/// Items `verify_strict` would reject before its equation are verified
+/// Items [`ed25519_verify`] would reject before its equation are verified
 /// alone (they fail). The others are split into one chunk per thread (at
 /// least [`MIN_BATCH`] each) and each chunk is checked with one
 /// multi-scalar equation (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7
@@ -158,12 +159,152 @@ fn ed25519_failures(items: &[(&SignaturePublicKey, &[u8], &[u8])]) -> Vec<usize>
         }
         chunk
             .iter()
-            .filter(|it| it.key.verify_strict(it.msg, &it.sig).is_err())
+            .filter(|it| ed25519_verify_equation(&it.key, it.msg, &it.sig.to_bytes()).is_err())
             .map(|it| it.index)
             .collect()
     });
     failed.extend(chunk_failures.into_iter().flatten());
     failed
+}
+
+/// Decompressed Ed25519 public keys by their encoding, so that a member's
+/// key is decompressed (a square root in the field, about a tenth of a
+/// verification) once rather than for every message it signs. Public data
+/// only; bounded: emptied when it reaches [`VerifyingKeyCache::CAPACITY`].
+#[derive(Default)]
+pub(crate) struct VerifyingKeyCache(
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey>>,
+);
+
+impl VerifyingKeyCache {
+    /// Most keys kept (about 230 bytes each).
+    const CAPACITY: usize = 4096;
+
+    /// The decompressed key of `bytes` (RFC 8032 §5.1.3), from the cache or
+    /// decompressed and added to it.
+    fn ed25519(&self, bytes: &[u8]) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
+        let bytes = <&[u8; 32]>::try_from(bytes).map_err(|_| CryptoError::InvalidPublicKey)?;
+        if let Some(key) = self.0.lock().ok().and_then(|m| m.get(bytes).copied()) {
+            return Ok(key);
+        }
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| CryptoError::InvalidPublicKey)?;
+        // Small-order keys verify nothing (and are not kept).
+        if key.is_weak() {
+            return Err(CryptoError::InvalidSignature);
+        }
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(*bytes, key);
+        }
+        Ok(key)
+    }
+}
+
+/// [`verify`], with Ed25519 keys taken from `cache`.
+pub(super) fn verify_cached(
+    alg: SigAlg,
+    cache: &VerifyingKeyCache,
+    key: &SignaturePublicKey,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
+    match alg {
+        SigAlg::Ed25519 => {
+            let pk = cache.ed25519(key.as_bytes())?;
+            ed25519_verify_equation(&pk, msg, sig)
+        }
+        _ => verify(alg, key, msg, sig),
+    }
+}
+
+/// Strict Ed25519 verification (RFC 8032 §5.1.7, cofactorless): the
+/// equation checked on the canonical encoding of `R` (as RFC 8032 §5.1.3
+/// decoding requires, so a non-canonical `R` fails), a canonical `s`, and
+/// neither the key nor `R` of small order. It accepts what
+/// `verify_strict` accepts with a canonical `R`, at the cost of `verify`:
+/// `R` is compared as bytes, not decompressed.
+fn ed25519_verify(
+    pk: &ed25519_dalek::VerifyingKey,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
+    if pk.is_weak() {
+        return Err(CryptoError::InvalidSignature);
+    }
+    ed25519_verify_equation(pk, msg, sig)
+}
+
+/// [`ed25519_verify`] for a key known not to be of small order.
+fn ed25519_verify_equation(
+    pk: &ed25519_dalek::VerifyingKey,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
+    use ed25519_dalek::Verifier as _;
+    let sig =
+        ed25519_dalek::Signature::from_slice(sig).map_err(|_| CryptoError::InvalidSignature)?;
+    if !ed25519_r_acceptable(sig.r_bytes()) {
+        return Err(CryptoError::InvalidSignature);
+    }
+    pk.verify(msg, &sig)
+        .map_err(|_| CryptoError::InvalidSignature)
+}
+
+/// Whether `r` is the canonical encoding (RFC 8032 §5.1.2) of a point not
+/// of small order, as far as bytes tell: `y < p`, no sign bit on a point
+/// with `x = 0` (`y = ±1`), and not one of the eight small-order points.
+/// Whether `r` is on the curve at all is left to the equation.
+fn ed25519_r_acceptable(r: &[u8; 32]) -> bool {
+    let mut y = *r;
+    let sign = y[31] >> 7;
+    y[31] &= 0x7f;
+    // p = 2^255 - 19: y >= p only for 0x7fff..ffed..0x7fff..ffff.
+    let at_least_p = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut minus_one = [0xffu8; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    let x_is_zero = y == one || y == minus_one;
+    !at_least_p && !(sign == 1 && x_is_zero) && !ed25519_small_order_encodings().contains(r)
+}
+
+/// The canonical encodings of the eight points of small order: the
+/// multiples of a point of order 8, `[l]P` for a point `P` whose torsion
+/// component has order 8 (computed once).
+fn ed25519_small_order_encodings() -> &'static [[u8; 32]; 8] {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::traits::{Identity, IsIdentity};
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    static ENCODINGS: std::sync::OnceLock<[[u8; 32]; 8]> = std::sync::OnceLock::new();
+    ENCODINGS.get_or_init(|| {
+        // [l]P = [l-1]P + P: the torsion component of P (l-1 is a scalar).
+        let torsion = |p: EdwardsPoint| p * (Scalar::ZERO - Scalar::ONE) + p;
+        let mut t = EdwardsPoint::identity();
+        for y in 2u8..=u8::MAX {
+            let mut enc = [0u8; 32];
+            enc[0] = y;
+            if let Some(p) = CompressedEdwardsY(enc).decompress() {
+                let candidate = torsion(p);
+                // Order 8 exactly: [4]T is not the identity.
+                let four = candidate + candidate;
+                if !(four + four).is_identity() {
+                    t = candidate;
+                    break;
+                }
+            }
+        }
+        let mut out = [[0u8; 32]; 8];
+        let mut m = EdwardsPoint::identity();
+        for e in &mut out {
+            *e = m.compress().to_bytes();
+            m += t;
+        }
+        out
+    })
 }
 
 /// Verifies `sig` over `msg` under `key`.
@@ -179,12 +320,7 @@ pub(super) fn verify(
             let pk = <&[u8; 32]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
             let pk = ed25519_dalek::VerifyingKey::from_bytes(pk)
                 .map_err(|_| CryptoError::InvalidPublicKey)?;
-            let sig = ed25519_dalek::Signature::from_slice(sig)
-                .map_err(|_| CryptoError::InvalidSignature)?;
-            // Strict verification: rejects small-order keys and R values and
-            // non-canonical encodings (RFC 8032 §5.1.7 checks, cofactorless).
-            pk.verify_strict(msg, &sig)
-                .map_err(|_| CryptoError::InvalidSignature)
+            ed25519_verify(&pk, msg, sig)
         }
         SigAlg::Ed448 => {
             let pk = <&[u8; 57]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
@@ -466,8 +602,12 @@ mod tests {
             let dsig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
             assert!(ed25519_dalek::verify_batch(&[&b"m"[..]], &[dsig], &[vk]).is_ok());
             assert_eq!(
-                check(SignaturePublicKey(key.to_vec()), sig),
+                check(SignaturePublicKey(key.to_vec()), sig.clone()),
                 Err((3, CryptoError::InvalidSignature))
+            );
+            assert_eq!(
+                cs.verify(&SignaturePublicKey(key.to_vec()), b"m", &sig),
+                Err(CryptoError::InvalidSignature)
             );
         }
         // s + l is the same scalar, non-canonically encoded.
@@ -490,6 +630,42 @@ mod tests {
         let mut identity_key = vec![0u8; 32];
         identity_key[0] = 1;
         assert!(check(SignaturePublicKey(identity_key), good[3].clone()).is_err());
+    }
+
+    /// The eight small-order encodings are distinct, canonical, of small
+    /// order, and include the identity and the point (0, -1).
+    #[test]
+    fn ed25519_small_order_encodings_are_right() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let encs = super::ed25519_small_order_encodings();
+        for (i, e) in encs.iter().enumerate() {
+            let p = CompressedEdwardsY(*e).decompress().unwrap();
+            assert!(p.is_small_order(), "{i}");
+            assert_eq!(p.compress().to_bytes(), *e, "canonical");
+            assert!(!encs[..i].contains(e), "distinct");
+        }
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut minus_one = [0xff; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        assert!(encs.contains(&identity) && encs.contains(&minus_one));
+        // Not acceptable as R, nor their non-canonical twins; an ordinary
+        // point is.
+        for e in encs {
+            assert!(!super::ed25519_r_acceptable(e));
+        }
+        let mut signed_identity = identity;
+        signed_identity[31] |= 0x80;
+        assert!(!super::ed25519_r_acceptable(&signed_identity));
+        let mut y_plus_p = [0xff; 32];
+        y_plus_p[0] = 0xee; // p + 1, the identity's y written non-canonically
+        y_plus_p[31] = 0x7f;
+        assert!(!super::ed25519_r_acceptable(&y_plus_p));
+        let cs = &suites(6)[0];
+        let (sk, _) = cs.signature_generate_key_pair().unwrap();
+        let sig = cs.sign(&sk, b"m").unwrap();
+        assert!(super::ed25519_r_acceptable(sig[..32].try_into().unwrap()));
     }
 
     #[test]

@@ -307,7 +307,12 @@ fn one_bad_signature_among_many_adds() {
     let mut bad = kps.clone();
     bad[45].sign(&*fx.cs, fx.ids[CAROL].signer()).unwrap();
     let c = commit_with(&fx, &bad);
-    assert_rejected(&mut fx.groups, BOB, &c, ProtocolError::KeyPackageSignatureInvalid);
+    assert_rejected(
+        &mut fx.groups,
+        BOB,
+        &c,
+        ProtocolError::KeyPackageSignatureInvalid,
+    );
 
     // KeyPackage 3's leaf signature made over other content by the right
     // key; the KeyPackage itself re-signed correctly over that leaf.
@@ -322,7 +327,12 @@ fn one_bad_signature_among_many_adds() {
     .unwrap();
     kp.sign(&*fx.cs, id.signer()).unwrap();
     let c = commit_with(&fx, &bad);
-    assert_rejected(&mut fx.groups, BOB, &c, ProtocolError::LeafNodeSignatureInvalid);
+    assert_rejected(
+        &mut fx.groups,
+        BOB,
+        &c,
+        ProtocolError::LeafNodeSignatureInvalid,
+    );
 
     // All valid: accepted.
     let c = commit_with(&fx, &kps);
