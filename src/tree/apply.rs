@@ -9,6 +9,8 @@
 //! capabilities, lifetime): call [`RatchetTree::validate_leaf_node`] first.
 
 use super::RatchetTree;
+use std::sync::Arc;
+
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::messages::{LeafNode, Node, ParentNode};
 use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
@@ -33,10 +35,10 @@ impl RatchetTree {
             if let Some(Node::Parent(p)) = self.node(a) {
                 let mut p = p.clone();
                 p.unmerged_leaves.push(index.0);
-                self.replace_node(a, Some(Box::new(Node::Parent(p))));
+                self.replace_node(a, Some(Arc::new(Node::Parent(p))));
             }
         }
-        self.replace_node(index.node(), Some(Box::new(node)));
+        self.replace_node(index.node(), Some(Arc::new(node)));
         Ok(index)
     }
 
@@ -80,7 +82,7 @@ impl RatchetTree {
         let node = Node::Leaf(leaf);
         self.check_node_entry(sender.node(), &node)?;
         self.blank_path_nodes(sender);
-        self.replace_node(sender.node(), Some(Box::new(node)));
+        self.replace_node(sender.node(), Some(Arc::new(node)));
         Ok(())
     }
 
@@ -109,7 +111,7 @@ impl RatchetTree {
         self.check_leaf_in_range(index)?;
         let node = Node::Leaf(leaf);
         self.check_node_entry(index.node(), &node)?;
-        self.replace_node(index.node(), Some(Box::new(node)));
+        self.replace_node(index.node(), Some(Arc::new(node)));
         Ok(())
     }
 
@@ -121,7 +123,7 @@ impl RatchetTree {
         }
         let node = Node::Parent(parent);
         self.check_node_entry(index, &node)?;
-        self.replace_node(index, Some(Box::new(node)));
+        self.replace_node(index, Some(Arc::new(node)));
         Ok(())
     }
 
@@ -139,7 +141,7 @@ impl RatchetTree {
             ..p.clone()
         };
         // Same keys and unmerged leaves as before: no entry check needed.
-        self.replace_node(index, Some(Box::new(Node::Parent(p))));
+        self.replace_node(index, Some(Arc::new(Node::Parent(p))));
         Ok(())
     }
 

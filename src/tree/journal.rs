@@ -4,6 +4,8 @@
 //! copy of the tree is made.
 
 use super::RatchetTree;
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::messages::Node;
 use crate::tree_math::{NodeIndex, TreeSize};
@@ -12,7 +14,7 @@ use crate::tree_math::{NodeIndex, TreeSize};
 #[derive(Clone, Debug)]
 enum Entry {
     /// The node at this index held this value before.
-    Node(NodeIndex, Option<Box<Node>>),
+    Node(NodeIndex, Option<Arc<Node>>),
     /// The tree had this size before.
     Resized(TreeSize),
 }
@@ -32,7 +34,7 @@ struct Mark {
 
 impl Journal {
     /// Records the old value of a replaced node, if a section is running.
-    pub(super) fn record_node(&mut self, at: NodeIndex, old: Option<Box<Node>>) {
+    pub(super) fn record_node(&mut self, at: NodeIndex, old: Option<Arc<Node>>) {
         if let Some(log) = &mut self.log {
             log.push(Entry::Node(at, old));
         }

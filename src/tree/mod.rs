@@ -51,6 +51,8 @@ pub use resolution::FilteredPathNode;
 pub use treekem::{PathDecryption, PendingUpdatePath};
 pub use validation::{LeafNodeOrigin, LeafValidationContext, LifetimeCheck};
 
+use std::sync::Arc;
+
 use crate::crypto::{CipherSuite, CipherSuiteProvider, HpkePublicKey, SignaturePublicKey};
 use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::messages::{LeafNode, Node, ParentNode, RatchetTreeExtension};
@@ -65,8 +67,10 @@ pub struct RatchetTree {
     /// The number of leaves: a power of two.
     size: TreeSize,
     /// `size.node_count()` entries in array order; `None` is a blank node.
-    /// Boxed, so that a blank node costs one pointer and not a whole `Node`.
-    nodes: Vec<Option<Box<Node>>>,
+    /// Shared (`Arc`): a blank node costs one pointer, and copying the tree
+    /// (to stage a commit) copies pointers, not nodes; a changed node is
+    /// replaced, never mutated in place.
+    nodes: Vec<Option<Arc<Node>>>,
     /// Cached tree hashes, one cell per node.
     hashes: hash::HashCache,
     /// Key look-ups and credential counts.
@@ -115,7 +119,7 @@ impl RatchetTree {
                 let at =
                     NodeIndex(u32::try_from(i).map_err(|_| ProtocolError::RatchetTreeTooLarge)?);
                 tree.check_node_entry(at, &node)?;
-                tree.replace_node(at, Some(Box::new(node)));
+                tree.replace_node(at, Some(Arc::new(node)));
             }
         }
         Ok(tree)
@@ -285,7 +289,7 @@ impl RatchetTree {
     /// hash cache up to date and moves the old value into the journal. The
     /// caller has checked the entry with [`Self::check_node_entry`] (or is
     /// storing a blank); an index outside the tree is ignored.
-    fn replace_node(&mut self, at: NodeIndex, node: Option<Box<Node>>) {
+    fn replace_node(&mut self, at: NodeIndex, node: Option<Arc<Node>>) {
         let Some(slot) = self.nodes.get_mut(at.0 as usize) else {
             return;
         };

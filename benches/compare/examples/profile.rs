@@ -50,8 +50,23 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
             );
             return;
         }
-        "encrypt" | "decrypt" | "update" | "update-process" | "remove" | "remove-process" => {
-            let fx = tessera_bench::build_fixture::<H>(n, false);
+        "encrypt"
+        | "decrypt"
+        | "update"
+        | "update-process"
+        | "remove"
+        | "remove-process"
+        | "update-populated"
+        | "update-process-populated"
+        | "remove-populated"
+        | "remove-process-populated" => {
+            let populated = op.ends_with("-populated");
+            let op = op.trim_end_matches("-populated");
+            let mut fx = tessera_bench::build_fixture::<H>(n, populated);
+            if let Some((roles, msgs)) = fx.populated.take() {
+                fx.fresh = roles;
+                fx.fresh_msgs = msgs;
+            }
             let mut sender = H::fork_member(&fx.fresh.m0);
             let mut receiver = H::fork_member(&fx.fresh.m1);
             let msgs: Vec<Vec<u8>> = if op == "decrypt" {
