@@ -43,7 +43,7 @@ pub(super) fn sign(
     match alg {
         SigAlg::Ed25519 => {
             // The signing key with its public key, derived once per key.
-            let sk = private.prepared(|seed| ed25519_key(seed))?;
+            let sk = private.prepared(ed25519_key)?;
             Ok(sk.sign(msg).to_bytes().to_vec())
         }
         SigAlg::Ed448 => {
@@ -269,7 +269,8 @@ fn ed25519_r_acceptable(r: &[u8; 32]) -> bool {
     minus_one[0] = 0xec;
     minus_one[31] = 0x7f;
     let x_is_zero = y == one || y == minus_one;
-    !at_least_p && !(sign == 1 && x_is_zero) && !ed25519_small_order_encodings().contains(r)
+    let signed_zero_x = sign == 1 && x_is_zero;
+    !(at_least_p || signed_zero_x || ed25519_small_order_encodings().contains(r))
 }
 
 /// The canonical encodings of the eight points of small order: the
