@@ -230,6 +230,19 @@ def floor_ns(op, n, units):
     return total
 
 
+def floor_ops(op, n):
+    """The operation counts of a row, e.g. `999 seal, 1998 verify`."""
+    counts = FLOOR_COUNTS.get(op)
+    if counts is None:
+        return "—"
+    parts = []
+    for unit, count in counts(n).items():
+        if count:
+            c = ("%d" % round(count)) if abs(count - round(count)) < 1e-6 else ("%.2f" % count)
+            parts.append("%s %s" % (c, unit))
+    return ", ".join(parts)
+
+
 def render(root):
     results = load_results(root)
     units = {f: v for (g, f), v in results.items() if g == "floor"}
@@ -255,8 +268,11 @@ def render(root):
         "times the unit costs of the `floor` group."
     )
     lines.append("")
-    lines.append("| operation | N | tessera | openmls | mls-rs | ratio | floor |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    lines.append(
+        "| operation | N | tessera | openmls | mls-rs | ratio | floor | tessera / floor "
+        "| floor operations |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     known_ops = [op for op, _ in OPS]
     extra_ops = sorted({op for op, _ in rows} - set(known_ops))
     for op in known_ops + extra_ops:
@@ -269,9 +285,12 @@ def render(root):
             if "tessera" in r and best_other:
                 ratio = "%.2f" % (r["tessera"] / best_other)
             cells = [fmt_time(r.get(l)) for l in LIBS]
+            floor = floor_ns(op, n, units)
+            vs_floor = "%.2f" % (r["tessera"] / floor) if floor and "tessera" in r else "—"
             lines.append(
-                "| %s | %d | %s | %s | %s | %s | %s |"
-                % (op, n, cells[0], cells[1], cells[2], ratio, fmt_time(floor_ns(op, n, units)))
+                "| %s | %d | %s | %s | %s | %s | %s | %s | %s |"
+                % (op, n, cells[0], cells[1], cells[2], ratio, fmt_time(floor), vs_floor,
+                   floor_ops(op, n))
             )
     lines.append("")
 
