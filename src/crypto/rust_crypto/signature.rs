@@ -100,6 +100,13 @@ pub(super) fn verify_many(
 /// Fewest signatures worth a batch of their own.
 const MIN_BATCH: usize = 32;
 
+/// Most signatures in one batch. A batch holds every key and `R`
+/// decompressed, plus the multi-scalar tables, at once: about 1 KiB per
+/// signature. Bounding it keeps a join of a 10,000-member group from holding
+/// ~15 MiB of curve points at its peak; past a few thousand points Pippenger's
+/// cost per point barely drops, so larger batches would gain little.
+const MAX_BATCH: usize = 2048;
+
 /// An Ed25519 signature that passed the checks [`ed25519_verify`] makes
 /// before its equation: canonical encodings, key and `R` not of small order.
 struct Ed25519Item<'a> {
@@ -128,42 +135,64 @@ fn ed25519_prepare(
 
 /// The indices of the Ed25519 signatures in `items` that do not verify.
 ///
-/// Items [`ed25519_verify`] would reject before its equation are verified
-/// alone (they fail). The others are split into one chunk per thread (at
-/// least [`MIN_BATCH`] each) and each chunk is checked with one
-/// multi-scalar equation (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7
-/// batch form, 128-bit coefficients); a chunk that fails is re-verified one
-/// signature at a time to find the bad ones.
+/// `items` is cut into chunks, one per thread, of [`MIN_BATCH`] to
+/// [`MAX_BATCH`] signatures each; chunks are checked in parallel (feature
+/// `parallel`), each by [`ed25519_chunk_failures`].
 fn ed25519_failures(items: &[(&SignaturePublicKey, &[u8], &[u8])]) -> Vec<usize> {
+    let per_thread = items.len().div_ceil(crate::parallel::threads());
+    let size = per_thread.clamp(MIN_BATCH, MAX_BATCH);
+    let chunks: Vec<(usize, &[(&SignaturePublicKey, &[u8], &[u8])])> = items
+        .chunks(size)
+        .enumerate()
+        .map(|(c, chunk)| (c * size, chunk))
+        .collect();
+    crate::parallel::map(&chunks, |(offset, chunk)| {
+        ed25519_chunk_failures(*offset, chunk)
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The indices (from `offset`) of the signatures of one chunk that do not
+/// verify.
+///
+/// Items [`ed25519_verify`] would reject before its equation fail at once.
+/// The others are checked with one multi-scalar equation
+/// (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7 batch form, 128-bit
+/// coefficients); if it fails, they are re-verified one at a time to find the
+/// bad ones.
+fn ed25519_chunk_failures(
+    offset: usize,
+    chunk: &[(&SignaturePublicKey, &[u8], &[u8])],
+) -> Vec<usize> {
     let mut failed = Vec::new();
-    let mut batchable = Vec::with_capacity(items.len());
-    for (index, (key, msg, sig)) in items.iter().enumerate() {
+    let mut batch = Vec::with_capacity(chunk.len());
+    for (i, (key, msg, sig)) in chunk.iter().enumerate() {
         match ed25519_prepare(key.as_bytes(), sig) {
-            Some((key, sig)) => batchable.push(Ed25519Item {
-                index,
+            Some((key, sig)) => batch.push(Ed25519Item {
+                index: offset + i,
                 key,
                 msg,
                 sig,
             }),
-            None => failed.push(index),
+            None => failed.push(offset + i),
         }
     }
-    let per_thread = batchable.len().div_ceil(crate::parallel::threads());
-    let chunks: Vec<&[Ed25519Item<'_>]> = batchable.chunks(per_thread.max(MIN_BATCH)).collect();
-    let chunk_failures = crate::parallel::map(&chunks, |chunk| {
-        let msgs: Vec<&[u8]> = chunk.iter().map(|it| it.msg).collect();
-        let sigs: Vec<ed25519_dalek::Signature> = chunk.iter().map(|it| it.sig).collect();
-        let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|it| it.key).collect();
-        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-            return Vec::new();
-        }
-        chunk
-            .iter()
-            .filter(|it| ed25519_verify_equation(&it.key, it.msg, &it.sig.to_bytes()).is_err())
-            .map(|it| it.index)
-            .collect()
-    });
-    failed.extend(chunk_failures.into_iter().flatten());
+    if batch.is_empty() {
+        return failed;
+    }
+    let msgs: Vec<&[u8]> = batch.iter().map(|it| it.msg).collect();
+    let sigs: Vec<ed25519_dalek::Signature> = batch.iter().map(|it| it.sig).collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = batch.iter().map(|it| it.key).collect();
+    if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
+        failed.extend(
+            batch
+                .iter()
+                .filter(|it| ed25519_verify_equation(&it.key, it.msg, &it.sig.to_bytes()).is_err())
+                .map(|it| it.index),
+        );
+    }
     failed
 }
 
@@ -487,6 +516,31 @@ mod tests {
             .iter()
             .map(|&cs| p.suite(cs).unwrap())
             .collect()
+    }
+
+    /// More signatures than one batch holds: every bad one is found, by its
+    /// index in the whole list, whichever chunk it falls in.
+    #[test]
+    fn ed25519_failures_span_several_batches() {
+        use ed25519_dalek::Signer;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let pk = SignaturePublicKey::from(sk.verifying_key().to_bytes().to_vec());
+        let msg = b"leaf node".as_slice();
+        let good = sk.sign(msg).to_bytes().to_vec();
+        let mut bad = good.clone();
+        bad[40] ^= 1;
+        let n = 2 * super::MAX_BATCH + 5;
+        let wrong = [0, super::MAX_BATCH - 1, super::MAX_BATCH, n - 1];
+        let items: Vec<(&SignaturePublicKey, &[u8], &[u8])> = (0..n)
+            .map(|i| {
+                let sig = if wrong.contains(&i) { &bad } else { &good };
+                (&pk, msg, sig.as_slice())
+            })
+            .collect();
+        let mut failed = super::ed25519_failures(&items);
+        failed.sort_unstable();
+        assert_eq!(failed, wrong);
+        assert!(super::ed25519_failures(&items[1..super::MAX_BATCH - 1]).is_empty());
     }
 
     /// `verify_many` gives what `verify` gives for the first failure, in
