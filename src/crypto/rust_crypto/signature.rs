@@ -97,6 +97,9 @@ pub(super) fn verify_many(
     }
 }
 
+/// One signature to check: key, message, signature.
+type SignatureItem<'a> = (&'a SignaturePublicKey, &'a [u8], &'a [u8]);
+
 /// Fewest signatures worth a batch of their own.
 const MIN_BATCH: usize = 32;
 
@@ -138,10 +141,10 @@ fn ed25519_prepare(
 /// `items` is cut into chunks, one per thread, of [`MIN_BATCH`] to
 /// [`MAX_BATCH`] signatures each; chunks are checked in parallel (feature
 /// `parallel`), each by [`ed25519_chunk_failures`].
-fn ed25519_failures(items: &[(&SignaturePublicKey, &[u8], &[u8])]) -> Vec<usize> {
+fn ed25519_failures(items: &[SignatureItem<'_>]) -> Vec<usize> {
     let per_thread = items.len().div_ceil(crate::parallel::threads());
     let size = per_thread.clamp(MIN_BATCH, MAX_BATCH);
-    let chunks: Vec<(usize, &[(&SignaturePublicKey, &[u8], &[u8])])> = items
+    let chunks: Vec<(usize, &[SignatureItem<'_>])> = items
         .chunks(size)
         .enumerate()
         .map(|(c, chunk)| (c * size, chunk))
@@ -162,10 +165,7 @@ fn ed25519_failures(items: &[(&SignaturePublicKey, &[u8], &[u8])]) -> Vec<usize>
 /// (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7 batch form, 128-bit
 /// coefficients); if it fails, they are re-verified one at a time to find the
 /// bad ones.
-fn ed25519_chunk_failures(
-    offset: usize,
-    chunk: &[(&SignaturePublicKey, &[u8], &[u8])],
-) -> Vec<usize> {
+fn ed25519_chunk_failures(offset: usize, chunk: &[SignatureItem<'_>]) -> Vec<usize> {
     let mut failed = Vec::new();
     let mut batch = Vec::with_capacity(chunk.len());
     for (i, (key, msg, sig)) in chunk.iter().enumerate() {
