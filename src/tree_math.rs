@@ -27,8 +27,11 @@ pub struct NodeIndex(pub u32);
 pub struct TreeSize(u32);
 
 impl From<LeafIndex> for NodeIndex {
+    /// Node `2 * leaf`. A leaf index of 2^31 or more (possible on the wire,
+    /// in no tree) maps to `u32::MAX`, which no tree contains either: never
+    /// to a wrapped-around node of a real leaf.
     fn from(leaf: LeafIndex) -> Self {
-        NodeIndex(leaf.0 * 2)
+        NodeIndex(leaf.0.saturating_mul(2))
     }
 }
 
@@ -68,10 +71,11 @@ impl NodeIndex {
     }
 
     /// The parent in an unbounded full tree (callers check against the root).
+    /// Shifts are checked: `u32::MAX` has level 32.
     fn parent_unbounded(self) -> NodeIndex {
         let k = self.level();
-        let b = (self.0 >> (k + 1)) & 1;
-        NodeIndex((self.0 | (1 << k)) ^ (b << (k + 1)))
+        let b = self.0.checked_shr(k + 1).unwrap_or(0) & 1;
+        NodeIndex((self.0 | shl(1, k)) ^ shl(b, k + 1))
     }
 
     /// The sibling in an unbounded full tree.
@@ -90,9 +94,16 @@ impl NodeIndex {
         let k = self.level();
         // `checked_shr`: the root of a 2^31-leaf tree has level 31, and a
         // shift by 32 would overflow.
-        let start = self.0.checked_shr(k + 1).unwrap_or(0) << k;
-        start..start + (1 << k)
+        // For `u32::MAX` (level 32, in no tree) the range is empty.
+        let start = shl(self.0.checked_shr(k + 1).unwrap_or(0), k);
+        start..start.saturating_add(shl(1, k))
     }
+}
+
+/// `x << k`, 0 once every bit is shifted out (`k >= 32`), where `<<` would
+/// overflow.
+fn shl(x: u32, k: u32) -> u32 {
+    x.checked_shl(k).unwrap_or(0)
 }
 
 impl TreeSize {
@@ -159,10 +170,11 @@ impl TreeSize {
     /// The lowest common ancestor of two nodes (RFC 9420 Appendix C).
     pub fn common_ancestor(self, a: NodeIndex, b: NodeIndex) -> NodeIndex {
         let (la, lb) = (a.level() + 1, b.level() + 1);
-        if la <= lb && a.0 >> lb == b.0 >> lb {
+        let shr = |x: u32, k: u32| x.checked_shr(k).unwrap_or(0);
+        if la <= lb && shr(a.0, lb) == shr(b.0, lb) {
             return b;
         }
-        if lb <= la && a.0 >> la == b.0 >> la {
+        if lb <= la && shr(a.0, la) == shr(b.0, la) {
             return a;
         }
         let (mut x, mut y, mut k) = (a.0, b.0, 0u32);
@@ -171,8 +183,8 @@ impl TreeSize {
             y >>= 1;
             k += 1;
         }
-        // k >= 1 here: a != b, or one of the branches above would have returned.
-        NodeIndex((x << k) + (1 << (k - 1)) - 1)
+        // 1 <= k <= 32 here: a != b, or a branch above would have returned.
+        NodeIndex(shl(x, k).wrapping_add(shl(1, k - 1)).wrapping_sub(1))
     }
 }
 
@@ -199,6 +211,38 @@ mod tests {
         assert_eq!(t.common_ancestor(NodeIndex(2), NodeIndex(8)), NodeIndex(7));
         assert_eq!(t.common_ancestor(NodeIndex(4), NodeIndex(6)), NodeIndex(5));
         assert_eq!(t.common_ancestor(NodeIndex(4), NodeIndex(4)), NodeIndex(4));
+    }
+
+    /// Every function is total on u32: indices from the wire (a sender's
+    /// leaf index, a Remove's, unmerged leaves) can be anything, and overflow
+    /// must neither panic nor wrap onto a real node.
+    #[test]
+    fn extreme_indices_neither_panic_nor_alias() {
+        let big = TreeSize::new(1 << 31).unwrap();
+        for leaf in [1 << 31, (1 << 31) + 1, u32::MAX] {
+            let node = LeafIndex(leaf).node();
+            assert_eq!(node, NodeIndex(u32::MAX), "{leaf}");
+            assert!(!big.contains(node));
+            assert!(!big.contains_leaf(LeafIndex(leaf)));
+            assert_eq!(big.parent(node), None);
+            assert_eq!(big.sibling(node), None);
+            assert_eq!(big.direct_path(node).count(), 0);
+        }
+        assert_eq!(LeafIndex((1 << 31) - 1).node(), NodeIndex(u32::MAX - 1));
+        let max = NodeIndex(u32::MAX);
+        assert_eq!(max.level(), 32);
+        assert!(max.leaf_range().is_empty());
+        assert_eq!(max.left(), Some(NodeIndex(u32::MAX ^ (1 << 31))));
+        let _ = (max.right(), max.leaf(), max.parent_unbounded());
+        // The two halves of the largest tree meet at its root.
+        let root = big.root();
+        assert_eq!(big.common_ancestor(NodeIndex(0), NodeIndex(1 << 31)), root);
+        assert_eq!(
+            big.common_ancestor(NodeIndex(u32::MAX - 1), NodeIndex(0)),
+            root
+        );
+        let _ = big.common_ancestor(max, NodeIndex(0));
+        let _ = big.common_ancestor(max, max);
     }
 
     #[test]
