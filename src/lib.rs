@@ -14,6 +14,20 @@
 //! Start with [`group::Group`]; `examples/two_members.rs` shows a whole exchange.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// No input may make the library panic: outside tests, no unwrap, expect,
+// panic, unreachable or unchecked indexing (CI runs clippy with -D warnings).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod codec;
 pub mod crypto;

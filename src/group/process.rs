@@ -1,6 +1,7 @@
 //! Processing incoming messages (RFC 9420 §6, §12.2, §12.4.2): verify, then
 //! stage; nothing in the group changes until [`Group::merge_staged_commit`].
 
+use super::epoch::PastEpoch;
 use super::join::resolve_psks;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, check_sender_may_propose,
@@ -238,7 +239,7 @@ impl Group {
                 self.keys.secret_tree.clone(),
             ),
             Some(i) => {
-                let p = &self.past_epochs[i];
+                let p = self.past_epoch(i)?;
                 (&p.sender_data_secret, &p.tree, p.secret_tree.clone())
             }
         };
@@ -268,14 +269,24 @@ impl Group {
                 processed
             }
             Some(i) => {
-                let ctx = self.past_epochs[i].context.clone();
+                let ctx = self.past_epoch(i)?.context.clone();
                 framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
                 let processed = self.process_authenticated(auth, psks, now)?;
-                self.past_epochs[i].secret_tree = secret_tree;
+                self.past_epochs
+                    .get_mut(i)
+                    .ok_or(Error::Internal("past epoch index out of range"))?
+                    .secret_tree = secret_tree;
                 processed
             }
         };
         Ok(processed)
+    }
+
+    /// Past epoch `i` of `past_epochs` (found just before by the caller).
+    fn past_epoch(&self, i: usize) -> Result<&PastEpoch> {
+        self.past_epochs
+            .get(i)
+            .ok_or(Error::Internal("past epoch index out of range"))
     }
 
     /// The signature key of a sender of this epoch, and whether its

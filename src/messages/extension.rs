@@ -100,8 +100,11 @@ impl ExtensionList for [Extension] {
     fn check_unique(&self) -> Result<(), ProtocolError> {
         let mut seen: Vec<u16> = self.iter().map(|e| e.extension_type.0).collect();
         seen.sort_unstable();
-        match seen.windows(2).find(|w| w[0] == w[1]) {
-            Some(w) => Err(ProtocolError::DuplicateExtension(w[0])),
+        match seen.windows(2).find_map(|w| match w {
+            [a, b] if a == b => Some(*a),
+            _ => None,
+        }) {
+            Some(t) => Err(ProtocolError::DuplicateExtension(t)),
             None => Ok(()),
         }
     }

@@ -113,11 +113,13 @@ pub(crate) fn left_pad_scalar(
     bytes: &[u8],
     len: usize,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
-    if bytes.is_empty() || bytes.len() > len {
-        return Err(CryptoError::InvalidPrivateKey);
-    }
-    let mut out = zeroize::Zeroizing::new(vec![0u8; len]);
-    out[len - bytes.len()..].copy_from_slice(bytes);
+    let pad = len
+        .checked_sub(bytes.len())
+        .filter(|_| !bytes.is_empty())
+        .ok_or(CryptoError::InvalidPrivateKey)?;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(len));
+    out.resize(pad, 0);
+    out.extend_from_slice(bytes);
     Ok(out)
 }
 

@@ -85,14 +85,11 @@ pub(super) fn verify_many(
     match failed.into_iter().min() {
         None => Ok(()),
         Some(i) => {
-            let (key, msg, sig) = items[i];
             // The exact error of the first failure, as `verify` reports it.
-            Err((
-                i,
-                verify(alg, key, msg, sig)
-                    .err()
-                    .unwrap_or(CryptoError::InvalidSignature),
-            ))
+            let error = items
+                .get(i)
+                .and_then(|(key, msg, sig)| verify(alg, key, msg, sig).err());
+            Err((i, error.unwrap_or(CryptoError::InvalidSignature)))
         }
     }
 }
