@@ -107,15 +107,6 @@ const MIN_BATCH: usize = 32;
 /// cost per point barely drops, so larger batches would gain little.
 const MAX_BATCH: usize = 2048;
 
-/// An Ed25519 signature that passed the checks [`ed25519_verify`] makes
-/// before its equation: canonical encodings, key and `R` not of small order.
-struct Ed25519Item<'a> {
-    index: usize,
-    key: ed25519_dalek::VerifyingKey,
-    msg: &'a [u8],
-    sig: ed25519_dalek::Signature,
-}
-
 /// The key and signature of an Ed25519 item, if [`ed25519_verify`] would
 /// get as far as checking its equation. With `R` canonical, decompressing
 /// it (as the batch equation does) and comparing encodings agree.
@@ -164,30 +155,28 @@ fn ed25519_failures(items: &[SignatureItem<'_>]) -> Vec<usize> {
 /// bad ones.
 fn ed25519_chunk_failures(offset: usize, chunk: &[SignatureItem<'_>]) -> Vec<usize> {
     let mut failed = Vec::new();
-    let mut batch = Vec::with_capacity(chunk.len());
-    for (i, (key, msg, sig)) in chunk.iter().enumerate() {
+    // The batch, as `verify_batch` takes it, and each item's index.
+    let (mut indices, mut msgs, mut sigs, mut keys) = (vec![], vec![], vec![], vec![]);
+    for (i, (key, msg, sig)) in (offset..).zip(chunk) {
         match ed25519_prepare(key.as_bytes(), sig) {
-            Some((key, sig)) => batch.push(Ed25519Item {
-                index: offset + i,
-                key,
-                msg,
-                sig,
-            }),
-            None => failed.push(offset + i),
+            Some((key, sig)) => {
+                indices.push(i);
+                msgs.push(*msg);
+                sigs.push(sig);
+                keys.push(key);
+            }
+            None => failed.push(i),
         }
     }
-    if batch.is_empty() {
-        return failed;
-    }
-    let msgs: Vec<&[u8]> = batch.iter().map(|it| it.msg).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = batch.iter().map(|it| it.sig).collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> = batch.iter().map(|it| it.key).collect();
-    if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
+    if !msgs.is_empty() && ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
         failed.extend(
-            batch
+            indices
                 .iter()
-                .filter(|it| ed25519_verify_equation(&it.key, it.msg, &it.sig.to_bytes()).is_err())
-                .map(|it| it.index),
+                .zip(msgs.iter().zip(sigs.iter().zip(&keys)))
+                .filter(|(_, (msg, (sig, key)))| {
+                    ed25519_verify_equation(key, msg, &sig.to_bytes()).is_err()
+                })
+                .map(|(i, _)| *i),
         );
     }
     failed
