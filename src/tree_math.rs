@@ -74,7 +74,7 @@ impl NodeIndex {
     /// Shifts are checked: `u32::MAX` has level 32.
     fn parent_unbounded(self) -> NodeIndex {
         let k = self.level();
-        let b = self.0.checked_shr(k + 1).unwrap_or(0) & 1;
+        let b = shr(self.0, k + 1) & 1;
         NodeIndex((self.0 | shl(1, k)) ^ shl(b, k + 1))
     }
 
@@ -92,10 +92,9 @@ impl NodeIndex {
     /// The leaves below this node, as a half-open range of leaf indices.
     pub fn leaf_range(self) -> core::ops::Range<u32> {
         let k = self.level();
-        // `checked_shr`: the root of a 2^31-leaf tree has level 31, and a
-        // shift by 32 would overflow.
-        // For `u32::MAX` (level 32, in no tree) the range is empty.
-        let start = shl(self.0.checked_shr(k + 1).unwrap_or(0), k);
+        // Checked shifts: the root of a 2^31-leaf tree has level 31 (a shift
+        // by 32), `u32::MAX` level 32 (in no tree; its range is empty).
+        let start = shl(shr(self.0, k + 1), k);
         start..start.saturating_add(shl(1, k))
     }
 }
@@ -104,6 +103,11 @@ impl NodeIndex {
 /// overflow.
 fn shl(x: u32, k: u32) -> u32 {
     x.checked_shl(k).unwrap_or(0)
+}
+
+/// `x >> k`, 0 once every bit is shifted out (`k >= 32`).
+fn shr(x: u32, k: u32) -> u32 {
+    x.checked_shr(k).unwrap_or(0)
 }
 
 impl TreeSize {
@@ -170,7 +174,6 @@ impl TreeSize {
     /// The lowest common ancestor of two nodes (RFC 9420 Appendix C).
     pub fn common_ancestor(self, a: NodeIndex, b: NodeIndex) -> NodeIndex {
         let (la, lb) = (a.level() + 1, b.level() + 1);
-        let shr = |x: u32, k: u32| x.checked_shr(k).unwrap_or(0);
         if la <= lb && shr(a.0, lb) == shr(b.0, lb) {
             return b;
         }
