@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    match selector % 10 {
+    match selector % 11 {
         0 => round_trip::<MlsMessage>(rest),
         1 => round_trip::<RatchetTreeExtension>(rest),
         2 => round_trip::<KeyPackage>(rest),
@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         6 => round_trip::<Proposal>(rest),
         7 => round_trip::<Welcome>(rest),
         8 => round_trip::<GroupInfo>(rest),
-        _ => round_trip::<GroupSecrets>(rest) ,
+        9 => round_trip::<GroupContext>(rest),
+        _ => round_trip::<GroupSecrets>(rest),
     }
 });

@@ -40,7 +40,8 @@ fn build() -> Result<Fixture, tessera::Error> {
     let cs = provider.cipher_suite_provider(suite)?;
     let options = || KeyPackageOptions::valid_for(NOW, 86400);
     let id = |name: &str| Identity::generate(&*cs, Credential::basic(name));
-    let (alice_id, bob_id, carol_id, dave_id) = (id("alice")?, id("bob")?, id("carol")?, id("dave")?);
+    let (alice_id, bob_id, carol_id, dave_id) =
+        (id("alice")?, id("bob")?, id("carol")?, id("dave")?);
     let (bob_kp, bob_priv) = generate_key_package(&*cs, &bob_id, options())?;
     let (carol_kp, _) = generate_key_package(&*cs, &carol_id, options())?;
     let (dave_kp, dave_priv) = generate_key_package(&*cs, &dave_id, options())?;
@@ -54,9 +55,16 @@ fn build() -> Result<Fixture, tessera::Error> {
         options(),
         vec![],
     )?;
-    let add = |kp: &KeyPackage| Proposal::Add(Add { key_package: kp.clone() });
+    let add = |kp: &KeyPackage| {
+        Proposal::Add(Add {
+            key_package: kp.clone(),
+        })
+    };
     let out = alice.commit(
-        CommitOptions { proposals: vec![add(&bob_kp)], ..Default::default() },
+        CommitOptions {
+            proposals: vec![add(&bob_kp)],
+            ..Default::default()
+        },
         &(),
         Some(NOW),
     )?;
@@ -126,7 +134,10 @@ fn process(f: &Fixture, bytes: &[u8]) {
     let before = bob.to_bytes().expect("Bob's state saves");
     if bob.process_message(&message, &(), Some(NOW)).is_err() {
         let after = bob.to_bytes().expect("Bob's state saves");
-        assert!(after.as_bytes() == before.as_bytes(), "a failed message changed the state");
+        assert!(
+            after.as_bytes() == before.as_bytes(),
+            "a failed message changed the state"
+        );
     }
 }
 
