@@ -11,7 +11,7 @@ fn gate(file: &str, expected_cases: usize, complete: bool) {
     let path = default_vector_dir().join(file);
     assert!(
         path.is_file(),
-        "{} not found: set MLS_TEST_VECTORS to the published vectors",
+        "{} not found (the vectors are vendored in test-vectors/mlswg; MLS_TEST_VECTORS overrides)",
         path.display()
     );
     let r = run_file(&path, None);

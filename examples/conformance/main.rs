@@ -5,7 +5,7 @@
 //! ```
 //!
 //! PATH is a vector file or a directory of them. With none, the directory in
-//! `MLS_TEST_VECTORS` is read, else `../shared/mls-test-vectors`. A file's kind
+//! `MLS_TEST_VECTORS` is read, else the vendored `test-vectors/mlswg`. A file's kind
 //! comes from its name; `--kind KIND` overrides it. Prints one line per file,
 //! `<file> passed=<n> failed=<n> skipped=<n>`, one line per failed or skipped
 //! case, then `total passed=<n> failed=<n> skipped=<n>`. Exits non-zero if any

@@ -135,11 +135,11 @@ impl FileReport {
 }
 
 /// The directory the published vectors are read from: `$MLS_TEST_VECTORS`,
-/// else `../shared/mls-test-vectors` beside the crate.
+/// else the vendored copy in `test-vectors/mlswg` of this repository.
 pub fn default_vector_dir() -> PathBuf {
     match std::env::var_os("MLS_TEST_VECTORS") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/mls-test-vectors"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/mlswg"),
     }
 }
 
