@@ -33,6 +33,7 @@ use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 /// Bounds on what a [`SecretTree`] will derive and keep for out-of-order messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretTreeConfig {
     /// The furthest a requested generation may lie ahead of a ratchet's next
     /// unused generation. Default 1000.
@@ -335,6 +336,129 @@ impl SecretTree {
             handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
             application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
         })
+    }
+}
+
+// --- Incremental persistence ----------------------------------------------
+//
+// For `group::incremental`: the tree stored as pieces, one per node secret
+// and one per started leaf (its two ratchets, `RatchetState handshake;
+// RatchetState application`), after a header (`SecretTreeHeader`: the first
+// four fields of `SecretTreeState` below). Reading the pieces back assembles
+// a `SecretTreeState` and reads it with `read_state`, so the same checks run.
+
+impl SecretTree {
+    /// Whether the ratchets of `leaf` have been started.
+    pub(crate) fn is_started(&self, leaf: LeafIndex) -> bool {
+        self.leaves.contains_key(&leaf)
+    }
+
+    /// The node secrets starting `leaf`'s ratchets would delete or add: the
+    /// stored node that covers the leaf (deleted) and the siblings of the
+    /// nodes on the way down from it (added). Empty if the leaf is started.
+    pub(crate) fn nodes_changed_by_start(&self, leaf: LeafIndex) -> Vec<NodeIndex> {
+        if self.is_started(leaf) || !self.size.contains_leaf(leaf) {
+            return Vec::new();
+        }
+        let target = leaf.node();
+        let mut below = Vec::new();
+        for n in core::iter::once(target).chain(self.size.direct_path(target)) {
+            if self.nodes.contains_key(&n) {
+                below.push(n);
+                return below;
+            }
+            below.extend(self.size.sibling(n));
+        }
+        Vec::new()
+    }
+
+    /// The indices of the node secrets held.
+    pub(crate) fn node_indices(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.nodes.keys().copied()
+    }
+
+    /// The leaves whose ratchets are started.
+    pub(crate) fn started_leaves(&self) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.leaves.keys().copied()
+    }
+
+    /// The secret of node `n`, if held.
+    pub(crate) fn node_secret(&self, n: NodeIndex) -> Option<&Secret> {
+        self.nodes.get(&n)
+    }
+
+    /// Appends the state of `leaf`'s two ratchets; `false` (nothing
+    /// written) if they are not started. The output holds secrets.
+    pub(crate) fn write_leaf_state(
+        &self,
+        leaf: LeafIndex,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ApiError> {
+        let Some(r) = self.leaves.get(&leaf) else {
+            return Ok(false);
+        };
+        r.handshake.write_state(out)?;
+        r.application.write_state(out)?;
+        Ok(true)
+    }
+
+    /// Appends the header: suite, leaf count and bounds.
+    pub(crate) fn write_header(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.cipher_suite.encode(out)?;
+        self.size.leaf_count().encode(out)?;
+        self.config.max_forward_distance.encode(out)?;
+        self.config.max_retained_keys.encode(out)
+    }
+
+    /// A tree from the header [`SecretTree::write_header`] wrote, its node
+    /// secrets and the states [`SecretTree::write_leaf_state`] wrote, with
+    /// the checks of [`SecretTree::read_state`] (each leaf covered exactly
+    /// once, valid indices, bounds).
+    pub(crate) fn from_pieces(
+        header: &[u8],
+        mut nodes: Vec<(NodeIndex, &[u8])>,
+        mut leaves: Vec<(LeafIndex, &[u8])>,
+    ) -> Result<Self, DecodeError> {
+        nodes.sort_unstable_by_key(|(n, _)| *n);
+        leaves.sort_unstable_by_key(|(l, _)| *l);
+        // Each leaf's piece must be exactly its two ratchets, so that one
+        // piece cannot stand for others once the pieces are assembled.
+        let mut r = Reader::new(header);
+        let _ = CipherSuite::decode(&mut r)?;
+        let _ = u32::decode(&mut r)?;
+        let config = SecretTreeConfig {
+            max_forward_distance: u32::decode(&mut r)?,
+            max_retained_keys: u32::decode(&mut r)?,
+        };
+        r.finish()?;
+        for (_, body) in &leaves {
+            let mut r = Reader::new(body);
+            Ratchet::read_state(&mut r, &config)?;
+            Ratchet::read_state(&mut r, &config)?;
+            r.finish()?;
+        }
+        let too_large = |_| DecodeError::InvalidValue("secret tree: too large");
+        let mut state = zeroize::Zeroizing::new(header.to_vec());
+        write_vec_with(&mut state, |out| {
+            for (n, secret) in &nodes {
+                n.0.encode(out)?;
+                crate::codec::write_opaque(out, secret)?;
+            }
+            Ok(())
+        })
+        .map_err(too_large)?;
+        write_vec_with(&mut state, |out| {
+            for (l, body) in &leaves {
+                l.0.encode(out)?;
+                out.extend_from_slice(body);
+            }
+            Ok(())
+        })
+        .map_err(too_large)?;
+        let mut r = Reader::new(&state);
+        let tree = Self::read_state(&mut r)?;
+        r.finish()?;
+        Ok(tree)
     }
 }
 

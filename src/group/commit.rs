@@ -4,7 +4,7 @@
 use super::group_info::{GroupInfoParts, signed_group_info};
 use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
-use super::{CachedProposal, Group, HandshakeFormat, PskStore};
+use super::{CachedProposal, Group, HandshakeFormat, PskStore, StatePiece};
 use crate::crypto::Secret;
 use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
@@ -24,6 +24,10 @@ pub struct CommitOptions {
     pub proposals: Vec<Proposal>,
     /// Include every proposal received in this epoch (by reference). Default true.
     pub include_pending: bool,
+    /// With `include_pending`, cover only these cached proposals, in this
+    /// order, instead of all of them (see [`Group::select_proposals`]);
+    /// a reference not cached is an error. Default `None`.
+    pub only_pending: Option<Vec<ProposalRef>>,
     /// Send an UpdatePath even when no proposal requires one (RFC 9420 §12.4).
     pub force_path: bool,
     /// Put the ratchet tree in the Welcome's GroupInfo (else hand it out of
@@ -41,6 +45,7 @@ impl Default for CommitOptions {
         Self {
             proposals: Vec::new(),
             include_pending: true,
+            only_pending: None,
             force_path: false,
             ratchet_tree_in_welcome: true,
             group_info: false,
@@ -79,6 +84,8 @@ impl Group {
     fn protect(&mut self, auth: &AuthenticatedContent) -> Result<MlsMessage> {
         let cs = self.cs.clone();
         if auth.wire_format == WireFormat::PRIVATE_MESSAGE {
+            self.journal
+                .ratchet_used(&self.keys.secret_tree, self.context.epoch, self.own_leaf);
             let m = framing::private::protect(
                 &*cs,
                 auth,
@@ -140,6 +147,7 @@ impl Group {
         )?;
         let reference = ProposalRef::compute(&*self.cs, &auth)?;
         let message = self.protect(&auth)?;
+        self.journal.proposal_added(&reference);
         self.proposals.push(CachedProposal {
             reference,
             proposal,
@@ -153,9 +161,17 @@ impl Group {
         self.pending_commit.is_some()
     }
 
+    /// What the pending commit changes, if a commit of this member awaits
+    /// merge or discard.
+    pub fn pending_commit_summary(&self) -> Option<&CommitSummary> {
+        self.pending_commit.as_ref().map(|p| &p.staged.summary)
+    }
+
     /// Drops the pending commit (e.g. the delivery service rejected it).
     pub fn discard_pending_commit(&mut self) {
-        self.pending_commit = None;
+        if self.pending_commit.take().is_some() {
+            self.journal.mark(StatePiece::PendingCommit);
+        }
     }
 
     /// Merges this member's pending commit: the new epoch starts.
@@ -164,6 +180,7 @@ impl Group {
             .pending_commit
             .take()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
+        self.journal.mark(StatePiece::PendingCommit);
         let summary = pending.staged.summary.clone();
         self.merge_staged_commit(pending.staged)?;
         Ok(summary)
@@ -172,7 +189,10 @@ impl Group {
     /// The pending commit, if `content` is its echo from the delivery service.
     pub(crate) fn take_pending_if_echo(&mut self, message: &MlsMessage) -> Option<StagedCommit> {
         match &self.pending_commit {
-            Some(p) if p.message == *message => self.pending_commit.take().map(|p| p.staged),
+            Some(p) if p.message == *message => {
+                self.journal.mark(StatePiece::PendingCommit);
+                self.pending_commit.take().map(|p| p.staged)
+            }
             _ => None,
         }
     }
@@ -220,7 +240,7 @@ impl Group {
         let mut list: Vec<ProposalOrRef> = Vec::new();
         let mut committed: Vec<CommittedProposal> = Vec::new();
         if options.include_pending {
-            for p in &self.proposals {
+            for p in self.pending_for_commit(options.only_pending.as_deref())? {
                 // The committer's own Update is replaced by its path; a
                 // Remove of the committer cannot be committed by it (§12.2).
                 let own_update = matches!(p.proposal, Proposal::Update(_)) && p.sender == me;
@@ -388,6 +408,7 @@ impl Group {
             reinit,
             false,
         );
+        self.journal.mark(StatePiece::PendingCommit);
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,
@@ -409,5 +430,46 @@ impl Group {
             group_info,
             ratchet_tree,
         })
+    }
+}
+
+#[cfg(test)]
+impl Group {
+    /// Sends an Update proposal (RFC 9420 §12.1.2) with a fresh encryption
+    /// key and the leaf changed by `edit`, signed with `signer` (the new
+    /// signature key, if `edit` changed it) and sent as this member. For
+    /// tests of receivers only: the new private key is not kept.
+    pub(crate) fn propose_update_for_test(
+        &mut self,
+        signer: Option<&crate::crypto::SignaturePrivateKey>,
+        edit: impl FnOnce(&mut crate::messages::LeafNode),
+    ) -> Result<MlsMessage> {
+        let mut leaf = self
+            .tree
+            .leaf(self.own_leaf)
+            .cloned()
+            .ok_or(crate::Error::Internal("own leaf is blank"))?;
+        leaf.encryption_key = self.cs.hpke_generate_key_pair()?.1;
+        leaf.leaf_node_source = crate::messages::LeafNodeSource::Update;
+        edit(&mut leaf);
+        leaf.sign(
+            &*self.cs,
+            signer.unwrap_or(&self.signer),
+            Some(crate::messages::LeafNodeGroupBinding {
+                group_id: &self.context.group_id,
+                leaf_index: self.own_leaf,
+            }),
+        )?;
+        let proposal = Proposal::Update(crate::messages::Update { leaf_node: leaf });
+        let content = self.framed(FramedContentBody::Proposal(proposal), Vec::new());
+        let auth = framing::sign_content(
+            &*self.cs,
+            self.handshake_wire_format(),
+            content,
+            Some(&self.context),
+            &self.signer,
+            None,
+        )?;
+        self.protect(&auth)
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
 use super::{EpochKeys, Group, GroupConfig};
 use crate::crypto::{CipherSuite, CryptoProvider};
@@ -63,6 +64,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
         })
     }
 }

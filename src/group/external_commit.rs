@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
 use super::proposals::{
@@ -216,6 +217,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
         };
         Ok((group, message))
     }

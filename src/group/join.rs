@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::key_package::KeyPackagePrivate;
 use super::proposals::{check_psk_id, leaf_supports_extensions, lifetime_check};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
@@ -176,6 +177,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
         })
     }
 }

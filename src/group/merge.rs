@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::Group;
 use super::epoch::{EpochKeys, PastEpoch};
 use super::process::StagedCommit;
+use super::{Group, StatePiece};
 use crate::error::{ApiError, Result};
 
 impl Group {
@@ -30,19 +30,29 @@ impl Group {
         );
         let old_keys = core::mem::replace(&mut self.keys, keys);
         let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
+        let old_epoch = self.context.epoch;
+        self.journal.mark(StatePiece::Epoch);
+        self.journal
+            .whole_epoch(next.context.epoch, &self.keys.secret_tree);
 
         // Keep what late application messages of the old epoch need.
         if self.config.max_past_epochs > 0 {
+            self.journal
+                .mark(StatePiece::PastEpoch { epoch: old_epoch });
             self.past_epochs.push_back(PastEpoch {
-                epoch: self.context.epoch,
+                epoch: old_epoch,
                 context: self.context.clone(),
                 sender_data_secret: old_keys.sender_data_secret.clone(),
                 secret_tree: old_keys.secret_tree.clone(),
                 tree: old_tree,
             });
             while self.past_epochs.len() > self.config.max_past_epochs {
-                self.past_epochs.pop_front();
+                if let Some(p) = self.past_epochs.pop_front() {
+                    self.journal.whole_epoch(p.epoch, &p.secret_tree);
+                }
             }
+        } else {
+            self.journal.whole_epoch(old_epoch, &old_keys.secret_tree);
         }
         if self.config.max_resumption_psks > 0 {
             self.resumption_psks
@@ -55,9 +65,13 @@ impl Group {
         self.interim_transcript_hash = next.interim_transcript_hash;
         self.confirmation_tag = next.confirmation_tag;
         self.path_keys = next.path_keys;
-        self.proposals.clear();
+        for p in self.proposals.drain(..) {
+            self.journal.proposal_removed(&p.reference);
+        }
         // A commit of ours that lost the race to this one can never be merged.
-        self.pending_commit = None;
+        if self.pending_commit.take().is_some() {
+            self.journal.mark(StatePiece::PendingCommit);
+        }
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ mod epoch;
 mod external_commit;
 mod external_proposal;
 mod group_info;
+mod incremental;
 mod join;
 mod key_package;
 mod merge;
@@ -20,6 +21,7 @@ mod persist;
 mod process;
 mod proposals;
 mod psk_store;
+mod selection;
 #[cfg(test)]
 mod tests;
 
@@ -30,11 +32,16 @@ pub use commit::{CommitOptions, CommitOutput};
 pub use config::{GroupConfig, HandshakeFormat};
 pub use external_commit::ExternalJoinOptions;
 pub use external_proposal::{external_proposal, new_member_proposal};
+pub use incremental::{PieceKind, StateChanges, StatePiece};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
-pub use process::{CommitSummary, ProcessedMessage, StagedCommit};
+pub use process::{
+    CommitSummary, Incoming, IncomingCheck, LeafChange, LeafChangeKind, ProcessedMessage,
+    StagedCommit,
+};
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
+pub use selection::{LeftOut, PendingProposal, ProposalSelection};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
 use crate::error::Result;
@@ -79,6 +86,8 @@ pub struct Group {
     resumption_psks: VecDeque<(u64, Secret)>,
     proposals: Vec<CachedProposal>,
     pending_commit: Option<commit::PendingCommit>,
+    /// What changed since the state was last saved in pieces.
+    journal: incremental::Journal,
 }
 
 impl core::fmt::Debug for Group {
@@ -134,6 +143,29 @@ impl Group {
                 leaf_node: leaf.clone(),
             })
             .collect()
+    }
+
+    /// The leaf node at `leaf` as of `epoch`: in the current tree, or in the
+    /// tree of a past epoch this member still keeps (see
+    /// [`GroupConfig::max_past_epochs`]); `None` if the leaf was blank then
+    /// or the epoch is not kept.
+    ///
+    /// An application message names its sender by leaf index; the leaf may
+    /// hold someone else by the time it is read, so show the sender's
+    /// credential as of the message's epoch.
+    pub fn leaf_at(&self, epoch: u64, leaf: LeafIndex) -> Option<&LeafNode> {
+        if epoch == self.context.epoch {
+            return self.tree.leaf(leaf);
+        }
+        self.past_epochs
+            .iter()
+            .find(|p| p.epoch == epoch)
+            .and_then(|p| p.tree.leaf(leaf))
+    }
+
+    /// The group's configuration.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
     }
 
     /// The epoch authenticator (RFC 9420 §8.7): equal for every member in the

@@ -167,6 +167,7 @@ impl Group {
             resumption_psks,
             proposals,
             pending_commit,
+            journal: _,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -282,13 +283,14 @@ impl Group {
             resumption_psks: resumption_psks.into(),
             proposals,
             pending_commit,
+            journal: super::incremental::Journal::new_group(),
         };
         group.check_restored()?;
         Ok(group)
     }
 
     /// The invariants a running group keeps, checked on a restored one.
-    fn check_restored(&self) -> Result<()> {
+    pub(super) fn check_restored(&self) -> Result<()> {
         let cs = &*self.cs;
         let nh = cs.kdf_len();
         check_epoch(
@@ -487,7 +489,7 @@ fn check_epoch(
 }
 
 /// `Ok` if `ok`, else a decode error naming the broken invariant.
-fn ensure(ok: bool, what: &'static str) -> Result<()> {
+pub(super) fn ensure(ok: bool, what: &'static str) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -593,7 +595,10 @@ impl<'a> SectionReader<'a> {
 }
 
 /// Reads a section's value with `read`, which must consume all of it.
-fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>) -> Result<T> {
+pub(super) fn parse<'a, T>(
+    body: &'a [u8],
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+) -> Result<T> {
     let mut r = Reader::new(body);
     let v = read(&mut r)?;
     r.finish()?;
@@ -601,7 +606,7 @@ fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>)
 }
 
 /// Writes `items` as a vector `T<V>`, each with `item`.
-fn write_list<'a, T: 'a>(
+pub(super) fn write_list<'a, T: 'a>(
     out: &mut Vec<u8>,
     items: impl IntoIterator<Item = &'a T>,
     mut item: impl FnMut(&'a T, &mut Vec<u8>) -> Result<()>,
@@ -621,7 +626,7 @@ fn write_list<'a, T: 'a>(
 }
 
 /// Reads a vector `T<V>`, each element with `item`.
-fn read_list<'a, T>(
+pub(super) fn read_list<'a, T>(
     r: &mut Reader<'a>,
     mut item: impl FnMut(&mut Reader<'a>) -> Result<T>,
 ) -> Result<Vec<T>> {
@@ -635,7 +640,7 @@ fn read_list<'a, T>(
 
 // --- Sections ---------------------------------------------------------------
 
-fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     let GroupConfig {
         handshake_format,
         padding,
@@ -666,7 +671,7 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     Ok(max_retained_keys.encode(out)?)
 }
 
-fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+pub(super) fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     let narrow = |n: u64| {
         usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
     };
@@ -699,7 +704,7 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     })
 }
 
-fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
+pub(super) fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
     let nodes = Vec::<Option<Node>>::decode(r)?;
     RatchetTree::from_nodes(suite, nodes).map_err(invalid("ratchet tree"))
 }
@@ -793,7 +798,7 @@ fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> 
 //                                      // resumption, authentication, init
 // } NextEpochState;
 
-fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
     let PendingCommit {
         staged:
             StagedCommit {
@@ -812,7 +817,7 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
     write_next_epoch(next, out)
 }
 
-fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
+pub(super) fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
     let message = MlsMessage::decode(r)?;
     let summary = read_summary(r)?;
     let from_epoch = u64::decode(r)?;

@@ -130,6 +130,67 @@ impl StagedCommit {
     }
 }
 
+/// Why a commit puts a leaf node into the tree (see [`LeafChange`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeafChangeKind {
+    /// An Add: the KeyPackage's leaf node takes a blank (or new) leaf.
+    Added,
+    /// An Update proposal of the member at that leaf replaces its leaf node.
+    Updated,
+    /// The committer's UpdatePath replaces its leaf node.
+    CommitterPath,
+    /// A new member joins by external commit (RFC 9420 §12.4.3.2); for a
+    /// resync, `old` is the leaf the same commit removes.
+    ExternalJoiner,
+}
+
+/// A leaf node a commit puts into the tree: every credential that enters or
+/// changes the group by this commit comes with one (RFC 9420 §5.3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafChange {
+    /// The leaf, in the new tree.
+    pub leaf: LeafIndex,
+    /// How the leaf node got there.
+    pub kind: LeafChangeKind,
+    /// The leaf node it replaces: the old one of an Update or committer's
+    /// path, the removed leaf of an external resync, `None` for a new member.
+    pub old: Option<crate::messages::LeafNode>,
+    /// The new leaf node.
+    pub new: crate::messages::LeafNode,
+}
+
+/// Received content a member is about to accept, shown to the check of
+/// [`Group::process_message_with`] after every RFC check passed and before
+/// anything in the group changes.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Incoming<'a> {
+    /// A proposal about to be cached for the next commit.
+    Proposal {
+        /// Who proposed it.
+        sender: &'a Sender,
+        /// Its reference (RFC 9420 §5.2).
+        reference: &'a ProposalRef,
+        /// The proposal.
+        proposal: &'a Proposal,
+    },
+    /// A commit, verified and staged, about to be returned for merging.
+    Commit {
+        /// The staged commit.
+        staged: &'a StagedCommit,
+        /// Every proposal it covers, in order: by reference (sent earlier
+        /// and already accepted) or by value (sent by the committer).
+        proposals: &'a [CommittedProposal],
+        /// Every leaf node it puts into the tree.
+        leaves: &'a [LeafChange],
+    },
+}
+
+/// The check [`Group::process_message_with`] runs on [`Incoming`] content:
+/// it sees the group as it is before the message, and an error it returns
+/// rejects the message, leaving the group unchanged.
+pub type IncomingCheck<'c> = dyn FnMut(&Group, Incoming<'_>) -> Result<()> + 'c;
+
 /// Everything of the new epoch, computed but not yet in the group.
 #[derive(Debug)]
 pub(crate) struct NextEpoch {
@@ -188,6 +249,47 @@ impl Group {
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<ProcessedMessage> {
+        self.process_message_with(message, psks, now, &mut |_, _| Ok(()))
+    }
+
+    /// [`Group::process_message`] with a check of the application's: once
+    /// a proposal or commit has passed every check of RFC 9420, and before
+    /// the group changes in any way (a PrivateMessage's key is consumed
+    /// only after it), `check` sees the content (see [`Incoming`]) and the
+    /// group as it was; if it returns an error, processing fails with that
+    /// error and the group is unchanged. This is where an application
+    /// validates credentials (RFC 9420 §5.3.1) and applies its proposal
+    /// policy, so that a message it refuses is refused whole.
+    ///
+    /// ```
+    /// # use tessera::crypto::{CipherSuite, CryptoProvider, RustCryptoProvider};
+    /// # use tessera::group::{Group, GroupConfig, Identity, Incoming, KeyPackageOptions};
+    /// # use tessera::messages::Credential;
+    /// # let provider = RustCryptoProvider::new();
+    /// # let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    /// # let cs = provider.cipher_suite_provider(suite).unwrap();
+    /// # let id = Identity::generate(&*cs, Credential::basic("a")).unwrap();
+    /// # let mut group = Group::create(&provider, GroupConfig::default(), suite, b"g".to_vec(),
+    /// #     &id, KeyPackageOptions::valid_for(0, u64::MAX), vec![]).unwrap();
+    /// # let message = group.group_info(false).unwrap();
+    /// // Refuse every commit that adds a member whose credential is not basic.
+    /// let result = group.process_message_with(&message, &(), None, &mut |_group, incoming| {
+    ///     if let Incoming::Commit { leaves, .. } = incoming {
+    ///         if leaves.iter().any(|l| !matches!(l.new.credential, Credential::Basic(_))) {
+    ///             return Err(tessera::Error::Internal("not basic"));
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// });
+    /// # assert!(result.is_err()); // a GroupInfo is not processed by members
+    /// ```
+    pub fn process_message_with(
+        &mut self,
+        message: &MlsMessage,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
+    ) -> Result<ProcessedMessage> {
         // The delivery service's echo of our own pending commit merges it.
         if let Some(staged) = self.take_pending_if_echo(message) {
             return Ok(ProcessedMessage::Commit(Box::new(staged)));
@@ -195,9 +297,9 @@ impl Group {
         match message {
             MlsMessage::PublicMessage(m) => {
                 let auth = self.verify_public_message(m)?;
-                self.process_authenticated(auth, psks, now)
+                self.process_authenticated(auth, psks, now, check)
             }
-            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now),
+            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now, check),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
         }
     }
@@ -210,6 +312,7 @@ impl Group {
         m: &crate::messages::PrivateMessage,
         psks: &dyn PskStore,
         now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
     ) -> Result<ProcessedMessage> {
         let cs = self.cs.clone();
         let cs = &*cs;
@@ -264,18 +367,23 @@ impl Group {
         let processed = match past {
             None => {
                 framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
-                let processed = self.process_authenticated(auth, psks, now)?;
+                let processed = self.process_authenticated(auth, psks, now, check)?;
+                self.journal
+                    .ratchet_used(&self.keys.secret_tree, m.epoch, sender);
                 self.keys.secret_tree = secret_tree;
                 processed
             }
             Some(i) => {
                 let ctx = self.past_epoch(i)?.context.clone();
                 framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
-                let processed = self.process_authenticated(auth, psks, now)?;
-                self.past_epochs
+                let processed = self.process_authenticated(auth, psks, now, check)?;
+                let past = self
+                    .past_epochs
                     .get_mut(i)
-                    .ok_or(Error::Internal("past epoch index out of range"))?
-                    .secret_tree = secret_tree;
+                    .ok_or(Error::Internal("past epoch index out of range"))?;
+                self.journal
+                    .ratchet_used(&past.secret_tree, m.epoch, sender);
+                past.secret_tree = secret_tree;
                 processed
             }
         };
@@ -353,6 +461,7 @@ impl Group {
         auth: AuthenticatedContent,
         psks: &dyn PskStore,
         now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
     ) -> Result<ProcessedMessage> {
         match &auth.content.content {
             FramedContentBody::Application(data) => {
@@ -377,8 +486,17 @@ impl Group {
                 // next commit that covers the pending proposals.
                 check_sender_may_propose(&sender, p.proposal_type())?;
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
+                check(
+                    self,
+                    Incoming::Proposal {
+                        sender: &sender,
+                        reference: &reference,
+                        proposal: p,
+                    },
+                )?;
                 // A proposal received twice is kept once.
                 if !self.proposals.iter().any(|c| c.reference == reference) {
+                    self.journal.proposal_added(&reference);
                     self.proposals.push(CachedProposal {
                         reference: reference.clone(),
                         proposal: p.clone(),
@@ -392,7 +510,15 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                let staged = self.stage_commit(&auth, c, psks, now)?;
+                let (staged, proposals, leaves) = self.stage_commit(&auth, c, psks, now)?;
+                check(
+                    self,
+                    Incoming::Commit {
+                        staged: &staged,
+                        proposals: &proposals,
+                        leaves: &leaves,
+                    },
+                )?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
         }
@@ -427,14 +553,16 @@ impl Group {
             .collect()
     }
 
-    /// Verifies a commit completely and computes the new epoch (RFC 9420 §12.4.2).
+    /// Verifies a commit completely and computes the new epoch (RFC 9420
+    /// §12.4.2); also returns the proposals it covers and the leaf nodes it
+    /// puts into the tree, for the application's check.
     fn stage_commit(
         &self,
         auth: &AuthenticatedContent,
         commit: &Commit,
         psks: &dyn PskStore,
         now: Option<u64>,
-    ) -> Result<StagedCommit> {
+    ) -> Result<(StagedCommit, Vec<CommittedProposal>, Vec<LeafChange>)> {
         let cs = &*self.cs;
         let sender = &auth.content.sender;
         let committer = match sender {
@@ -483,6 +611,7 @@ impl Group {
         }
         let self_removed = removed.iter().any(|(l, _)| *l == self.own_leaf);
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
+        let mut leaves = leaf_changes(&self.tree, &tree, &added, &updated);
         // The leaf and credential of an external joiner (RFC 9420 §12.4.3.2).
         let mut joiner: Option<(LeafIndex, Credential)> = None;
 
@@ -527,6 +656,19 @@ impl Group {
                 // its direct path and checks its parent hash.
                 tree.set_leaf(sender_leaf, path.leaf_node.clone())?;
                 joiner = Some((sender_leaf, path.leaf_node.credential.clone()));
+                leaves.push(LeafChange {
+                    leaf: sender_leaf,
+                    kind: LeafChangeKind::ExternalJoiner,
+                    old: removed.first().map(|(_, n)| n.clone()),
+                    new: path.leaf_node.clone(),
+                });
+            } else {
+                leaves.push(LeafChange {
+                    leaf: sender_leaf,
+                    kind: LeafChangeKind::CommitterPath,
+                    old: self.tree.leaf(sender_leaf).cloned(),
+                    new: path.leaf_node.clone(),
+                });
             }
             // RFC 9420 §12.4.2: "Verify that none of the public keys in the
             // UpdatePath appear in any node of the new ratchet tree" (the tree
@@ -567,11 +709,12 @@ impl Group {
         summary.added.extend(joiner);
         if self_removed {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
-            return Ok(StagedCommit {
+            let staged = StagedCommit {
                 summary,
                 from_epoch: self.context.epoch,
                 next: None,
-            });
+            };
+            return Ok((staged, proposals, leaves));
         }
         // An external commit starts the epoch from the init secret the joiner
         // sent in its ExternalInit, not from this epoch's (RFC 9420 §8.3).
@@ -606,7 +749,7 @@ impl Group {
             &tag,
         )?;
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
-        Ok(StagedCommit {
+        let staged = StagedCommit {
             summary,
             from_epoch: self.context.epoch,
             next: Some(NextEpoch {
@@ -617,6 +760,33 @@ impl Group {
                 path_keys,
                 secrets,
             }),
-        })
+        };
+        Ok((staged, proposals, leaves))
     }
+}
+
+/// The leaf nodes the proposals of a commit put into the tree: each Add's
+/// and each Update's (with the leaf node it replaces in `old_tree`), read
+/// from `new_tree`, the tree after the proposals.
+fn leaf_changes(
+    old_tree: &RatchetTree,
+    new_tree: &RatchetTree,
+    added: &[(LeafIndex, crate::messages::KeyPackage)],
+    updated: &[LeafIndex],
+) -> Vec<LeafChange> {
+    let adds = added.iter().map(|(leaf, kp)| LeafChange {
+        leaf: *leaf,
+        kind: LeafChangeKind::Added,
+        old: None,
+        new: kp.leaf_node.clone(),
+    });
+    let updates = updated.iter().filter_map(|leaf| {
+        Some(LeafChange {
+            leaf: *leaf,
+            kind: LeafChangeKind::Updated,
+            old: old_tree.leaf(*leaf).cloned(),
+            new: new_tree.leaf(*leaf)?.clone(),
+        })
+    });
+    updates.chain(adds).collect()
 }

@@ -10,6 +10,7 @@
 mod commit_processing;
 mod forge;
 mod framing;
+mod incremental;
 mod proposal_list;
 mod welcome;
 
