@@ -9,6 +9,7 @@
 //! | [`Error::Protocol`] | a peer broke a rule of RFC 9420 | drop it, maybe report the sender |
 //! | [`Error::Api`] | the caller misused the library | fix the calling code |
 //! | [`Error::Crypto`] | a primitive failed (bad key, failed decryption, bad signature) | drop the message |
+//! | [`Error::Storage`] | the store of a [`Client`](crate::client::Client) failed; the operation changed nothing | retry, or fix the store |
 //! | [`Error::Internal`] | a bug in Tessera | report it |
 
 use thiserror::Error as ThisError;
@@ -32,6 +33,10 @@ pub enum Error {
     /// A cryptographic primitive failed.
     #[error("crypto error: {0}")]
     Crypto(#[from] CryptoError),
+    /// The store of a [`Client`](crate::client::Client) failed to read or
+    /// write; the operation that needed it changed nothing.
+    #[error("storage error: {0}")]
+    Storage(#[from] StorageError),
     /// A bug in Tessera: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -257,6 +262,40 @@ pub enum ProtocolError {
     #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
     TooManyPsks(usize),
 
+    // --- Application policy, applied alike by every member ---
+    /// The application's identity validator rejected a credential that the
+    /// message brings into the group or changes (RFC 9420 §5.3.1: "the
+    /// application MUST validate" it).
+    #[error("credential of {subject} rejected: {reason}")]
+    CredentialRejected {
+        /// Whose credential.
+        subject: CredentialSubject,
+        /// The validator's reason.
+        reason: String,
+    },
+    /// A new credential for a leaf (an Update, a committer's path, an
+    /// external resync replacing the leaf) does not name the same
+    /// participant as the old one, as the identity validator judges it
+    /// (RFC 9420 §5.3.1, §12.1.2, §12.4.3.2).
+    #[error("leaf {0}: the new credential is not the same participant")]
+    CredentialChangesParticipant(u32),
+    /// The application's proposal policy does not accept this proposal from
+    /// this sender (RFC 9420 §12.1: the application decides which
+    /// proposals to accept).
+    #[error("proposal type {proposal_type} from sender type {sender_type} not accepted by policy")]
+    ProposalNotAccepted {
+        /// The proposal type.
+        proposal_type: u16,
+        /// The sender type code.
+        sender_type: u8,
+    },
+    /// More proposals are cached than the client keeps in one epoch.
+    #[error("proposal cache full ({0} proposals)")]
+    TooManyCachedProposals(usize),
+    /// More messages for later epochs are held than the client keeps.
+    #[error("{0} messages for later epochs already held")]
+    TooManyHeldMessages(usize),
+
     // --- Ratchet tree: structure (RFC 9420 §4, §7.7, §12.4.3.3) ---
     /// A `ratchet_tree` has no nodes, or its last node is blank: "the receiver
     /// MUST check that the last node in ratchet_tree is non-blank" (RFC 9420 §12.4.3.3).
@@ -403,6 +442,28 @@ pub enum ProtocolError {
     },
 }
 
+/// Whose credential [`ProtocolError::CredentialRejected`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSubject {
+    /// The member at this leaf (in the tree the message would produce).
+    Leaf(u32),
+    /// The external sender at this index of `external_senders` (RFC 9420 §12.1.8.1).
+    ExternalSender(u32),
+    /// The KeyPackage of a proposed Add, not yet at a leaf.
+    KeyPackage,
+}
+
+impl core::fmt::Display for CredentialSubject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Leaf(l) => write!(f, "leaf {l}"),
+            Self::ExternalSender(i) => write!(f, "external sender {i}"),
+            Self::KeyPackage => write!(f, "a proposed KeyPackage"),
+        }
+    }
+}
+
 /// The caller used the library wrongly.
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
@@ -417,6 +478,36 @@ pub enum ApiError {
     /// An argument was out of its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// The client has no group with this id.
+    #[error("no such group")]
+    UnknownGroup,
+    /// The client already has a group with this id (RFC 9420 §12.4.3.1: a
+    /// Welcome for a group the client is in is refused).
+    #[error("a group with this id already exists")]
+    GroupExists,
+    /// This member was removed from the group: it can read its history but
+    /// not send.
+    #[error("this member was removed from the group")]
+    GroupInactive,
+}
+
+/// A store failed (see [`crate::storage`]). The operation that needed it
+/// changed nothing: neither the store nor the client's state in memory.
+#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend failed (I/O, full disk, closed database, ...).
+    #[error("store backend failed: {0}")]
+    Backend(String),
+    /// The store is busy (locked by another writer) and gave up waiting.
+    #[error("store busy")]
+    Busy,
+    /// Stored data is corrupted or not what was written there.
+    #[error("stored data corrupted: {0}")]
+    Corrupted(String),
+    /// The store's encryption key is not the one its data was written with.
+    #[error("wrong store key")]
+    WrongKey,
 }
 
 /// A cryptographic operation failed.

@@ -30,8 +30,11 @@ impl Pieces {
     }
 
     fn restore(&self, provider: &RustCryptoProvider) -> Group {
-        Group::from_pieces(provider, self.0.iter().map(|(p, v)| (p.clone(), v.as_bytes())))
-            .unwrap()
+        Group::from_pieces(
+            provider,
+            self.0.iter().map(|(p, v)| (p.clone(), v.as_bytes())),
+        )
+        .unwrap()
     }
 
     /// The pieces must rebuild exactly the live group.
@@ -183,7 +186,11 @@ fn a_received_message_writes_a_small_record() {
     let changes = fx.groups[BOB].take_state_changes().unwrap();
     assert_eq!(changes.written.len(), 1);
     assert!(changes.deleted.is_empty());
-    assert!(changes.written[0].1.len() < 128, "{}", changes.written[0].1.len());
+    assert!(
+        changes.written[0].1.len() < 128,
+        "{}",
+        changes.written[0].1.len()
+    );
     assert!(!fx.groups[BOB].has_state_changes());
 }
 
@@ -195,7 +202,10 @@ fn from_pieces_refuses_missing_stale_and_broken_pieces() {
     read(&mut fx.groups[BOB], &m);
     let pieces = fx.groups[BOB].state_pieces().unwrap();
     let attempt = |pieces: &[(StatePiece, Vec<u8>)]| {
-        Group::from_pieces(&provider, pieces.iter().map(|(p, v)| (p.clone(), v.as_slice())))
+        Group::from_pieces(
+            &provider,
+            pieces.iter().map(|(p, v)| (p.clone(), v.as_slice())),
+        )
     };
     let plain: Vec<(StatePiece, Vec<u8>)> = pieces
         .iter()
@@ -352,7 +362,9 @@ fn select_proposals_leaves_out_what_cannot_be_committed() {
     let remove_bob = fx.groups[CAROL]
         .propose(Proposal::Remove(Remove { removed: 1 }))
         .unwrap();
-    let update = fx.groups[BOB].propose_update_for_test(None, |_| {}).unwrap();
+    let update = fx.groups[BOB]
+        .propose_update_for_test(None, |_| {})
+        .unwrap();
     // An Add of an expired KeyPackage, and a Remove of a blank leaf.
     let id = Identity::generate(&*fx.cs, Credential::basic("old")).unwrap();
     let (expired, _) =
@@ -369,7 +381,14 @@ fn select_proposals_leaves_out_what_cannot_be_committed() {
     let add2 = fx.groups[CAROL].propose(add(&kp2)).unwrap();
     let alice = &mut fx.groups[ALICE];
     let mut refs = Vec::new();
-    for m in [&update, &remove_bob, &add_expired, &remove_blank, &add1, &add2] {
+    for m in [
+        &update,
+        &remove_bob,
+        &add_expired,
+        &remove_blank,
+        &add1,
+        &add2,
+    ] {
         refs.push(receive_proposal(alice, m));
     }
     let [r_update, r_remove, r_expired, r_blank, r_add1, r_add2] = refs.clone().try_into().unwrap();
@@ -380,16 +399,13 @@ fn select_proposals_leaves_out_what_cannot_be_committed() {
         .iter()
         .map(|l| (l.reference.clone(), l.reason.clone()))
         .collect();
-    assert!(reasons.contains(&(
-        r_update,
-        ProtocolError::ConflictingLeafProposals(1).into()
-    )));
-    assert!(reasons.contains(&(
-        r_blank,
-        ProtocolError::RemoveOfBlankLeaf(3).into()
-    )));
+    assert!(reasons.contains(&(r_update, ProtocolError::ConflictingLeafProposals(1).into())));
+    assert!(reasons.contains(&(r_blank, ProtocolError::RemoveOfBlankLeaf(3).into())));
     assert!(reasons.iter().any(|(r, e)| *r == r_expired
-        && matches!(e, Error::Protocol(ProtocolError::LeafLifetimeInvalid { .. }))));
+        && matches!(
+            e,
+            Error::Protocol(ProtocolError::LeafLifetimeInvalid { .. })
+        )));
     assert!(reasons.iter().any(|(r, _)| *r == r_add2));
     assert_eq!(selection.left_out.len(), 4);
 
@@ -438,7 +454,12 @@ fn select_proposals_gives_way_to_proposals_by_value() {
     // Invalid proposals by value are the caller's error.
     assert!(
         alice
-            .select_proposals(&[], &[Proposal::Remove(Remove { removed: 9 })], &(), Some(NOW))
+            .select_proposals(
+                &[],
+                &[Proposal::Remove(Remove { removed: 9 })],
+                &(),
+                Some(NOW)
+            )
             .is_err()
     );
     // Cache management.

@@ -1,0 +1,1 @@
+//! Lifetimes, held messages, removal, restarts.

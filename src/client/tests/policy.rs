@@ -1,0 +1,1 @@
+//! The proposal policy and the commit's choice among cached proposals.
