@@ -51,3 +51,8 @@ pub mod tree_math;
 pub mod welcome;
 
 pub use error::{Error, Result};
+
+/// The README's code examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
