@@ -102,14 +102,14 @@ impl Group {
     /// 4. a proposal that fails on its own (an Add whose KeyPackage is
     ///    invalid or expired at `now`, an Update with a bad leaf, a Remove of
     ///    a blank leaf, a PSK not in `psks`, ...) is left out;
-    /// 5. if the rest still fails together (two Adds of one signature key,
-    ///    say), proposals are kept one by one, in order, as long as the list
-    ///    stays valid.
+    /// 5. if the rest fails together with `by_value` (two Adds of one
+    ///    signature key, say), proposals are kept one by one, in order, as
+    ///    long as the list stays valid.
     ///
-    /// Pass [`ProposalSelection::included`] as
+    /// `by_value` itself is not checked here (the commit checks it), so
+    /// without candidates this costs nothing. Pass
+    /// [`ProposalSelection::included`] as
     /// [`CommitOptions::only_pending`](super::CommitOptions::only_pending).
-    ///
-    /// Fails only if `by_value` is invalid on its own.
     pub fn select_proposals(
         &self,
         candidates: &[ProposalRef],
@@ -203,21 +203,18 @@ impl Group {
             })?;
             Ok(())
         };
-        check(&fixed)?;
         let mut alone_ok = Vec::new();
         for (r, c) in survivors {
-            let mut list = fixed.clone();
-            list.push(c.clone());
-            match check(&list) {
+            match check(core::slice::from_ref(&c)) {
                 Ok(()) => alone_ok.push((r, c)),
                 Err(e) => leave(&r, e),
             }
         }
 
-        // 5. Together; one by one if that fails.
+        // 5. Together (with the by-value proposals); one by one if that fails.
         let mut all = fixed.clone();
         all.extend(alone_ok.iter().map(|(_, c)| c.clone()));
-        let included = if check(&all).is_ok() {
+        let included = if alone_ok.is_empty() || check(&all).is_ok() {
             alone_ok.into_iter().map(|(r, _)| r).collect()
         } else {
             let mut list = fixed;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::crypto::Secret;
 use crate::error::ProtocolError;
-use crate::group::{Incoming, LeafChangeKind, StatePiece};
+use crate::group::{Incoming, LeafChangeKind, ProposalSelection, StatePiece};
 use crate::messages::{LeafNodeSource, Remove};
 use crate::tree_math::LeafIndex;
 
@@ -451,17 +451,20 @@ fn select_proposals_gives_way_to_proposals_by_value() {
         selection.left_out[0].reason,
         ProtocolError::ConflictingLeafProposals(2).into()
     );
-    // Invalid proposals by value are the caller's error.
-    assert!(
-        alice
-            .select_proposals(
-                &[],
-                &[Proposal::Remove(Remove { removed: 9 })],
-                &(),
-                Some(NOW)
-            )
-            .is_err()
+    // Invalid proposals by value are the commit's to refuse.
+    let bad = [Proposal::Remove(Remove { removed: 9 })];
+    let selection = alice.select_proposals(&[], &bad, &(), Some(NOW)).unwrap();
+    assert_eq!(selection, ProposalSelection::default());
+    let attempt = alice.commit(
+        CommitOptions {
+            proposals: bad.to_vec(),
+            only_pending: Some(Vec::new()),
+            ..Default::default()
+        },
+        &(),
+        Some(NOW),
     );
+    assert!(attempt.is_err());
     // Cache management.
     assert_eq!(alice.pending_proposal_count(), 1);
     assert_eq!(alice.pending_proposals()[0].reference, r);
