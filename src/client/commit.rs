@@ -161,6 +161,29 @@ impl Client {
     /// (RFC 9420 §12.2); the others are listed in
     /// [`CommitResult::left_out`]. One bad or conflicting proposal never
     /// makes the commit fail.
+    ///
+    /// ```
+    /// # use tessera::client::Client;
+    /// # use tessera::messages::Credential;
+    /// # use tessera::storage::MemoryStore;
+    /// # use tessera::tree_math::LeafIndex;
+    /// # let [alice, bob, carol] = ["alice", "bob", "carol"]
+    /// #     .map(|n| Client::create(Credential::basic(n), MemoryStore::new()).unwrap());
+    /// # alice.create_group("team")?;
+    /// # let kps = [bob.generate_key_packages(1)?.remove(0), carol.generate_key_packages(1)?.remove(0)];
+    /// # let added = alice.add("team", &kps)?;
+    /// # alice.confirm_commit("team")?;
+    /// # bob.join(&added.welcome)?;
+    /// # carol.join(&added.welcome)?;
+    /// // Bob and Carol both propose to remove leaf 2... Carol's own removal.
+    /// alice.process(&bob.propose_remove("team", LeafIndex(2))?)?;
+    /// alice.process(&carol.leave("team")?)?;
+    /// let out = alice.commit("team")?;
+    /// assert_eq!(out.left_out.len(), 1); // two Removes of one leaf: one is enough
+    /// alice.confirm_commit("team")?;
+    /// assert_eq!(alice.members("team")?.len(), 2);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn commit(&self, group: impl AsRef<[u8]>) -> Result<CommitResult> {
         self.commit_with(group.as_ref(), Vec::new(), false)
     }

@@ -214,6 +214,18 @@ pub enum InactiveReason {
 }
 
 /// Something that happened in one of the client's groups.
+///
+/// ```
+/// # use tessera::client::Event;
+/// fn show(event: &Event) {
+///     match event {
+///         Event::Application(m) => println!("{:?}: {:?}", m.sender.credential, m.data),
+///         Event::CommitMerged(c) => println!("epoch {}: +{} -{}", c.epoch, c.added.len(), c.removed.len()),
+///         Event::Removed { .. } => println!("we were removed"),
+///         other => println!("{other:?}"),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]

@@ -147,6 +147,21 @@ pub struct ProposalOrigin<'a> {
 /// commit that covers it by reference is refused too.
 /// [`ProposalPolicy::commit`] is asked, for each cached proposal, whether
 /// this member's next commit should cover it.
+///
+/// ```
+/// use tessera::client::{ProposalOrigin, ProposalPolicy};
+/// use tessera::messages::{Proposal, SenderType};
+///
+/// /// Members may propose anything but new group context extensions.
+/// struct NoExtensionChanges;
+///
+/// impl ProposalPolicy for NoExtensionChanges {
+///     fn accept(&self, origin: &ProposalOrigin<'_>, proposal: &Proposal) -> bool {
+///         origin.sender_type == SenderType::Member
+///             && !matches!(proposal, Proposal::GroupContextExtensions(_))
+///     }
+/// }
+/// ```
 pub trait ProposalPolicy: Send + Sync {
     /// Whether to accept `proposal` from `origin`.
     fn accept(&self, origin: &ProposalOrigin<'_>, proposal: &Proposal) -> bool;

@@ -167,6 +167,21 @@ impl Client {
     ///
     /// Every member's credential and the group's external senders are
     /// shown to the identity validator first.
+    ///
+    /// ```
+    /// use tessera::client::{Client, ExternalJoin};
+    /// use tessera::messages::Credential;
+    /// use tessera::storage::MemoryStore;
+    ///
+    /// let alice = Client::create(Credential::basic("alice"), MemoryStore::new())?;
+    /// let carol = Client::create(Credential::basic("carol"), MemoryStore::new())?;
+    /// alice.create_group("team")?;
+    /// let group_info = alice.group_info("team")?; // published by a member
+    /// let (_joined, commit) = carol.join_external(&group_info, ExternalJoin::default())?;
+    /// alice.process(&commit)?; // the delivery service accepted Carol's commit
+    /// assert_eq!(alice.members("team")?.len(), 2);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     pub fn join_external(
         &self,
         group_info: &[u8],

@@ -525,15 +525,33 @@ impl Group {
     //     uint64 past_epochs<V>;
     // } EpochPiece;
     fn write_epoch_piece(&self, out: &mut Vec<u8>) -> Result<()> {
-        let k = &self.keys;
+        // Every field, so that a new one cannot be forgotten here: it goes
+        // in this piece or gets a piece of its own.
+        let Group {
+            cs: _,
+            config,
+            context,
+            tree: _, // StatePiece::Tree
+            interim_transcript_hash,
+            confirmation_tag,
+            own_leaf,
+            signer,
+            path_keys,
+            keys: k,     // its secret tree: SecretTreeNode, SenderRatchets
+            past_epochs, // StatePiece::PastEpoch (listed here)
+            resumption_psks,
+            proposals: _,      // StatePiece::Proposal
+            pending_commit: _, // StatePiece::PendingCommit
+            journal: _,
+        } = self;
         EPOCH_PIECE_VERSION.encode(out)?;
-        write_config(&self.config, out)?;
-        self.context.encode(out)?;
-        self.interim_transcript_hash.encode(out)?;
-        self.confirmation_tag.encode(out)?;
-        self.own_leaf.0.encode(out)?;
-        write_opaque(out, self.signer.as_bytes())?;
-        self.path_keys.write_state(out)?;
+        write_config(config, out)?;
+        context.encode(out)?;
+        interim_transcript_hash.encode(out)?;
+        confirmation_tag.encode(out)?;
+        own_leaf.0.encode(out)?;
+        write_opaque(out, signer.as_bytes())?;
+        path_keys.write_state(out)?;
         for s in [
             k.sender_data_secret.as_secret(),
             k.exporter_secret.as_secret(),
@@ -548,11 +566,11 @@ impl Group {
         let mut header = Zeroizing::new(Vec::new());
         k.secret_tree.write_header(&mut header)?;
         write_opaque(out, &header)?;
-        write_list(out, &self.resumption_psks, |(epoch, psk), out| {
+        write_list(out, resumption_psks, |(epoch, psk), out| {
             epoch.encode(out)?;
             Ok(psk.encode(out)?)
         })?;
-        write_list(out, &self.past_epochs, |p, out| Ok(p.epoch.encode(out)?))
+        write_list(out, past_epochs, |p, out| Ok(p.epoch.encode(out)?))
     }
 
     /// Rebuilds a group from all its pieces (as [`Group::state_pieces`]

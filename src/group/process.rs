@@ -263,25 +263,44 @@ impl Group {
     ///
     /// ```
     /// # use tessera::crypto::{CipherSuite, CryptoProvider, RustCryptoProvider};
-    /// # use tessera::group::{Group, GroupConfig, Identity, Incoming, KeyPackageOptions};
-    /// # use tessera::messages::Credential;
+    /// # use tessera::group::*;
+    /// # use tessera::messages::{Add, Credential, MlsMessage, Proposal};
     /// # let provider = RustCryptoProvider::new();
     /// # let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
     /// # let cs = provider.cipher_suite_provider(suite).unwrap();
-    /// # let id = Identity::generate(&*cs, Credential::basic("a")).unwrap();
-    /// # let mut group = Group::create(&provider, GroupConfig::default(), suite, b"g".to_vec(),
-    /// #     &id, KeyPackageOptions::valid_for(0, u64::MAX), vec![]).unwrap();
-    /// # let message = group.group_info(false).unwrap();
-    /// // Refuse every commit that adds a member whose credential is not basic.
-    /// let result = group.process_message_with(&message, &(), None, &mut |_group, incoming| {
+    /// # let opts = || KeyPackageOptions::valid_for(0, u64::MAX);
+    /// # let [alice, bob, eve] = ["alice", "bob", "eve"]
+    /// #     .map(|n| Identity::generate(&*cs, Credential::basic(n)).unwrap());
+    /// # let mut a = Group::create(&provider, GroupConfig::default(), suite, b"g".to_vec(),
+    /// #     &alice, opts(), vec![]).unwrap();
+    /// # let (bob_kp, bob_private) = generate_key_package(&*cs, &bob, opts()).unwrap();
+    /// # let add = |kp| CommitOptions { proposals: vec![Proposal::Add(Add { key_package: kp })],
+    /// #     ..Default::default() };
+    /// # let out = a.commit(add(bob_kp.clone()), &(), None).unwrap();
+    /// # a.merge_pending_commit().unwrap();
+    /// # let MlsMessage::Welcome(welcome) = out.welcome.unwrap() else { unreachable!() };
+    /// # let mut b = Group::join(&provider, GroupConfig::default(), &welcome, JoinInput {
+    /// #     key_package: &bob_kp, key_package_private: &bob_private,
+    /// #     signer: bob.signer().clone(), ratchet_tree: None, psk_store: &(), now: None,
+    /// # }).unwrap();
+    /// # let (eve_kp, _) = generate_key_package(&*cs, &eve, opts()).unwrap();
+    /// // Alice adds Eve; Bob's application does not accept Eve's credential.
+    /// let out = a.commit(add(eve_kp), &(), None).unwrap();
+    /// let before = b.to_bytes().unwrap();
+    /// let result = b.process_message_with(&out.commit, &(), None, &mut |_group, incoming| {
     ///     if let Incoming::Commit { leaves, .. } = incoming {
-    ///         if leaves.iter().any(|l| !matches!(l.new.credential, Credential::Basic(_))) {
-    ///             return Err(tessera::Error::Internal("not basic"));
+    ///         for l in leaves.iter().filter(|l| l.new.credential == Credential::basic("eve")) {
+    ///             return Err(tessera::error::ProtocolError::CredentialRejected {
+    ///                 subject: tessera::error::CredentialSubject::Leaf(l.leaf.0),
+    ///                 reason: "not welcome".into(),
+    ///             }
+    ///             .into());
     ///         }
     ///     }
     ///     Ok(())
     /// });
-    /// # assert!(result.is_err()); // a GroupInfo is not processed by members
+    /// assert!(result.is_err());
+    /// assert_eq!(b.to_bytes().unwrap(), before); // refused whole
     /// ```
     pub fn process_message_with(
         &mut self,
