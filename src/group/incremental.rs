@@ -1,38 +1,5 @@
 //! Saving a member's group state in pieces, and writing only the pieces that
-//! changed.
-//!
-//! [`Group::to_bytes`] writes the whole state: at 10,000 members several
-//! megabytes, mostly ratchet trees, to be written again after every message
-//! to keep forward secrecy on disk. Here the same state is cut into
-//! [`StatePiece`]s, each written when it changes and deleted when it is gone:
-//!
-//! | piece | holds | written | deleted |
-//! |---|---|---|---|
-//! | [`StatePiece::Epoch`] | config, group context, transcript hashes, own leaf, signature key, path keys, epoch secrets, resumption PSKs, the list of kept past epochs | once per epoch | with the group |
-//! | [`StatePiece::Tree`] | the ratchet tree of an epoch (public) | when the epoch starts | when the epoch is no longer kept |
-//! | [`StatePiece::PastEpoch`] | a kept past epoch: its context and sender-data secret | when the epoch ends | when it ages out |
-//! | [`StatePiece::SecretTreeNode`] | one node secret of an epoch's secret tree (RFC 9420 §9) | when derived | when consumed (§9.2) |
-//! | [`StatePiece::SenderRatchets`] | one leaf's two sender ratchets and their kept out-of-order keys | after each message it protects or decrypts | when its epoch is no longer kept |
-//! | [`StatePiece::Proposal`] | a cached proposal | when received or sent | when the epoch ends or it is dropped |
-//! | [`StatePiece::PendingCommit`] | this member's commit awaiting merge | when committing | on merge or discard |
-//!
-//! A received application message changes one [`StatePiece::SenderRatchets`]
-//! (its ratchet head and kept keys: bounded by
-//! [`SecretTreeConfig::max_retained_keys`](crate::secret_tree::SecretTreeConfig),
-//! never by the group's size), plus, for the sender's first message in the
-//! epoch, the few node secrets on its path (at most 2 log2 N). The key it
-//! used is gone from the new value, so writing the changes deletes it on
-//! disk too (RFC 9420 §9.2).
-//!
-//! [`Group::take_state_changes`] returns the pieces written and deleted since
-//! it was last called; the application (or [`crate::client`]) writes them
-//! in one atomic batch. [`Group::state_pieces`] returns all pieces and
-//! [`Group::from_pieces`] rebuilds the group from them, with the checks of
-//! [`Group::from_bytes`]. A group rebuilt from its pieces serializes with
-//! [`Group::to_bytes`] to the same bytes as the group that wrote them.
-//!
-//! Every value is encoded like the rest of MLS (RFC 9420 §2.1); the epoch
-//! piece starts with a `uint16` format version (1).
+//! changed: see [`StatePiece`] and [`Group::take_state_changes`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -57,7 +24,41 @@ use crate::tree_math::{LeafIndex, NodeIndex};
 /// The format version of the epoch piece.
 const EPOCH_PIECE_VERSION: u16 = 1;
 
-/// One piece of a member's group state (see the [module documentation](self)).
+/// One piece of a member's group state, saved and written on its own.
+///
+/// [`Group::to_bytes`] writes the whole state: at 10,000 members several
+/// megabytes, mostly ratchet trees, to be written again after every message
+/// to keep forward secrecy on disk. Here the same state is cut into
+/// [`StatePiece`]s, each written when it changes and deleted when it is gone:
+///
+/// | piece | holds | written | deleted |
+/// |---|---|---|---|
+/// | [`StatePiece::Epoch`] | config, group context, transcript hashes, own leaf, signature key, path keys, epoch secrets, resumption PSKs, the list of kept past epochs | once per epoch | with the group |
+/// | [`StatePiece::Tree`] | the ratchet tree of an epoch (public) | when the epoch starts | when the epoch is no longer kept |
+/// | [`StatePiece::PastEpoch`] | a kept past epoch: its context and sender-data secret | when the epoch ends | when it ages out |
+/// | [`StatePiece::SecretTreeNode`] | one node secret of an epoch's secret tree (RFC 9420 §9) | when derived | when consumed (§9.2) |
+/// | [`StatePiece::SenderRatchets`] | one leaf's two sender ratchets and their kept out-of-order keys | after each message it protects or decrypts | when its epoch is no longer kept |
+/// | [`StatePiece::Proposal`] | a cached proposal | when received or sent | when the epoch ends or it is dropped |
+/// | [`StatePiece::PendingCommit`] | this member's commit awaiting merge | when committing | on merge or discard |
+///
+/// A received application message changes one [`StatePiece::SenderRatchets`]
+/// (its ratchet head and kept keys: bounded by
+/// [`SecretTreeConfig::max_retained_keys`](crate::secret_tree::SecretTreeConfig),
+/// never by the group's size), plus, for the sender's first message in the
+/// epoch, the few node secrets on its path (at most 2 log2 N). The key it
+/// used is gone from the new value, so writing the changes deletes it on
+/// disk too (RFC 9420 §9.2).
+///
+/// [`Group::take_state_changes`] returns the pieces written and deleted since
+/// it was last called; the application (or [`crate::client`]) writes them
+/// in one atomic batch. [`Group::state_pieces`] returns all pieces and
+/// [`Group::from_pieces`] rebuilds the group from them, with the checks of
+/// [`Group::from_bytes`]. A group rebuilt from its pieces serializes with
+/// [`Group::to_bytes`] to the same bytes as the group that wrote them.
+///
+/// Every value is encoded like the rest of MLS (RFC 9420 §2.1); the epoch
+/// piece starts with a `uint16` format version (1).
+///
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StatePiece {
     /// The state of the current epoch, except the pieces below.
@@ -328,7 +329,7 @@ impl Group {
     /// The pieces of this member's state that changed since the last call
     /// (for a group just created, joined or restored with
     /// [`Group::from_bytes`]: all of them), and forgets them. See the
-    /// [module documentation](self) for the pieces.
+    /// [`StatePiece`] for the pieces.
     ///
     /// Write them in one atomic batch: written pieces replace stored ones,
     /// deleted ones are removed. If the write fails, the stored state is

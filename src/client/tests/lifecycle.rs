@@ -311,7 +311,10 @@ fn join_refuses_a_known_group_and_uses_up_the_key_package() {
     let last = carol.client.generate_last_resort_key_package().unwrap();
     carol.client.create_group(b"other").unwrap();
     alice.client.create_group(b"other").unwrap();
-    let added = alice.client.add(b"other", &[last.clone()]).unwrap();
+    let added = alice
+        .client
+        .add(b"other", std::slice::from_ref(&last))
+        .unwrap();
     let before = Snapshot::of(&carol);
     assert_eq!(
         carol.client.join(&added.welcome).unwrap_err(),

@@ -135,17 +135,18 @@ fn pieces_follow_every_change_and_rebuild_the_group() {
             }
             let m = app(&mut fx.groups[i], b"x");
             stores[i].save(&mut fx.groups[i]);
-            for j in 0..3 {
-                if j != i && fx.groups[j].epoch() == fx.groups[i].epoch() {
-                    read(&mut fx.groups[j], &m);
-                    stores[j].save(&mut fx.groups[j]);
+            let epoch = fx.groups[i].epoch();
+            for (j, (store, g)) in stores.iter_mut().zip(fx.groups.iter_mut()).enumerate() {
+                if j != i && g.epoch() == epoch {
+                    read(g, &m);
+                    store.save(g);
                 }
             }
         }
-        for i in 0..3 {
-            stores[i].save(&mut fx.groups[i]);
-            stores[i].check(&provider, &fx.groups[i]);
-            let kept: std::collections::BTreeSet<u64> = stores[i]
+        for (store, g) in stores.iter_mut().zip(fx.groups.iter_mut()) {
+            store.save(g);
+            store.check(&provider, g);
+            let kept: std::collections::BTreeSet<u64> = store
                 .0
                 .keys()
                 .filter_map(|p| match p {
