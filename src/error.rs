@@ -291,12 +291,12 @@ pub enum ProtocolError {
     /// the group binding of its source (RFC 9420 §7.2, §7.3).
     #[error("leaf node signature is invalid")]
     LeafNodeSignatureInvalid,
-    /// The leaf's capabilities do not list the group's cipher suite (RFC 9420 §7.3, §10.1).
-    #[error("leaf capabilities do not include cipher suite 0x{0:04x}")]
-    LeafLacksCipherSuite(u16),
-    /// The leaf's capabilities do not list the group's protocol version (RFC 9420 §7.3, §10.1).
-    #[error("leaf capabilities do not include protocol version {0}")]
-    LeafLacksProtocolVersion(u16),
+    /// A new leaf (of a KeyPackage, an Update or a commit's path) does not
+    /// list a non-default extension type of the GroupContext in its
+    /// capabilities (RFC 9420 §13.4: "The capabilities field MUST indicate
+    /// support for each extension in the GroupContext").
+    #[error("leaf does not support group context extension type {0}")]
+    LeafLacksGroupContextExtension(u16),
     /// The leaf's capabilities miss an extension type the group's
     /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
     #[error("leaf does not support required extension type {0}")]

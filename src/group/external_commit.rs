@@ -119,7 +119,7 @@ impl Group {
             Committer::External,
             &committed,
         )?;
-        ctx.required_capabilities = extensions.parse()?;
+        ctx.set_extensions(&extensions)?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
@@ -137,6 +137,9 @@ impl Group {
             extensions: options.leaf_extensions,
             signature: Vec::new(),
         };
+        // "A client joining a group MUST verify that it supports every
+        // extension in the GroupContext" (RFC 9420 §13.4).
+        ctx.check_extension_support(&template.capabilities)?;
         let pending = tree.create_update_path(
             cs_ref,
             own_leaf,

@@ -499,7 +499,7 @@ impl Group {
                 Committer::External => tree.reserve_leaf()?,
             };
             let mut ctx = ctx.clone();
-            ctx.required_capabilities = extensions.parse()?;
+            ctx.set_extensions(&extensions)?;
             if tree.leaf(sender_leaf).map(|l| &l.encryption_key)
                 == Some(&path.leaf_node.encryption_key)
             {

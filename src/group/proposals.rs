@@ -259,7 +259,7 @@ pub(crate) fn apply_proposals(
     let extensions = match gce {
         Some(exts) => {
             exts.check_unique()?;
-            ctx.required_capabilities = exts.parse::<RequiredCapabilities>()?;
+            ctx.set_extensions(exts)?;
             exts.clone()
         }
         None => current_extensions.to_vec(),

@@ -1,0 +1,261 @@
+//! Issue 11 (security hardening): one test per item, named after it. Each
+//! refused input leaves the receiver's saved state (`to_bytes`) byte for
+//! byte as it was.
+
+use super::forge::Forge;
+use super::*;
+use crate::crypto::labeled::sign_with_label;
+use crate::error::ProtocolError;
+use crate::group::ExternalJoinOptions;
+use crate::messages::{FramedContentBody, LeafNode, Update};
+
+/// The group context extension of type [`EXT`] that the item-3 groups use.
+fn ext() -> Extension {
+    Extension {
+        extension_type: EXT,
+        extension_data: b"in use".to_vec(),
+    }
+}
+
+/// The saved state of `g`, to compare before and after a refusal.
+fn saved(g: &Group) -> Vec<u8> {
+    g.to_bytes().unwrap().as_bytes().to_vec()
+}
+
+/// A new client `name` whose KeyPackage leaf is changed by `edit`, then
+/// signed again (leaf and KeyPackage) by the client.
+fn client_with_leaf(
+    fx: &Fixture,
+    name: &str,
+    ext: bool,
+    edit: impl FnOnce(&mut LeafNode),
+) -> (Identity, (KeyPackage, KeyPackagePrivate)) {
+    let id = Identity::generate(&*fx.cs, Credential::basic(name)).unwrap();
+    let (mut kp, private) = generate_key_package(&*fx.cs, &id, kp_options(ext)).unwrap();
+    edit(&mut kp.leaf_node);
+    kp.leaf_node.sign(&*fx.cs, id.signer(), None).unwrap();
+    kp.sign(&*fx.cs, id.signer()).unwrap();
+    (id, (kp, private))
+}
+
+/// A leaf whose capabilities list neither the group's cipher suite nor its
+/// protocol version.
+fn without_suite_and_version(leaf: &mut LeafNode) {
+    leaf.capabilities.cipher_suites =
+        vec![CipherSuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_ED25519];
+    leaf.capabilities.versions = vec![crate::messages::ProtocolVersion(2)];
+}
+
+/// `committer` commits `proposals` (by value); every other member follows
+/// and all agree. Returns the commit's output.
+fn commit_and_follow(
+    groups: &mut [Group],
+    committer: usize,
+    proposals: Vec<Proposal>,
+) -> crate::group::CommitOutput {
+    let out = groups[committer]
+        .commit(
+            CommitOptions {
+                proposals,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    groups[committer].merge_pending_commit().unwrap();
+    for (i, g) in groups.iter_mut().enumerate() {
+        if i != committer {
+            apply(g, &out.commit);
+        }
+    }
+    out
+}
+
+// --- Item 2: RFC 9420 §7.3 does not ask capabilities to list the suite ---
+
+#[test]
+fn item2_leaf_without_group_suite_in_capabilities_accepted_in_add() {
+    let mut fx = Fixture::new(102);
+    let (_, (kp, _)) = client_with_leaf(&fx, "dave", false, without_suite_and_version);
+    commit_and_follow(&mut fx.groups, ALICE, vec![add(&kp)]);
+    assert_eq!(fx.groups[BOB].members().len(), 4);
+    valid_commit(&mut fx.groups, CAROL);
+}
+
+#[test]
+fn item2_leaf_without_group_suite_in_capabilities_accepted_in_join() {
+    // Dave's own leaf lacks the suite; then Eve joins a tree holding it.
+    let mut fx = Fixture::new(103);
+    let (dave, dave_kp) = client_with_leaf(&fx, "dave", false, without_suite_and_version);
+    let out = commit_and_follow(&mut fx.groups, ALICE, vec![add(&dave_kp.0)]);
+    let welcome = welcome_of(&out.welcome.unwrap());
+    let dave = join(&fx.provider, &welcome, &dave_kp, &dave, None, &()).unwrap();
+    fx.groups.push(dave);
+    let (eve, eve_kp) = client_with_leaf(&fx, "eve", false, without_suite_and_version);
+    let out = commit_and_follow(&mut fx.groups, BOB, vec![add(&eve_kp.0)]);
+    let welcome = welcome_of(&out.welcome.unwrap());
+    let eve = join(
+        &fx.provider,
+        &welcome,
+        &eve_kp,
+        &eve,
+        Some(out.ratchet_tree),
+        &(),
+    )
+    .unwrap();
+    assert_eq!(
+        eve.epoch_authenticator(),
+        fx.groups[BOB].epoch_authenticator()
+    );
+    fx.groups.push(eve);
+    valid_commit(&mut fx.groups, 3);
+}
+
+// --- Item 3: new leaves support the GroupContext extensions (§13.4) ---
+
+/// Alice, Bob and Carol, all supporting [`EXT`], in a group that uses it.
+fn ext_fixture(seed: u8) -> Fixture {
+    Fixture::build(seed, vec![ext()], true)
+}
+
+const LACKS_EXT: ProtocolError = ProtocolError::LeafLacksGroupContextExtension(EXT.0);
+
+#[test]
+fn item3_add_of_key_package_lacking_group_context_extension() {
+    let mut fx = ext_fixture(104);
+    let (_, kp, _) = fx.new_client("dave");
+    assert!(!kp.leaf_node.capabilities.extensions.contains(&EXT));
+    // The committer refuses to add it, and is unchanged.
+    let before = saved(&fx.groups[ALICE]);
+    let err = fx.groups[ALICE]
+        .commit(
+            CommitOptions {
+                proposals: vec![add(&kp)],
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap_err();
+    assert_eq!(err, LACKS_EXT.into());
+    assert_eq!(saved(&fx.groups[ALICE]), before);
+    // A receiver refuses a commit that adds it.
+    let c = fx.groups[ALICE].forge_commit(Forge::new(vec![by_value(add(&kp))]));
+    let before = saved(&fx.groups[BOB]);
+    assert_rejected_with(&mut fx.groups, BOB, &c, &(), LACKS_EXT);
+    assert_eq!(saved(&fx.groups[BOB]), before);
+    // A client that supports the extension is added.
+    let (_, (kp, _)) = client_with_leaf(&fx, "dave", true, |_| {});
+    commit_and_follow(&mut fx.groups, ALICE, vec![add(&kp)]);
+}
+
+#[test]
+fn item3_update_lacking_group_context_extension() {
+    let mut fx = ext_fixture(105);
+    let leaf = update_leaf(&fx.groups[BOB], |l| {
+        l.capabilities.extensions.retain(|t| *t != EXT)
+    });
+    let (m, _) = fx.groups[BOB].forge_proposal(Proposal::Update(Update { leaf_node: leaf }));
+    let r = receive_proposal(&mut fx.groups[ALICE], &m);
+    receive_proposal(&mut fx.groups[CAROL], &m);
+    // The committer refuses to commit it.
+    let before = saved(&fx.groups[ALICE]);
+    let err = fx.groups[ALICE]
+        .commit(CommitOptions::default(), &(), Some(NOW))
+        .unwrap_err();
+    assert_eq!(err, LACKS_EXT.into());
+    assert_eq!(saved(&fx.groups[ALICE]), before);
+    // A receiver refuses a commit that covers it.
+    let c = fx.groups[ALICE].forge_commit(Forge::new(vec![by_ref(&r)]).with_path());
+    let before = saved(&fx.groups[CAROL]);
+    assert_rejected_with(&mut fx.groups, CAROL, &c, &(), LACKS_EXT);
+    assert_eq!(saved(&fx.groups[CAROL]), before);
+}
+
+#[test]
+fn item3_commit_path_leaf_lacking_group_context_extension() {
+    let mut fx = ext_fixture(106);
+    let c = fx.groups[ALICE].forge_commit(Forge::new(vec![]).edit_path(|path, tools| {
+        path.leaf_node.capabilities.extensions.retain(|t| *t != EXT);
+        tools.resign(&mut path.leaf_node);
+    }));
+    let before = saved(&fx.groups[BOB]);
+    assert_rejected_with(&mut fx.groups, BOB, &c, &(), LACKS_EXT);
+    assert_eq!(saved(&fx.groups[BOB]), before);
+    valid_commit(&mut fx.groups, CAROL);
+}
+
+#[test]
+fn item3_external_joiner_lacking_group_context_extension() {
+    let mut fx = ext_fixture(107);
+    let group_info = match fx.groups[ALICE].group_info(true).unwrap() {
+        MlsMessage::GroupInfo(gi) => gi,
+        other => panic!("not a GroupInfo: {other:?}"),
+    };
+    let dave = Identity::generate(&*fx.cs, Credential::basic("dave")).unwrap();
+    // The joiner refuses to join without supporting it.
+    let err = Group::join_external(
+        &fx.provider,
+        GroupConfig::default(),
+        &group_info,
+        &dave,
+        ExternalJoinOptions::default(),
+        &(),
+        Some(NOW),
+    )
+    .unwrap_err();
+    assert_eq!(err, LACKS_EXT.into());
+
+    // A member refuses an external commit whose leaf does not support it:
+    // Dave's genuine commit, with the extension dropped from his leaf's
+    // capabilities, the leaf and the commit signed again by Dave.
+    let mut options = ExternalJoinOptions::default();
+    options.capabilities.extensions.push(EXT);
+    let (joined, commit) = Group::join_external(
+        &fx.provider,
+        GroupConfig::default(),
+        &group_info,
+        &dave,
+        options,
+        &(),
+        Some(NOW),
+    )
+    .unwrap();
+    let MlsMessage::PublicMessage(mut m) = commit.clone() else {
+        panic!("an external commit is a PublicMessage");
+    };
+    let FramedContentBody::Commit(c) = &mut m.content.content else {
+        panic!("not a commit");
+    };
+    let leaf = &mut c.path.as_mut().unwrap().leaf_node;
+    leaf.capabilities.extensions.retain(|t| *t != EXT);
+    leaf.sign(
+        &*fx.cs,
+        dave.signer(),
+        Some(crate::messages::LeafNodeGroupBinding {
+            group_id: fx.groups[BOB].group_id(),
+            leaf_index: joined.own_leaf(),
+        }),
+    )
+    .unwrap();
+    let tbs = m.to_be_signed(Some(&fx.groups[BOB].context)).unwrap();
+    m.auth.signature = sign_with_label(&*fx.cs, dave.signer(), b"FramedContentTBS", &tbs).unwrap();
+    let before = saved(&fx.groups[BOB]);
+    assert_rejected_with(
+        &mut fx.groups,
+        BOB,
+        &MlsMessage::PublicMessage(m),
+        &(),
+        LACKS_EXT,
+    );
+    assert_eq!(saved(&fx.groups[BOB]), before);
+    // The genuine commit is followed.
+    for g in fx.groups.iter_mut() {
+        apply(g, &commit);
+    }
+    assert_eq!(
+        fx.groups[BOB].epoch_authenticator(),
+        joined.epoch_authenticator()
+    );
+}
