@@ -417,6 +417,11 @@ pub enum ApiError {
     /// An argument was out of its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A staged commit was given to a group state it was not staged from
+    /// (another group, epoch, member or history); see
+    /// [`crate::group::Group::merge_staged_commit`].
+    #[error("the commit was staged from another group state")]
+    StagedCommitMismatch,
 }
 
 /// A cryptographic operation failed.

@@ -162,9 +162,15 @@ impl Group {
     pub fn merge_pending_commit(&mut self) -> Result<CommitSummary> {
         let pending = self
             .pending_commit
-            .take()
+            .as_ref()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
+        // Checked before the pending commit is taken, so a failure keeps it.
+        self.check_staged(&pending.staged)?;
         let summary = pending.staged.summary.clone();
+        let pending = self
+            .pending_commit
+            .take()
+            .ok_or(crate::Error::Internal("pending commit vanished"))?;
         self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
@@ -391,7 +397,7 @@ impl Group {
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,
-                from_epoch: self.context.epoch,
+                from: self.staged_from(),
                 next: Some(NextEpoch {
                     context: new_context,
                     tree,

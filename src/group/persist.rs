@@ -75,7 +75,7 @@ use zeroize::Zeroizing;
 
 use super::commit::PendingCommit;
 use super::epoch::{EpochKeys, PastEpoch};
-use super::process::{CommitSummary, NextEpoch, StagedCommit};
+use super::process::{CommitSummary, NextEpoch, StagedCommit, StagedFrom};
 use super::{CachedProposal, Group, GroupConfig, HandshakeFormat};
 use crate::codec::{Decode, Encode, Reader, write_opaque, write_vec_with};
 use crate::crypto::{
@@ -261,9 +261,15 @@ impl Group {
                 })
             })
         })?;
+        let state = StagedFrom {
+            group_id: context.group_id.clone(),
+            epoch: context.epoch,
+            own_leaf,
+            interim_transcript_hash: interim_transcript_hash.clone(),
+        };
         let pending_commit = s
             .take(tag::PENDING_COMMIT)?
-            .map(|body| parse(body, |r| read_pending_commit(r, suite)))
+            .map(|body| parse(body, |r| read_pending_commit(r, suite, &state)))
             .transpose()?;
         s.finish()?;
 
@@ -391,7 +397,7 @@ impl Group {
             _ => false,
         };
         ensure(
-            sent_ok && p.staged.from_epoch == self.context.epoch && !p.staged.summary.self_removed,
+            sent_ok && self.check_staged(&p.staged).is_ok() && !p.staged.summary.self_removed,
             "pending commit is not this member's commit of this epoch",
         )?;
         ensure(
@@ -798,7 +804,15 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
         staged:
             StagedCommit {
                 summary,
-                from_epoch,
+                // Only the epoch is written: the rest of what the commit is
+                // bound to is the state it is saved with (checked on reading).
+                from:
+                    StagedFrom {
+                        group_id: _,
+                        epoch: from_epoch,
+                        own_leaf: _,
+                        interim_transcript_hash: _,
+                    },
                 next,
             },
         message,
@@ -812,7 +826,14 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
     write_next_epoch(next, out)
 }
 
-fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
+/// Reads a pending commit saved with a state whose group ID, own leaf and
+/// interim transcript hash are those of `state` (a pending commit is always
+/// this member's, staged from the saved state).
+fn read_pending_commit(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    state: &StagedFrom,
+) -> Result<PendingCommit> {
     let message = MlsMessage::decode(r)?;
     let summary = read_summary(r)?;
     let from_epoch = u64::decode(r)?;
@@ -820,7 +841,10 @@ fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<Pending
     Ok(PendingCommit {
         staged: StagedCommit {
             summary,
-            from_epoch,
+            from: StagedFrom {
+                epoch: from_epoch,
+                ..state.clone()
+            },
             next: Some(next),
         },
         message,

@@ -116,11 +116,27 @@ impl CommitSummary {
 
 /// A verified commit that has not been applied yet. Merging it starts the new
 /// epoch; dropping it leaves the group as it was.
+///
+/// It can only be merged into the group state it was staged from (see
+/// [`Group::merge_staged_commit`]).
 #[derive(Debug)]
 pub struct StagedCommit {
     pub(crate) summary: CommitSummary,
-    pub(crate) from_epoch: u64,
+    pub(crate) from: StagedFrom,
     pub(crate) next: Option<NextEpoch>,
+}
+
+/// The member state a commit was staged from: the group, the epoch, the
+/// member's leaf, and the interim transcript hash, which binds the whole
+/// history of the group up to this epoch, its GroupContext and key schedule
+/// (RFC 9420 §8.2: it covers the confirmation tag, a MAC keyed by this
+/// epoch's secrets over the confirmed transcript hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StagedFrom {
+    pub group_id: Vec<u8>,
+    pub epoch: u64,
+    pub own_leaf: LeafIndex,
+    pub interim_transcript_hash: Vec<u8>,
 }
 
 impl StagedCommit {
@@ -569,7 +585,7 @@ impl Group {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
             return Ok(StagedCommit {
                 summary,
-                from_epoch: self.context.epoch,
+                from: self.staged_from(),
                 next: None,
             });
         }
@@ -608,7 +624,7 @@ impl Group {
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
         Ok(StagedCommit {
             summary,
-            from_epoch: self.context.epoch,
+            from: self.staged_from(),
             next: Some(NextEpoch {
                 context: new_context,
                 tree,

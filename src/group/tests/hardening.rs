@@ -5,7 +5,7 @@
 use super::forge::Forge;
 use super::*;
 use crate::crypto::labeled::sign_with_label;
-use crate::error::ProtocolError;
+use crate::error::{ApiError, ProtocolError};
 use crate::group::ExternalJoinOptions;
 use crate::messages::{FramedContentBody, LeafNode, Update};
 
@@ -258,4 +258,102 @@ fn item3_external_joiner_lacking_group_context_extension() {
         fx.groups[BOB].epoch_authenticator(),
         joined.epoch_authenticator()
     );
+}
+
+// --- Item 4: a staged commit merges only into the state it was staged from ---
+
+/// `g` processes commit `m` and returns it staged, unmerged.
+fn stage(g: &mut Group, m: &MlsMessage) -> crate::group::StagedCommit {
+    match deliver(g, m, &()).unwrap() {
+        ProcessedMessage::Commit(staged) => *staged,
+        other => panic!("not a commit: {other:?}"),
+    }
+}
+
+/// `committer`'s commit with a path, kept pending.
+fn pending_commit(g: &mut Group) -> MlsMessage {
+    g.commit(
+        CommitOptions {
+            force_path: true,
+            ..Default::default()
+        },
+        &(),
+        Some(NOW),
+    )
+    .unwrap()
+    .commit
+}
+
+fn assert_merge_refused(g: &mut Group, staged: crate::group::StagedCommit) {
+    let before = saved(g);
+    assert_eq!(
+        g.merge_staged_commit(staged).unwrap_err(),
+        ApiError::StagedCommitMismatch.into()
+    );
+    assert_eq!(saved(g), before, "a refused merge changed the group");
+}
+
+#[test]
+fn item4_staged_commit_of_other_group_refused() {
+    // Two groups with the same group ID, in the same epoch, Bob at the same
+    // leaf in both: only their histories differ.
+    let mut fx = Fixture::new(108);
+    let mut other = Fixture::new(109);
+    assert_eq!(fx.groups[BOB].group_id(), other.groups[BOB].group_id());
+    assert_eq!(fx.groups[BOB].epoch(), other.groups[BOB].epoch());
+    let m = pending_commit(&mut other.groups[ALICE]);
+    let foreign = stage(&mut other.groups[BOB], &m);
+    assert_merge_refused(&mut fx.groups[BOB], foreign);
+
+    // Another member's staged commit of the same group and epoch.
+    let m = pending_commit(&mut fx.groups[ALICE]);
+    let carols = stage(&mut fx.groups[CAROL], &m);
+    assert_merge_refused(&mut fx.groups[BOB], carols);
+
+    // A group with another group ID.
+    let mut renamed = Group::create(
+        &fx.provider,
+        GroupConfig::default(),
+        SUITE,
+        b"another group".to_vec(),
+        &fx.ids[BOB],
+        kp_options(false),
+        vec![],
+    )
+    .unwrap();
+    let (_, kp, _) = fx.new_client("dave");
+    let staged = renamed
+        .commit(
+            CommitOptions {
+                proposals: vec![add(&kp)],
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .map(|_| renamed.pending_commit.take().unwrap().staged)
+        .unwrap();
+    assert_merge_refused(&mut fx.groups[BOB], staged);
+
+    // Bob's own staged commit still merges.
+    let staged = stage(&mut fx.groups[BOB], &m);
+    fx.groups[BOB].merge_staged_commit(staged).unwrap();
+    fx.groups[ALICE].merge_pending_commit().unwrap();
+    assert_eq!(
+        fx.groups[BOB].epoch_authenticator(),
+        fx.groups[ALICE].epoch_authenticator()
+    );
+}
+
+#[test]
+fn item4_staged_commit_of_an_earlier_state_refused() {
+    // Staged, then the group moved on (another commit merged): the stale
+    // commit cannot be merged into the newer state.
+    let mut fx = Fixture::new(110);
+    let m = pending_commit(&mut fx.groups[ALICE]);
+    let stale = stage(&mut fx.groups[BOB], &m);
+    fx.groups[ALICE].discard_pending_commit();
+    valid_commit(&mut fx.groups, CAROL);
+    assert_merge_refused(&mut fx.groups[BOB], stale);
+    valid_commit(&mut fx.groups, BOB);
 }
