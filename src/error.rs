@@ -422,6 +422,10 @@ pub enum ApiError {
     /// [`crate::group::Group::merge_staged_commit`].
     #[error("the commit was staged from another group state")]
     StagedCommitMismatch,
+    /// The signature private key given does not belong to the signature
+    /// public key it must sign for (e.g. the KeyPackage leaf's, when joining).
+    #[error("the signature private key does not match the signature key")]
+    SignatureKeyMismatch,
 }
 
 /// A cryptographic operation failed.

@@ -56,6 +56,17 @@ pub(crate) fn resolve_psks(
 impl Group {
     /// Joins a group from a Welcome message (RFC 9420 §12.4.3.1), running every
     /// check the RFC requires of a new member.
+    ///
+    /// The private keys in `input` must be those of the KeyPackage: its init
+    /// and encryption keys, and `signer` for its leaf's signature key
+    /// (else [`ApiError::SignatureKeyMismatch`]).
+    ///
+    /// One check is the caller's: "Verify that the group_id is unique among
+    /// the groups that the client is currently participating in" (RFC 9420
+    /// §12.4.3.1, §12.4.3). A `Group` does not know the member's other
+    /// groups, so until a client layer that owns them does it, the caller
+    /// must drop the returned group if its [`Group::group_id`] is one it
+    /// already participates in (and keep the group it has).
     pub fn join(
         provider: &dyn CryptoProvider,
         config: GroupConfig,
@@ -68,6 +79,9 @@ impl Group {
         }
         let cs = provider.cipher_suite_provider(welcome.cipher_suite)?;
         let cs_ref = &*cs;
+        if cs.signature_public_key(&input.signer)? != kp.leaf_node.signature_key {
+            return Err(ApiError::SignatureKeyMismatch.into());
+        }
         if cs.hpke_public_key(&input.key_package_private.init_key)? != kp.init_key {
             return Err(ApiError::InvalidArgument(
                 "private init key does not match the KeyPackage",

@@ -357,3 +357,21 @@ fn item4_staged_commit_of_an_earlier_state_refused() {
     assert_merge_refused(&mut fx.groups[BOB], stale);
     valid_commit(&mut fx.groups, BOB);
 }
+
+// --- Item 5: Group::join checks the signer against the KeyPackage leaf ---
+
+#[test]
+fn item5_join_with_another_signature_key_refused() {
+    let mut fx = Fixture::new(111);
+    let (dave, kp, private) = fx.new_client("dave");
+    let out = commit_and_follow(&mut fx.groups, ALICE, vec![add(&kp)]);
+    let welcome = welcome_of(&out.welcome.unwrap());
+    let kp = (kp, private);
+    // Carol's signature key instead of Dave's.
+    let err = join(&fx.provider, &welcome, &kp, &fx.ids[CAROL], None, &()).unwrap_err();
+    assert_eq!(err, ApiError::SignatureKeyMismatch.into());
+    // With Dave's, the join works and the state it saves loads again.
+    let dave = join(&fx.provider, &welcome, &kp, &dave, None, &()).unwrap();
+    let restored = Group::from_bytes(&fx.provider, &saved(&dave)).unwrap();
+    assert_eq!(restored.epoch_authenticator(), dave.epoch_authenticator());
+}
