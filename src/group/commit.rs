@@ -86,6 +86,7 @@ impl Group {
                 &self.keys.sender_data_secret,
                 self.config.padding,
             )?;
+            self.own_messages.record(&*cs, &m);
             Ok(MlsMessage::PrivateMessage(m))
         } else {
             let m = framing::public::protect(

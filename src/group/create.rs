@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
+use super::own_messages::OwnMessages;
 use super::{EpochKeys, Group, GroupConfig};
 use crate::crypto::{CipherSuite, CryptoProvider};
 use crate::error::Result;
@@ -63,6 +64,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            own_messages: OwnMessages::default(),
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
+use super::own_messages::OwnMessages;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
 };
@@ -219,6 +220,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            own_messages: OwnMessages::default(),
         };
         Ok((group, message))
     }

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::key_package::KeyPackagePrivate;
+use super::own_messages::OwnMessages;
 use super::proposals::{check_psk_id, leaf_supports_extensions, lifetime_check};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
@@ -190,6 +191,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            own_messages: OwnMessages::default(),
         })
     }
 }

@@ -83,6 +83,10 @@ impl Group {
         self.proposals.clear();
         // A commit of ours that lost the race to this one can never be merged.
         self.pending_commit = None;
+        // Echoes are recognised only in epochs whose messages can be read.
+        let past = &self.past_epochs;
+        self.own_messages
+            .retain_epochs(|e| past.iter().any(|p| p.epoch == e));
         Ok(())
     }
 }

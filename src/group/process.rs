@@ -50,6 +50,13 @@ pub enum ProcessedMessage {
     Commit(Box<StagedCommit>),
     /// This member's own message, echoed back by the delivery service. Its
     /// content is already known to this member; nothing changed.
+    ///
+    /// Given only for a message this member is known to have sent: a
+    /// PublicMessage proposal whose signature verifies with this member's
+    /// key, or a PrivateMessage identical to one of the last
+    /// [`crate::group::OWN_MESSAGE_WINDOW`] it sent in an epoch it can still
+    /// decrypt. A PrivateMessage that only names this member's leaf is
+    /// processed like any other and fails (a used key, or a bad signature).
     OwnMessage {
         /// The content type of the echoed message.
         content_type: ContentType,
@@ -261,8 +268,11 @@ impl Group {
         };
         let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
         let sender = LeafIndex(sender_data.leaf_index);
-        if sender == self.own_leaf {
-            // Our own message, echoed by the delivery service: its key is gone.
+        // Our own message, echoed by the delivery service, is recognised by
+        // its bytes (its key is gone): naming our leaf proves nothing, as
+        // every member can encrypt for any leaf. Anything else naming our
+        // leaf goes through the checks below (see `own_messages`).
+        if sender == self.own_leaf && self.own_messages.contains(cs, m) {
             return Ok(ProcessedMessage::OwnMessage {
                 content_type: m.content_type,
             });

@@ -375,3 +375,176 @@ fn item5_join_with_another_signature_key_refused() {
     let restored = Group::from_bytes(&fx.provider, &saved(&dave)).unwrap();
     assert_eq!(restored.epoch_authenticator(), dave.epoch_authenticator());
 }
+
+// --- Item 6: OwnMessage only for what this member really sent ---
+
+/// A PrivateMessage carrying `body` whose sender data names `victim`'s leaf,
+/// made by `forger` (a member: it holds the sender data secret and every
+/// leaf's ratchets) and signed with the forger's own key, encrypted with
+/// `secret_tree` (a copy of the forger's).
+fn forge_private_as(
+    forger: &Group,
+    victim: crate::tree_math::LeafIndex,
+    body: FramedContentBody,
+    secret_tree: &mut crate::secret_tree::SecretTree,
+) -> MlsMessage {
+    let content = crate::messages::FramedContent {
+        group_id: forger.context.group_id.clone(),
+        epoch: forger.context.epoch,
+        sender: crate::messages::Sender::Member(victim.0),
+        authenticated_data: Vec::new(),
+        content: body,
+    };
+    let auth = crate::framing::sign_content(
+        &*forger.cs,
+        crate::messages::WireFormat::PRIVATE_MESSAGE,
+        content,
+        Some(&forger.context),
+        &forger.signer,
+        None,
+    )
+    .unwrap();
+    let m = crate::framing::private::protect(
+        &*forger.cs,
+        &auth,
+        secret_tree,
+        &forger.keys.sender_data_secret,
+        forger.config.padding,
+    )
+    .unwrap();
+    MlsMessage::PrivateMessage(m)
+}
+
+/// `g` refuses `m` with `expected` and its saved state is unchanged.
+fn assert_refused_unchanged(g: &mut Group, m: &MlsMessage, expected: impl Into<crate::Error>) {
+    let before = saved(g);
+    let err = deliver(g, m, &()).expect_err("the message must be refused");
+    assert_eq!(err, expected.into());
+    assert_eq!(saved(g), before, "a refused message changed the group");
+}
+
+#[test]
+fn item6_forged_message_naming_own_leaf_is_not_own_message() {
+    let mut fx = Fixture::new(112);
+    let alice_leaf = fx.groups[ALICE].own_leaf();
+    let bob_tree = fx.groups[BOB].keys.secret_tree.clone();
+    let app = || FramedContentBody::Application(b"not from alice".to_vec());
+    let bad_signature = crate::error::CryptoError::InvalidSignature;
+
+    // Before Alice sends anything: generation 0 of her ratchet decrypts,
+    // and the signature (Bob's, not hers) fails.
+    let forged = forge_private_as(&fx.groups[BOB], alice_leaf, app(), &mut bob_tree.clone());
+    assert_refused_unchanged(&mut fx.groups[ALICE], &forged, bad_signature.clone());
+    // A forged proposal naming her leaf fails alike.
+    let proposal =
+        FramedContentBody::Proposal(Proposal::Remove(crate::messages::Remove { removed: 2 }));
+    let forged = forge_private_as(&fx.groups[BOB], alice_leaf, proposal, &mut bob_tree.clone());
+    assert_refused_unchanged(&mut fx.groups[ALICE], &forged, bad_signature.clone());
+
+    // Alice sends generation 0; its echo is hers.
+    let sent = fx.groups[ALICE].encrypt_application(b"hello", b"").unwrap();
+    assert!(matches!(
+        deliver(&mut fx.groups[ALICE], &sent, &()).unwrap(),
+        ProcessedMessage::OwnMessage {
+            content_type: crate::messages::ContentType::Application
+        }
+    ));
+    // A forgery of the generation she used: its key is gone.
+    let forged = forge_private_as(&fx.groups[BOB], alice_leaf, app(), &mut bob_tree.clone());
+    assert_refused_unchanged(
+        &mut fx.groups[ALICE],
+        &forged,
+        ProtocolError::KeyAlreadyUsed(0),
+    );
+    // A forgery of the next generation: the signature.
+    let mut ahead = bob_tree.clone();
+    let _ = forge_private_as(&fx.groups[BOB], alice_leaf, app(), &mut ahead);
+    let forged = forge_private_as(&fx.groups[BOB], alice_leaf, app(), &mut ahead);
+    assert_refused_unchanged(&mut fx.groups[ALICE], &forged, bad_signature);
+    // Her real message with its sender data encrypted again (same content,
+    // same leaf and generation, other reuse guard bytes) is not hers byte
+    // for byte: refused like a replay.
+    let MlsMessage::PrivateMessage(mut tampered) = sent.clone() else {
+        panic!("application messages are PrivateMessages");
+    };
+    let cs = &*fx.cs;
+    let sd_key = fx.groups[BOB]
+        .keys
+        .sender_data_secret
+        .key_and_nonce(cs, &tampered.ciphertext)
+        .unwrap();
+    let sender_data = crate::messages::SenderData {
+        leaf_index: alice_leaf.0,
+        generation: 0,
+        reuse_guard: [1, 2, 3, 4],
+    };
+    tampered.encrypted_sender_data = cs
+        .aead_seal(
+            sd_key.key.as_bytes(),
+            sd_key.nonce.as_bytes(),
+            &tampered.sender_data_aad().to_bytes().unwrap(),
+            &sender_data.to_bytes().unwrap(),
+        )
+        .unwrap();
+    assert_refused_unchanged(
+        &mut fx.groups[ALICE],
+        &MlsMessage::PrivateMessage(tampered),
+        ProtocolError::KeyAlreadyUsed(0),
+    );
+
+    // Bob reads the real message; Alice still recognises her echo after a
+    // restart, and after a commit (the epoch is kept as a past epoch).
+    assert!(matches!(
+        deliver(&mut fx.groups[BOB], &sent, &()).unwrap(),
+        ProcessedMessage::Application { .. }
+    ));
+    let mut alice = Group::from_bytes(&fx.provider, &saved(&fx.groups[ALICE])).unwrap();
+    assert!(matches!(
+        deliver(&mut alice, &sent, &()).unwrap(),
+        ProcessedMessage::OwnMessage { .. }
+    ));
+    valid_commit(&mut fx.groups, CAROL);
+    assert!(matches!(
+        deliver(&mut fx.groups[ALICE], &sent, &()).unwrap(),
+        ProcessedMessage::OwnMessage { .. }
+    ));
+}
+
+#[test]
+fn item6_own_message_window_is_bounded() {
+    // Only the last OWN_MESSAGE_WINDOW messages are remembered; an older
+    // echo is refused like a replay, and the saved state stays bounded.
+    let mut fx = Fixture::new(113);
+    let first = fx.groups[ALICE].encrypt_application(b"first", b"").unwrap();
+    for _ in 0..crate::group::OWN_MESSAGE_WINDOW {
+        fx.groups[ALICE].encrypt_application(b"", b"").unwrap();
+    }
+    assert_eq!(
+        fx.groups[ALICE].own_messages.sent.len(),
+        crate::group::OWN_MESSAGE_WINDOW
+    );
+    assert_refused_unchanged(
+        &mut fx.groups[ALICE],
+        &first,
+        ProtocolError::KeyAlreadyUsed(0),
+    );
+    // With no past epochs kept, a commit forgets them all.
+    let mut alice = Group::from_bytes(&fx.provider, &saved(&fx.groups[ALICE])).unwrap();
+    assert_eq!(
+        alice.own_messages.sent.len(),
+        crate::group::OWN_MESSAGE_WINDOW
+    );
+    alice.config.max_past_epochs = 0;
+    alice
+        .commit(
+            CommitOptions {
+                force_path: true,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    assert!(alice.own_messages.sent.is_empty());
+}
