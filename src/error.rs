@@ -365,6 +365,16 @@ pub enum ProtocolError {
         /// The leaf index listed.
         leaf: u32,
     },
+    /// A parent's `unmerged_leaves` are not in increasing order: "The
+    /// entries in the unmerged_leaves vector MUST be sorted in increasing
+    /// order" (RFC 9420 §7.1).
+    #[error("parent node {node} lists unmerged leaf {leaf} after a higher one")]
+    UnmergedLeavesNotSorted {
+        /// The parent node.
+        node: u32,
+        /// The first entry lower than the one before it.
+        leaf: u32,
+    },
     // --- TreeKEM (RFC 9420 §7.4-§7.6) ---
     /// An UpdatePath does not have one node per node of the sender's filtered
     /// direct path (RFC 9420 §7.6).

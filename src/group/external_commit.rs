@@ -79,7 +79,6 @@ impl Group {
         let cs_ref = &*cs;
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
-        group_info.extensions.check_unique()?;
         let tree = verified_tree(cs_ref, group_info, options.ratchet_tree, now)?;
         let ExternalPub { external_pub } = group_info
             .extensions

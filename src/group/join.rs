@@ -205,6 +205,8 @@ impl Group {
 /// 3. the whole tree is valid: tree hash, parent hashes, unmerged leaves and
 ///    every leaf node (lifetimes checked at `now`, if given);
 /// 4. the group context's extensions are unique.
+///
+/// Before all that, the GroupInfo's own extensions must be unique (§13.4).
 pub(crate) fn verified_tree(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     group_info: &GroupInfo,
@@ -212,6 +214,7 @@ pub(crate) fn verified_tree(
     now: Option<u64>,
 ) -> Result<RatchetTree> {
     let context = &group_info.group_context;
+    group_info.extensions.check_unique()?;
     let tree_ext = match group_info.extensions.parse::<RatchetTreeExtension>()? {
         Some(t) => t,
         None => ratchet_tree.ok_or(ProtocolError::RatchetTreeMissing)?,

@@ -548,3 +548,44 @@ fn item6_own_message_window_is_bounded() {
     alice.merge_pending_commit().unwrap();
     assert!(alice.own_messages.sent.is_empty());
 }
+
+// --- Item 10: missing uniqueness and order checks ---
+
+#[test]
+fn item10_key_package_with_duplicate_extensions_refused() {
+    // RFC 9420 §13.4: no extension list holds a type twice, KeyPackage
+    // extensions included.
+    let mut fx = Fixture::new(114);
+    let unknown = || Extension {
+        extension_type: ExtensionType(0xff0b),
+        extension_data: vec![2],
+    };
+    let id = Identity::generate(&*fx.cs, Credential::basic("dave")).unwrap();
+    let (mut kp, _) = generate_key_package(&*fx.cs, &id, kp_options(false)).unwrap();
+    kp.extensions = vec![unknown(), unknown()];
+    kp.sign(&*fx.cs, id.signer()).unwrap();
+    let expected = ProtocolError::DuplicateExtension(0xff0b);
+    // The committer refuses to add it.
+    let before = saved(&fx.groups[ALICE]);
+    let err = fx.groups[ALICE]
+        .commit(
+            CommitOptions {
+                proposals: vec![add(&kp)],
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap_err();
+    assert_eq!(err, expected.clone().into());
+    assert_eq!(saved(&fx.groups[ALICE]), before);
+    // A receiver refuses a commit that adds it.
+    let c = fx.groups[ALICE].forge_commit(Forge::new(vec![by_value(add(&kp))]));
+    let before = saved(&fx.groups[BOB]);
+    assert_rejected_with(&mut fx.groups, BOB, &c, &(), expected);
+    assert_eq!(saved(&fx.groups[BOB]), before);
+    // With the extension once, it is added.
+    kp.extensions = vec![unknown()];
+    kp.sign(&*fx.cs, id.signer()).unwrap();
+    commit_and_follow(&mut fx.groups, ALICE, vec![add(&kp)]);
+}
