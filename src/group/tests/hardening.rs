@@ -589,3 +589,261 @@ fn item10_key_package_with_duplicate_extensions_refused() {
     kp.sign(&*fx.cs, id.signer()).unwrap();
     commit_and_follow(&mut fx.groups, ALICE, vec![add(&kp)]);
 }
+
+// --- Item 11: a failed call changes nothing, wherever it fails ---
+
+/// A suite provider that fails its `fail_at`-th fallible call (counting from
+/// 0) with `CryptoError::Other`, and counts the calls.
+struct FailingProvider {
+    inner: std::sync::Arc<dyn crate::crypto::CipherSuiteProvider>,
+    calls: std::sync::atomic::AtomicUsize,
+    fail_at: usize,
+}
+
+impl FailingProvider {
+    fn install(g: &mut Group, fail_at: usize) -> std::sync::Arc<Self> {
+        let p = std::sync::Arc::new(Self {
+            inner: g.cs.clone(),
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            fail_at,
+        });
+        g.cs = p.clone();
+        p
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn tick(&self) -> core::result::Result<(), crate::error::CryptoError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == self.fail_at {
+            Err(crate::error::CryptoError::Other("injected failure"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+mod failing_provider_impl {
+    use super::FailingProvider;
+    use crate::crypto::{
+        CipherSuite, CipherSuiteProvider, HpkeCiphertext, HpkePrivateKey, HpkePublicKey, Secret,
+        SignaturePrivateKey, SignaturePublicKey, Tag,
+    };
+    use crate::error::CryptoError;
+
+    type R<T> = core::result::Result<T, CryptoError>;
+
+    impl CipherSuiteProvider for FailingProvider {
+        fn cipher_suite(&self) -> CipherSuite {
+            self.inner.cipher_suite()
+        }
+        fn hash(&self, data: &[u8]) -> Vec<u8> {
+            self.inner.hash(data)
+        }
+        fn kdf_len(&self) -> usize {
+            self.inner.kdf_len()
+        }
+        fn kdf_extract(&self, salt: &[u8], ikm: &[u8]) -> R<Secret> {
+            self.tick()?;
+            self.inner.kdf_extract(salt, ikm)
+        }
+        fn kdf_expand(&self, prk: &[u8], info: &[u8], len: usize) -> R<Secret> {
+            self.tick()?;
+            self.inner.kdf_expand(prk, info, len)
+        }
+        fn mac(&self, key: &[u8], data: &[u8]) -> R<Tag> {
+            self.tick()?;
+            self.inner.mac(key, data)
+        }
+        fn aead_key_len(&self) -> usize {
+            self.inner.aead_key_len()
+        }
+        fn aead_nonce_len(&self) -> usize {
+            self.inner.aead_nonce_len()
+        }
+        fn aead_seal(&self, key: &[u8], nonce: &[u8], aad: &[u8], pt: &[u8]) -> R<Vec<u8>> {
+            self.tick()?;
+            self.inner.aead_seal(key, nonce, aad, pt)
+        }
+        fn aead_open(&self, key: &[u8], nonce: &[u8], aad: &[u8], ct: &[u8]) -> R<Vec<u8>> {
+            self.tick()?;
+            self.inner.aead_open(key, nonce, aad, ct)
+        }
+        fn hpke_seal(
+            &self,
+            public_key: &HpkePublicKey,
+            info: &[u8],
+            aad: &[u8],
+            plaintext: &[u8],
+        ) -> R<HpkeCiphertext> {
+            self.tick()?;
+            self.inner.hpke_seal(public_key, info, aad, plaintext)
+        }
+        fn hpke_open(
+            &self,
+            private_key: &HpkePrivateKey,
+            ciphertext: &HpkeCiphertext,
+            info: &[u8],
+            aad: &[u8],
+        ) -> R<Vec<u8>> {
+            self.tick()?;
+            self.inner.hpke_open(private_key, ciphertext, info, aad)
+        }
+        fn hpke_export_sender(
+            &self,
+            public_key: &HpkePublicKey,
+            info: &[u8],
+            exporter_context: &[u8],
+            len: usize,
+        ) -> R<(Vec<u8>, Secret)> {
+            self.tick()?;
+            self.inner
+                .hpke_export_sender(public_key, info, exporter_context, len)
+        }
+        fn hpke_export_receiver(
+            &self,
+            private_key: &HpkePrivateKey,
+            kem_output: &[u8],
+            info: &[u8],
+            exporter_context: &[u8],
+            len: usize,
+        ) -> R<Secret> {
+            self.tick()?;
+            self.inner
+                .hpke_export_receiver(private_key, kem_output, info, exporter_context, len)
+        }
+        fn hpke_derive_key_pair(&self, ikm: &[u8]) -> R<(HpkePrivateKey, HpkePublicKey)> {
+            self.tick()?;
+            self.inner.hpke_derive_key_pair(ikm)
+        }
+        fn hpke_generate_key_pair(&self) -> R<(HpkePrivateKey, HpkePublicKey)> {
+            self.tick()?;
+            self.inner.hpke_generate_key_pair()
+        }
+        fn hpke_public_key(&self, private_key: &HpkePrivateKey) -> R<HpkePublicKey> {
+            self.tick()?;
+            self.inner.hpke_public_key(private_key)
+        }
+        fn sign(&self, key: &SignaturePrivateKey, message: &[u8]) -> R<Vec<u8>> {
+            self.tick()?;
+            self.inner.sign(key, message)
+        }
+        fn verify(&self, key: &SignaturePublicKey, message: &[u8], signature: &[u8]) -> R<()> {
+            self.tick()?;
+            self.inner.verify(key, message, signature)
+        }
+        fn signature_generate_key_pair(&self) -> R<(SignaturePrivateKey, SignaturePublicKey)> {
+            self.tick()?;
+            self.inner.signature_generate_key_pair()
+        }
+        fn signature_public_key(&self, key: &SignaturePrivateKey) -> R<SignaturePublicKey> {
+            self.tick()?;
+            self.inner.signature_public_key(key)
+        }
+        fn random_bytes(&self, out: &mut [u8]) -> R<()> {
+            self.tick()?;
+            self.inner.random_bytes(out)
+        }
+    }
+}
+
+/// Runs `op` on `g` with its `k`-th fallible crypto call failing, for every
+/// `k` up to the number of calls `op` makes; each failure must leave the
+/// saved state as it was. Then `op` runs with nothing failing and must
+/// succeed. Returns the number of failure points tried.
+fn fail_everywhere(g: &mut Group, mut op: impl FnMut(&mut Group) -> crate::Result<()>) -> usize {
+    let inner = g.cs.clone();
+    // How many calls `op` makes, on a copy.
+    let mut copy = Group::from_bytes(&RustCryptoProvider::new(), &saved(g)).unwrap();
+    copy.config = g.config.clone();
+    let counter = FailingProvider::install(&mut copy, usize::MAX);
+    op(&mut copy).unwrap();
+    let total = counter.calls();
+    assert!(total > 0);
+    for k in 0..total {
+        let before = saved(g);
+        FailingProvider::install(g, k);
+        let result = op(g);
+        g.cs = inner.clone();
+        assert_eq!(
+            result,
+            Err(crate::error::CryptoError::Other("injected failure").into()),
+            "call {k} of {total}"
+        );
+        assert_eq!(
+            saved(g),
+            before,
+            "failing call {k} of {total} changed the group"
+        );
+    }
+    op(g).unwrap();
+    total
+}
+
+#[test]
+fn item11_failed_private_commit_leaves_state_unchanged() {
+    let mut fx = Fixture::new(116);
+    fx.groups[ALICE].config.handshake_format = crate::group::HandshakeFormat::Private;
+    // Sealing the Welcome fails (the joiner's init key is no X25519 key),
+    // after the commit is signed and its key schedule done.
+    let dave = Identity::generate(&*fx.cs, Credential::basic("dave")).unwrap();
+    let (mut bad, _) = generate_key_package(&*fx.cs, &dave, kp_options(false)).unwrap();
+    bad.init_key = crate::crypto::HpkePublicKey::from(vec![9; 31]);
+    bad.sign(&*fx.cs, dave.signer()).unwrap();
+    let before = saved(&fx.groups[ALICE]);
+    let err = fx.groups[ALICE]
+        .commit(
+            CommitOptions {
+                proposals: vec![add(&bad)],
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap_err();
+    assert_eq!(err, crate::error::CryptoError::InvalidPublicKey.into());
+    assert_eq!(saved(&fx.groups[ALICE]), before);
+
+    // Every crypto call of a private commit with an Add, a Welcome and a
+    // GroupInfo fails in turn, the last ones those of encrypting the commit.
+    let (_, kp, _) = fx.new_client("erin");
+    let alice = &mut fx.groups[ALICE];
+    let tried = fail_everywhere(alice, |g| {
+        g.commit(
+            CommitOptions {
+                proposals: vec![add(&kp)],
+                force_path: true,
+                group_info: true,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .map(|out| assert!(matches!(out.commit, MlsMessage::PrivateMessage(_))))?;
+        g.discard_pending_commit();
+        Ok(())
+    });
+    assert!(tried > 10, "{tried}");
+}
+
+#[test]
+fn item11_failed_private_messages_leave_state_unchanged() {
+    // Proposals and application messages sent as PrivateMessages, and a
+    // public commit, fail anywhere without changing the group.
+    let mut fx = Fixture::new(117);
+    let alice = &mut fx.groups[ALICE];
+    fail_everywhere(alice, |g| g.encrypt_application(b"hello", b"").map(|_| ()));
+    alice.config.handshake_format = crate::group::HandshakeFormat::Private;
+    fail_everywhere(alice, |g| {
+        g.propose(Proposal::Remove(crate::messages::Remove { removed: 2 }))
+            .map(|_| ())
+    });
+    alice.config.handshake_format = crate::group::HandshakeFormat::Public;
+    fail_everywhere(alice, |g| {
+        g.commit(CommitOptions::default(), &(), Some(NOW))?;
+        g.discard_pending_commit();
+        Ok(())
+    });
+}
