@@ -847,3 +847,54 @@ fn item11_failed_private_messages_leave_state_unchanged() {
         Ok(())
     });
 }
+
+#[test]
+fn item11_failed_processing_leaves_state_unchanged() {
+    // The receiving side of the same guarantee: every crypto call of
+    // processing an application message, a private proposal and a commit
+    // with a path and an Add fails in turn without changing the receiver.
+    let mut fx = Fixture::new(118);
+    let app = fx.groups[ALICE].encrypt_application(b"hi", b"ad").unwrap();
+    fx.groups[ALICE].config.handshake_format = crate::group::HandshakeFormat::Private;
+    let proposal = fx.groups[ALICE]
+        .propose(Proposal::Remove(crate::messages::Remove { removed: 2 }))
+        .unwrap();
+    let (_, kp, _) = fx.new_client("dave");
+    let commit = fx.groups[CAROL]
+        .commit(
+            CommitOptions {
+                proposals: vec![add(&kp)],
+                force_path: true,
+                include_pending: false,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap()
+        .commit;
+    let bob = &mut fx.groups[BOB];
+    let bob_before = saved(bob);
+    fail_everywhere(bob, |g| {
+        // Each successful run is undone so the next one starts alike.
+        let start = saved(g);
+        let result = deliver(g, &app, &()).map(|_| ());
+        if result.is_ok() {
+            *g = Group::from_bytes(&RustCryptoProvider::new(), &start).unwrap();
+        }
+        result
+    });
+    fail_everywhere(bob, |g| {
+        let start = saved(g);
+        let result = deliver(g, &proposal, &()).map(|_| ());
+        if result.is_ok() {
+            *g = Group::from_bytes(&RustCryptoProvider::new(), &start).unwrap();
+        }
+        result
+    });
+    fail_everywhere(bob, |g| match deliver(g, &commit, &())? {
+        ProcessedMessage::Commit(_) => Ok(()),
+        other => panic!("not a commit: {other:?}"),
+    });
+    assert_eq!(saved(bob), bob_before);
+}
