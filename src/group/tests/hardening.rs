@@ -898,3 +898,28 @@ fn item11_failed_processing_leaves_state_unchanged() {
     });
     assert_eq!(saved(bob), bob_before);
 }
+
+#[test]
+fn item3_creator_must_support_group_context_extensions() {
+    // The creator's leaf is held to what new leaves are: its commits would
+    // otherwise be refused by every member.
+    let provider = RustCryptoProvider::with_seed([119; 32]);
+    let cs = provider.cipher_suite_provider(SUITE).unwrap();
+    let alice = Identity::generate(&*cs, Credential::basic("alice")).unwrap();
+    let create = |ext_supported: bool| {
+        Group::create(
+            &provider,
+            GroupConfig::default(),
+            SUITE,
+            b"g".to_vec(),
+            &alice,
+            kp_options(ext_supported),
+            vec![ext()],
+        )
+    };
+    assert_eq!(
+        create(false).unwrap_err(),
+        ProtocolError::UnsupportedGroupContextExtensions(0).into()
+    );
+    create(true).unwrap();
+}
