@@ -34,6 +34,7 @@ pub(super) fn record_kind(kind: PieceKind) -> RecordKind {
         PieceKind::SenderRatchets => RecordKind::SenderRatchets,
         PieceKind::Proposal => RecordKind::Proposal,
         PieceKind::PendingCommit => RecordKind::PendingCommit,
+        PieceKind::SentMessage => RecordKind::SentMessage,
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::incremental::Journal;
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
+use super::own_messages::OwnMessages;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
 };
@@ -79,7 +80,6 @@ impl Group {
         let cs_ref = &*cs;
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
-        group_info.extensions.check_unique()?;
         let tree = verified_tree(cs_ref, group_info, options.ratchet_tree, now)?;
         let ExternalPub { external_pub } = group_info
             .extensions
@@ -120,7 +120,7 @@ impl Group {
             Committer::External,
             &committed,
         )?;
-        ctx.required_capabilities = extensions.parse()?;
+        ctx.set_extensions(&extensions)?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
@@ -138,6 +138,9 @@ impl Group {
             extensions: options.leaf_extensions,
             signature: Vec::new(),
         };
+        // "A client joining a group MUST verify that it supports every
+        // extension in the GroupContext" (RFC 9420 §13.4).
+        ctx.check_extension_support(&template.capabilities)?;
         let pending = tree.create_update_path(
             cs_ref,
             own_leaf,
@@ -218,6 +221,7 @@ impl Group {
             proposals: Vec::new(),
             pending_commit: None,
             journal: Journal::new_group(),
+            own_messages: OwnMessages::default(),
         };
         Ok((group, message))
     }

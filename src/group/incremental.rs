@@ -7,10 +7,12 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::epoch::{EpochKeys, PastEpoch};
+use super::own_messages::{DIGEST_LEN, OwnMessages, SentMessage};
 use super::persist::{
     ensure, parse, read_config, read_list, read_pending_commit, read_tree, write_config,
     write_list, write_pending_commit,
 };
+use super::process::StagedFrom;
 use super::{CachedProposal, Group};
 use crate::codec::{Decode, Encode, Reader, write_opaque};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey, Tag};
@@ -40,6 +42,7 @@ const EPOCH_PIECE_VERSION: u16 = 1;
 /// | [`StatePiece::SenderRatchets`] | one leaf's two sender ratchets and their kept out-of-order keys | after each message it protects or decrypts | when its epoch is no longer kept |
 /// | [`StatePiece::Proposal`] | a cached proposal | when received or sent | when the epoch ends or it is dropped |
 /// | [`StatePiece::PendingCommit`] | this member's commit awaiting merge | when committing | on merge or discard |
+/// | [`StatePiece::SentMessage`] | the digest of a PrivateMessage this member sent | when sent | when it leaves the window or its epoch is no longer kept |
 ///
 /// A received application message changes one [`StatePiece::SenderRatchets`]
 /// (its ratchet head and kept keys: bounded by
@@ -91,6 +94,14 @@ pub enum StatePiece {
     Proposal(ProposalRef),
     /// This member's commit awaiting merge.
     PendingCommit,
+    /// A PrivateMessage this member sent lately, by its epoch and digest, to
+    /// recognise its echo (see [`OWN_MESSAGE_WINDOW`](super::OWN_MESSAGE_WINDOW)).
+    SentMessage {
+        /// The epoch it was sent in.
+        epoch: u64,
+        /// The digest of the message.
+        digest: [u8; DIGEST_LEN],
+    },
 }
 
 /// The kinds of [`StatePiece`]: what a store keeps apart (a table, say).
@@ -110,11 +121,13 @@ pub enum PieceKind {
     Proposal,
     /// [`StatePiece::PendingCommit`].
     PendingCommit,
+    /// [`StatePiece::SentMessage`].
+    SentMessage,
 }
 
 impl PieceKind {
     /// Every kind.
-    pub const ALL: [PieceKind; 7] = [
+    pub const ALL: [PieceKind; 8] = [
         PieceKind::Epoch,
         PieceKind::Tree,
         PieceKind::PastEpoch,
@@ -122,6 +135,7 @@ impl PieceKind {
         PieceKind::SenderRatchets,
         PieceKind::Proposal,
         PieceKind::PendingCommit,
+        PieceKind::SentMessage,
     ];
 }
 
@@ -136,6 +150,7 @@ impl StatePiece {
             Self::SenderRatchets { .. } => PieceKind::SenderRatchets,
             Self::Proposal(_) => PieceKind::Proposal,
             Self::PendingCommit => PieceKind::PendingCommit,
+            Self::SentMessage { .. } => PieceKind::SentMessage,
         }
     }
 
@@ -162,6 +177,11 @@ impl StatePiece {
             Self::SecretTreeNode { epoch, node } => with_index(*epoch, node.0),
             Self::SenderRatchets { epoch, leaf } => with_index(*epoch, leaf.0),
             Self::Proposal(r) => r.0.clone(),
+            Self::SentMessage { epoch, digest } => {
+                let mut k = epoch.to_be_bytes().to_vec();
+                k.extend_from_slice(digest);
+                k
+            }
         }
     }
 
@@ -217,6 +237,16 @@ impl StatePiece {
                 }
             }
             PieceKind::Proposal => Self::Proposal(ProposalRef(key.to_vec())),
+            PieceKind::SentMessage => {
+                let digest = key
+                    .get(8..)
+                    .and_then(|d| <[u8; DIGEST_LEN]>::try_from(d).ok())
+                    .ok_or(bad.clone())?;
+                Self::SentMessage {
+                    epoch: epoch(key)?,
+                    digest,
+                }
+            }
         })
     }
 
@@ -226,7 +256,8 @@ impl StatePiece {
             Self::Tree { epoch }
             | Self::PastEpoch { epoch }
             | Self::SecretTreeNode { epoch, .. }
-            | Self::SenderRatchets { epoch, .. } => Some(*epoch),
+            | Self::SenderRatchets { epoch, .. }
+            | Self::SentMessage { epoch, .. } => Some(*epoch),
             _ => None,
         }
     }
@@ -258,8 +289,9 @@ pub(crate) struct Journal {
     all: bool,
     /// Pieces that may have changed: written if they exist, else deleted.
     dirty: BTreeSet<StatePiece>,
-    /// The order in which cached proposals arrived (their pieces carry it).
-    seqs: HashMap<ProposalRef, u64>,
+    /// The order in which cached proposals and sent messages came (their
+    /// pieces carry it).
+    seqs: HashMap<StatePiece, u64>,
     next_seq: u64,
 }
 
@@ -313,15 +345,34 @@ impl Journal {
 
     /// A proposal entered the cache.
     pub fn proposal_added(&mut self, reference: &ProposalRef) {
-        self.seqs.insert(reference.clone(), self.next_seq);
-        self.next_seq = self.next_seq.saturating_add(1);
-        self.mark(StatePiece::Proposal(reference.clone()));
+        self.ordered_added(StatePiece::Proposal(reference.clone()));
     }
 
     /// A proposal left the cache.
     pub fn proposal_removed(&mut self, reference: &ProposalRef) {
-        self.seqs.remove(reference);
-        self.mark(StatePiece::Proposal(reference.clone()));
+        self.ordered_removed(StatePiece::Proposal(reference.clone()));
+    }
+
+    /// A piece of an ordered list (proposals, sent messages) was appended.
+    pub fn ordered_added(&mut self, piece: StatePiece) {
+        self.seqs.insert(piece.clone(), self.next_seq);
+        self.next_seq = self.next_seq.saturating_add(1);
+        self.mark(piece);
+    }
+
+    /// A piece of an ordered list was removed.
+    pub fn ordered_removed(&mut self, piece: StatePiece) {
+        self.seqs.remove(&piece);
+        self.mark(piece);
+    }
+
+    /// Numbers the pieces of the ordered lists of a group read whole (from
+    /// [`Group::from_bytes`]), in their order.
+    pub fn number(&mut self, pieces: impl IntoIterator<Item = StatePiece>) {
+        for piece in pieces {
+            self.seqs.insert(piece, self.next_seq);
+            self.next_seq = self.next_seq.saturating_add(1);
+        }
     }
 }
 
@@ -410,6 +461,7 @@ impl Group {
         if self.pending_commit.is_some() {
             pieces.push(StatePiece::PendingCommit);
         }
+        pieces.extend(self.own_messages.sent.iter().map(sent_piece));
         pieces.sort_unstable();
         pieces
             .into_iter()
@@ -468,7 +520,7 @@ impl Group {
             },
             StatePiece::Proposal(r) => match self.proposals.iter().find(|p| p.reference == *r) {
                 Some(p) => {
-                    let seq = self.journal.seqs.get(r).copied().unwrap_or(u64::MAX);
+                    let seq = self.journal.seqs.get(piece).copied().unwrap_or(u64::MAX);
                     seq.encode(&mut out)?;
                     p.sender.encode(&mut out)?;
                     p.proposal.encode(&mut out)?;
@@ -483,6 +535,19 @@ impl Group {
                 }
                 None => false,
             },
+            StatePiece::SentMessage { epoch, digest } => {
+                let sent = self.own_messages.sent.iter();
+                if sent
+                    .into_iter()
+                    .any(|s| s.epoch == *epoch && s.digest == *digest)
+                {
+                    let seq = self.journal.seqs.get(piece).copied().unwrap_or(u64::MAX);
+                    seq.encode(&mut out)?;
+                    true
+                } else {
+                    false
+                }
+            }
         };
         Ok(found.then(|| Secret::from(core::mem::take(&mut *out))))
     }
@@ -543,6 +608,7 @@ impl Group {
             resumption_psks,
             proposals: _,      // StatePiece::Proposal
             pending_commit: _, // StatePiece::PendingCommit
+            own_messages: _,   // StatePiece::SentMessage
             journal: _,
         } = self;
         EPOCH_PIECE_VERSION.encode(out)?;
@@ -606,6 +672,7 @@ impl Group {
         let mut nodes: BTreeMap<u64, Vec<(NodeIndex, &[u8])>> = BTreeMap::new();
         let mut leaves: BTreeMap<u64, Vec<(LeafIndex, &[u8])>> = BTreeMap::new();
         let mut proposals = Vec::new();
+        let mut sent = Vec::new();
         let mut pending = None;
         for (piece, value) in by_piece {
             if let Some(epoch) = piece.epoch() {
@@ -634,8 +701,10 @@ impl Group {
                     })?;
                     proposals.push((seq, reference, sender, proposal));
                 }
-                StatePiece::PendingCommit => {
-                    pending = Some(parse(value, |r| read_pending_commit(r, suite))?);
+                StatePiece::PendingCommit => pending = Some(value),
+                StatePiece::SentMessage { epoch, digest } => {
+                    let seq = parse(value, |r| Ok(u64::decode(r)?))?;
+                    sent.push((seq, SentMessage { epoch, digest }));
                 }
                 StatePiece::Epoch => return Err(Error::Internal("epoch piece seen twice")),
             }
@@ -679,9 +748,14 @@ impl Group {
         ensure(metas.is_empty(), "past-epoch piece of an epoch not kept")?;
 
         proposals.sort_by_key(|(seq, ..)| *seq);
+        sent.sort_by_key(|(seq, _)| *seq);
         let mut journal = Journal::default();
-        for (seq, reference, ..) in &proposals {
-            journal.seqs.insert(reference.clone(), *seq);
+        let ordered = proposals
+            .iter()
+            .map(|(seq, r, ..)| (*seq, StatePiece::Proposal(r.clone())))
+            .chain(sent.iter().map(|(seq, s)| (*seq, sent_piece(s))));
+        for (seq, piece) in ordered {
+            journal.seqs.insert(piece, seq);
             journal.next_seq = journal.next_seq.max(seq.saturating_add(1));
         }
         let proposals = proposals
@@ -712,6 +786,15 @@ impl Group {
             resumption_psks,
             past_epochs: _,
         } = e;
+        let state = StagedFrom {
+            group_id: context.group_id.clone(),
+            epoch: context.epoch,
+            own_leaf,
+            interim_transcript_hash: interim_transcript_hash.clone(),
+        };
+        let pending_commit = pending
+            .map(|value| parse(value, |r| read_pending_commit(r, suite, &state)))
+            .transpose()?;
         let group = Group {
             cs: provider.cipher_suite_provider(suite)?,
             config,
@@ -735,7 +818,10 @@ impl Group {
             past_epochs: past_epochs.into(),
             resumption_psks: resumption_psks.into(),
             proposals,
-            pending_commit: pending,
+            pending_commit,
+            own_messages: OwnMessages {
+                sent: sent.into_iter().map(|(_, s)| s).collect(),
+            },
             journal,
         };
         group.check_restored()?;
@@ -806,4 +892,12 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
         resumption_psks,
         past_epochs,
     })
+}
+
+/// The piece of a sent message.
+pub(super) fn sent_piece(s: &SentMessage) -> StatePiece {
+    StatePiece::SentMessage {
+        epoch: s.epoch,
+        digest: s.digest,
+    }
 }

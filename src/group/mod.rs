@@ -17,6 +17,7 @@ mod incremental;
 mod join;
 mod key_package;
 mod merge;
+mod own_messages;
 mod persist;
 mod process;
 mod proposals;
@@ -35,6 +36,7 @@ pub use external_proposal::{external_proposal, new_member_proposal};
 pub use incremental::{PieceKind, StateChanges, StatePiece};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
+pub use own_messages::OWN_MESSAGE_WINDOW;
 pub use process::{
     CommitSummary, Incoming, IncomingCheck, LeafChange, LeafChangeKind, ProcessedMessage,
     StagedCommit,
@@ -88,6 +90,8 @@ pub struct Group {
     pending_commit: Option<commit::PendingCommit>,
     /// What changed since the state was last saved in pieces.
     journal: incremental::Journal,
+    /// The PrivateMessages this member sent lately, to recognise their echoes.
+    own_messages: own_messages::OwnMessages,
 }
 
 impl core::fmt::Debug for Group {

@@ -30,6 +30,7 @@
 //! | [`RecordKind::Proposal`] | group, reference | when received | when the epoch ends |
 //! | [`RecordKind::PendingCommit`] | group | when committing | on merge or discard |
 //! | [`RecordKind::HeldMessage`] | group, sequence | when a message for a later epoch arrives | when it is processed |
+//! | [`RecordKind::SentMessage`] | group, epoch, digest | when this member sends a PrivateMessage (to recognise its echo) | when it leaves the window or its epoch is no longer kept |
 //!
 //! Group keys start with the group id, length-prefixed
 //! ([`group_key_prefix`]), so that one group's records are one prefix.
@@ -83,11 +84,13 @@ pub enum RecordKind {
     PendingCommit,
     /// A message for a later epoch, held until the group reaches it.
     HeldMessage,
+    /// The digest of a PrivateMessage this member sent (to recognise its echo).
+    SentMessage,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Identity,
         RecordKind::KeyPackage,
         RecordKind::GroupMeta,
@@ -99,6 +102,7 @@ impl RecordKind {
         RecordKind::Proposal,
         RecordKind::PendingCommit,
         RecordKind::HeldMessage,
+        RecordKind::SentMessage,
     ];
 
     /// A stable name (a table name, say).
@@ -115,6 +119,7 @@ impl RecordKind {
             Self::Proposal => "proposal",
             Self::PendingCommit => "pending_commit",
             Self::HeldMessage => "held_message",
+            Self::SentMessage => "sent_message",
         }
     }
 
@@ -132,6 +137,7 @@ impl RecordKind {
             Self::Proposal => 9,
             Self::PendingCommit => 10,
             Self::HeldMessage => 11,
+            Self::SentMessage => 12,
         }
     }
 
@@ -141,10 +147,13 @@ impl RecordKind {
     }
 
     /// Whether values of this kind hold secrets or private keys (to be
-    /// encrypted at rest). Trees, group information and held messages
-    /// (ciphertexts as received) do not.
+    /// encrypted at rest). Trees, group information, held messages
+    /// (ciphertexts as received) and digests of sent messages do not.
     pub fn holds_secrets(self) -> bool {
-        !matches!(self, Self::GroupMeta | Self::Tree | Self::HeldMessage)
+        !matches!(
+            self,
+            Self::GroupMeta | Self::Tree | Self::HeldMessage | Self::SentMessage
+        )
     }
 }
 

@@ -497,3 +497,46 @@ fn leaf_at_answers_for_past_epochs() {
     assert_eq!(bob.leaf_at(epoch + 1, LeafIndex(2)), None);
     assert_eq!(bob.leaf_at(epoch + 7, LeafIndex(0)), None);
 }
+
+#[test]
+fn sent_message_pieces_follow_the_window() {
+    let mut fx = Fixture::new(49);
+    let provider = fx.provider.clone();
+    let mut store = Pieces::default();
+    let alice = &mut fx.groups[ALICE];
+    store.save(alice);
+    let window = crate::group::OWN_MESSAGE_WINDOW;
+    let mut last = None;
+    for i in 0..window + 3 {
+        last = Some(app(alice, b"m"));
+        store.save(alice);
+        if i % 100 == 0 {
+            store.check(&provider, alice);
+        }
+    }
+    store.check(&provider, alice);
+    let sent = store
+        .0
+        .keys()
+        .filter(|p| matches!(p, StatePiece::SentMessage { .. }))
+        .count();
+    assert_eq!(sent, window);
+    // The restored member still recognises its latest message's echo.
+    let mut restored = store.restore(&provider);
+    assert!(matches!(
+        deliver(&mut restored, &last.unwrap(), &()).unwrap(),
+        ProcessedMessage::OwnMessage { .. }
+    ));
+    // A commit leaves them behind with their epoch once it ages out.
+    for committer in [BOB, CAROL, BOB] {
+        valid_commit(&mut fx.groups, committer);
+        store.save(&mut fx.groups[ALICE]);
+    }
+    store.check(&provider, &fx.groups[ALICE]);
+    assert!(
+        !store
+            .0
+            .keys()
+            .any(|p| matches!(p, StatePiece::SentMessage { .. }))
+    );
+}
