@@ -63,6 +63,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            reinit: None,
         })
     }
 }

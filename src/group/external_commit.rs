@@ -185,7 +185,7 @@ impl Group {
         )?;
         new_context.confirmed_transcript_hash =
             signed.confirmed_transcript_hash(cs_ref, &interim_before)?;
-        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_, _| None)?;
+        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_| None)?;
         let schedule =
             KeySchedule::derive(cs_ref, init_secret, commit_secret, psk_secret, &new_context)?;
         let secrets = schedule.epoch_secrets;
@@ -216,6 +216,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            reinit: None,
         };
         Ok((group, message))
     }

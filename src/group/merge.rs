@@ -58,6 +58,9 @@ impl Group {
         self.proposals.clear();
         // A commit of ours that lost the race to this one can never be merged.
         self.pending_commit = None;
+        // "If the Commit included a ReInit proposal, the client MUST NOT use
+        // the group to send messages anymore" (RFC 9420 §12.4.2).
+        self.reinit = staged.summary.reinit;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! bytes and events. Every call that can fail leaves the group exactly as it
 //! was when it fails.
 
+mod branch;
 mod commit;
 mod config;
 mod create;
@@ -20,6 +21,8 @@ mod persist;
 mod process;
 mod proposals;
 mod psk_store;
+mod reinit;
+mod resumption;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +38,10 @@ pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_k
 pub use process::{CommitSummary, ProcessedMessage, StagedCommit};
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
+pub use resumption::{
+    CredentialIdentity, ParticipantIdentity, ResumptionEpoch, ResumptionOptions, ResumptionOutput,
+    ResumptionSource,
+};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
 use crate::error::Result;
@@ -79,6 +86,8 @@ pub struct Group {
     resumption_psks: VecDeque<(u64, Secret)>,
     proposals: Vec<CachedProposal>,
     pending_commit: Option<commit::PendingCommit>,
+    /// The ReInit merged in this group, which closed it (RFC 9420 §12.4.2).
+    reinit: Option<crate::messages::ReInit>,
 }
 
 impl core::fmt::Debug for Group {

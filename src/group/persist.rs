@@ -40,9 +40,10 @@
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
+//! | 14 | reinit | `ReInit` (§12.1.5): the ReInit that closed the group |
 //!
 //! Every section is required except 13, which is present exactly when a
-//! commit is pending. A repeated, out-of-order or unknown section is an
+//! commit is pending, and 14, present exactly when a ReInit was merged. A repeated, out-of-order or unknown section is an
 //! error, as are trailing bytes: an unknown section may hold state that this
 //! build would silently lose. Maps are written in key order, so the same
 //! state always gives the same bytes.
@@ -112,6 +113,7 @@ mod tag {
     pub const RESUMPTION_PSKS: u16 = 11;
     pub const PROPOSALS: u16 = 12;
     pub const PENDING_COMMIT: u16 = 13;
+    pub const REINIT: u16 = 14;
 }
 
 impl Group {
@@ -167,6 +169,7 @@ impl Group {
             resumption_psks,
             proposals,
             pending_commit,
+            reinit,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -205,6 +208,9 @@ impl Group {
         })?;
         if let Some(p) = pending_commit {
             s.add(tag::PENDING_COMMIT, |out| write_pending_commit(p, out))?;
+        }
+        if let Some(r) = reinit {
+            s.add(tag::REINIT, |out| Ok(r.encode(out)?))?;
         }
         s.finish()
     }
@@ -265,6 +271,10 @@ impl Group {
             .take(tag::PENDING_COMMIT)?
             .map(|body| parse(body, |r| read_pending_commit(r, suite)))
             .transpose()?;
+        let reinit = s
+            .take(tag::REINIT)?
+            .map(|body| parse(body, |r| Ok(ReInit::decode(r)?)))
+            .transpose()?;
         s.finish()?;
 
         let group = Group {
@@ -282,6 +292,7 @@ impl Group {
             resumption_psks: resumption_psks.into(),
             proposals,
             pending_commit,
+            reinit,
         };
         group.check_restored()?;
         Ok(group)
