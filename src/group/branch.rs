@@ -5,7 +5,9 @@
 
 use super::Group;
 use super::key_package::Identity;
-use super::resumption::{ParticipantIdentity, ResumptionOptions, ResumptionOutput, participants};
+use super::resumption::{
+    ParticipantIdentity, ResumptionOptions, ResumptionOutput, inherit_capabilities, participants,
+};
 use crate::crypto::CryptoProvider;
 use crate::error::{ApiError, Error, Result};
 use crate::messages::{KeyPackage, ReInit, ResumptionPskUsage};
@@ -15,7 +17,9 @@ impl Group {
     /// member and the members whose `key_packages` are given (fresh
     /// KeyPackages, one per member, in this group's cipher suite). The
     /// subgroup has this group's version, cipher suite and group context
-    /// extensions; this member signs with the same key as here. It is in
+    /// extensions; this member signs with the same key as here, and its leaf
+    /// advertises at least the capabilities of its leaf here (so that it
+    /// meets the group's required capabilities). It is in
     /// epoch 1, its first commit injecting the `branch` resumption PSK of this
     /// group's current epoch; send the Welcome to the others, who join with
     /// [`Group::join_with_resumption`].
@@ -27,7 +31,7 @@ impl Group {
         provider: &dyn CryptoProvider,
         group_id: Vec<u8>,
         key_packages: &[KeyPackage],
-        options: ResumptionOptions,
+        mut options: ResumptionOptions,
         ids: &dyn ParticipantIdentity,
     ) -> Result<(Group, ResumptionOutput)> {
         // "Each LeafNode in a new subgroup MUST match some LeafNode in the
@@ -46,6 +50,7 @@ impl Group {
             .leaf(self.own_leaf)
             .ok_or(Error::Internal("own leaf is blank"))?;
         let identity = Identity::from_keys(&*self.cs, own.credential.clone(), self.signer.clone())?;
+        inherit_capabilities(&mut options.leaf.capabilities, &own.capabilities);
         let params = ReInit {
             group_id,
             version: self.context.version,

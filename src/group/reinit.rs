@@ -65,7 +65,9 @@
 use super::Group;
 use super::commit::{CommitOptions, CommitOutput};
 use super::key_package::Identity;
-use super::resumption::{ParticipantIdentity, ResumptionOptions, ResumptionOutput, participants};
+use super::resumption::{
+    ParticipantIdentity, ResumptionOptions, ResumptionOutput, inherit_capabilities, participants,
+};
 use crate::crypto::CryptoProvider;
 use crate::error::{ApiError, Result};
 use crate::messages::{KeyPackage, MlsMessage, Proposal, ReInit, ResumptionPskUsage};
@@ -126,7 +128,9 @@ impl Group {
     /// in the new cipher suite; `key_packages` hold one KeyPackage, in the
     /// new suite, for each other member of this group. The new group is in
     /// epoch 1, its first commit injecting the `reinit` resumption PSK of
-    /// this group's last epoch; send the Welcome to the others.
+    /// this group's last epoch; send the Welcome to the others. This
+    /// member's new leaf advertises at least the extension, proposal and
+    /// credential types of its leaf here.
     ///
     /// Fails if no ReInit was merged, or if the KeyPackages and `identity`
     /// do not name exactly this group's members (as `ids` identifies them).
@@ -135,7 +139,7 @@ impl Group {
         provider: &dyn CryptoProvider,
         identity: &Identity,
         key_packages: &[KeyPackage],
-        options: ResumptionOptions,
+        mut options: ResumptionOptions,
         ids: &dyn ParticipantIdentity,
     ) -> Result<(Group, ResumptionOutput)> {
         let reinit = self.reinit.clone().ok_or(ApiError::InvalidArgument(
@@ -153,6 +157,9 @@ impl Group {
                 "identity and KeyPackages must name exactly the old group's members",
             )
             .into());
+        }
+        if let Some(own) = self.tree.leaf(self.own_leaf) {
+            inherit_capabilities(&mut options.leaf.capabilities, &own.capabilities);
         }
         self.create_resumed(
             provider,

@@ -20,8 +20,8 @@ use crate::codec::Encode;
 use crate::crypto::{CipherSuite, CryptoProvider, Secret};
 use crate::error::{ApiError, Result};
 use crate::messages::{
-    Add, Credential, KeyPackage, MlsMessage, PreSharedKeyId, Proposal, ProtocolVersion, Psk,
-    RatchetTreeExtension, ReInit, ResumptionPsk, ResumptionPskUsage,
+    Add, Capabilities, Credential, KeyPackage, MlsMessage, PreSharedKeyId, Proposal,
+    ProtocolVersion, Psk, RatchetTreeExtension, ReInit, ResumptionPsk, ResumptionPskUsage,
 };
 
 /// What a member still holds of one epoch of a group, for joining a group
@@ -154,6 +154,22 @@ pub(crate) fn participants<'a>(
         *out.entry(ids.identity(c)).or_default() += 1;
     }
     out
+}
+
+/// Adds to `caps` the extension, proposal and credential types of `from`
+/// that it lacks: the creator of a resumed group keeps what its leaf in the
+/// old group supported (and so the old group's required capabilities).
+pub(crate) fn inherit_capabilities(caps: &mut Capabilities, from: &Capabilities) {
+    fn extend_missing<T: PartialEq + Clone>(to: &mut Vec<T>, from: &[T]) {
+        for x in from {
+            if !to.contains(x) {
+                to.push(x.clone());
+            }
+        }
+    }
+    extend_missing(&mut caps.extensions, &from.extensions);
+    extend_missing(&mut caps.proposals, &from.proposals);
+    extend_missing(&mut caps.credentials, &from.credentials);
 }
 
 /// How to create a group that resumes another ([`Group::reinit_group`],

@@ -53,6 +53,10 @@ struct Net {
 
 impl Net {
     fn new(suite: CipherSuite, n: usize, seed: u8) -> Self {
+        Self::with_extensions(suite, n, seed, Vec::new())
+    }
+
+    fn with_extensions(suite: CipherSuite, n: usize, seed: u8, extensions: Vec<Extension>) -> Self {
         let provider = RustCryptoProvider::with_seed([seed; 32]);
         let founder = fresh(&provider, suite, NAMES[0], true);
         let mut alice = Group::create(
@@ -62,7 +66,7 @@ impl Net {
             format!("old group {seed}").into_bytes(),
             &founder.id,
             kp_options(true),
-            Vec::new(),
+            extensions,
         )
         .unwrap();
         let others: Vec<Fresh> = NAMES[1..n]
@@ -950,4 +954,33 @@ fn reinit_api_misuse() {
         )
         .unwrap();
     assert_eq!(g.epoch(), 1);
+}
+
+/// A branch of a group whose context requires an extension: the creator's
+/// new leaf takes the capabilities of its leaf in the parent, so the
+/// subgroup meets the requirement although the options name none.
+#[test]
+fn branch_keeps_required_capabilities() {
+    use crate::messages::RequiredCapabilities;
+    let required = Extension::from_typed(&RequiredCapabilities {
+        extension_types: vec![EXT],
+        proposal_types: Vec::new(),
+        credential_types: Vec::new(),
+    })
+    .unwrap();
+    let net = Net::with_extensions(ALL_SUITES[0], 3, 0x72, vec![required.clone()]);
+    let bob = fresh(&net.provider, ALL_SUITES[0], "bob", true);
+    let (sub, out) = net.groups[ALICE]
+        .branch(
+            &net.provider,
+            b"sub".to_vec(),
+            std::slice::from_ref(&bob.kp.0),
+            resumption_options(false),
+            &CredentialIdentity,
+        )
+        .unwrap();
+    assert_eq!(sub.context().extensions, vec![required]);
+    let bob_sub =
+        join_resumed(&net.provider, &out.welcome.unwrap(), &bob, &net.groups[BOB]).unwrap();
+    assert_agree(&[sub, bob_sub]);
 }
