@@ -98,30 +98,56 @@ impl Ratchet {
         })
     }
 
+    /// The state after generation `j` (whose secret is `secret`) is used:
+    /// the next generation and its secret, or `None` after 2^32 - 1.
+    fn successor(
+        cs: &dyn CipherSuiteProvider,
+        j: u32,
+        secret: &Secret,
+    ) -> Result<Option<(u32, Secret)>> {
+        match j.checked_add(1) {
+            Some(next_j) => Ok(Some((
+                next_j,
+                derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     /// Moves the ratchet one generation on, deleting the current secret.
     fn advance(&mut self, cs: &dyn CipherSuiteProvider) -> Result<()> {
-        if let Some((j, secret)) = self.next.take()
-            && let Some(next_j) = j.checked_add(1)
-        {
-            let next = derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?;
-            self.next = Some((next_j, next));
+        if let Some((j, secret)) = &self.next {
+            self.next = Self::successor(cs, *j, secret)?;
         }
         Ok(())
     }
 
     /// The key of the next unused generation, for sending.
     fn next_key(&mut self, cs: &dyn CipherSuiteProvider) -> Result<MessageKey> {
+        let (key, next) = self.prepare_next_key(cs)?;
+        self.next = next;
+        Ok(key)
+    }
+
+    /// The key of the next unused generation and the ratchet's state once
+    /// it is used, the ratchet unchanged.
+    fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+    ) -> Result<(MessageKey, Option<(u32, Secret)>)> {
         let Some((j, secret)) = &self.next else {
             return Err(ProtocolError::GenerationExhausted.into());
         };
-        let j = *j;
-        let kn = Self::key_and_nonce(cs, j, secret)?;
-        self.advance(cs)?;
-        Ok(MessageKey {
-            generation: j,
-            key: kn.key,
-            nonce: kn.nonce,
-        })
+        let kn = Self::key_and_nonce(cs, *j, secret)?;
+        let next = Self::successor(cs, *j, secret)?;
+        Ok((
+            MessageKey {
+                generation: *j,
+                key: kn.key,
+                nonce: kn.nonce,
+            },
+            next,
+        ))
     }
 
     /// The key of `generation`, for receiving: a retained one, or one derived
@@ -185,6 +211,42 @@ struct LeafRatchets {
 }
 
 impl LeafRatchets {
+    /// Starts both ratchets from the leaf's secret (RFC 9420 §9).
+    fn start(cs: &dyn CipherSuiteProvider, leaf_secret: &Secret) -> Result<Self> {
+        Ok(Self {
+            handshake: Ratchet::new(Self::ratchet_secret(
+                cs,
+                leaf_secret,
+                RatchetKind::Handshake,
+            )?),
+            application: Ratchet::new(Self::ratchet_secret(
+                cs,
+                leaf_secret,
+                RatchetKind::Application,
+            )?),
+        })
+    }
+
+    /// `ExpandWithLabel(leaf_secret, "handshake" | "application", "", KDF.Nh)`.
+    fn ratchet_secret(
+        cs: &dyn CipherSuiteProvider,
+        leaf_secret: &Secret,
+        kind: RatchetKind,
+    ) -> Result<Secret> {
+        let label: &[u8] = match kind {
+            RatchetKind::Handshake => b"handshake",
+            RatchetKind::Application => b"application",
+        };
+        expand_with_label(cs, leaf_secret.as_bytes(), label, &[], nh(cs)?)
+    }
+
+    fn get(&self, kind: RatchetKind) -> &Ratchet {
+        match kind {
+            RatchetKind::Handshake => &self.handshake,
+            RatchetKind::Application => &self.application,
+        }
+    }
+
     fn get_mut(&mut self, kind: RatchetKind) -> &mut Ratchet {
         match kind {
             RatchetKind::Handshake => &mut self.handshake,
@@ -266,7 +328,75 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<MessageKey> {
-        self.ratchet(cs, leaf, kind)?.next_key(cs)
+        let prepared = self.prepare_next_key(cs, leaf, kind)?;
+        Ok(self.take_prepared(prepared))
+    }
+
+    /// The key [`SecretTree::next_key`] would return, and what returning it
+    /// changes, with the tree unchanged: a sender encrypts with the key, then
+    /// applies the change with [`SecretTree::take_prepared`] once everything
+    /// else has succeeded, so that a failure leaves the tree as it was. Same
+    /// errors as `next_key`.
+    pub(crate) fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<PreparedKey> {
+        self.check_leaf(cs, leaf)?;
+        let (started, ratchet) = match self.leaves.get(&leaf) {
+            Some(r) => (None, r.get(kind).prepare_next_key(cs)?),
+            None => {
+                let (descent, leaf_secret) = self.descend(cs, leaf)?;
+                let ratchets = LeafRatchets::start(cs, &leaf_secret)?;
+                let prepared = ratchets.get(kind).prepare_next_key(cs)?;
+                (Some((descent, ratchets)), prepared)
+            }
+        };
+        let (key, next) = ratchet;
+        Ok(PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        })
+    }
+
+    /// Takes a key prepared from this tree, unchanged since (the caller
+    /// holds it mutably from preparing to taking): the leaf's ratchet is
+    /// started if it was not, and moves past the key's generation, whose key
+    /// is deleted (RFC 9420 §9.2). Cannot fail.
+    pub(crate) fn take_prepared(&mut self, prepared: PreparedKey) -> MessageKey {
+        let PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        } = prepared;
+        if let Some((descent, ratchets)) = started {
+            self.nodes.remove(&descent.start);
+            self.nodes.extend(descent.siblings);
+            self.leaves.insert(leaf, ratchets);
+        }
+        if let Some(r) = self.leaves.get_mut(&leaf) {
+            r.get_mut(kind).next = next;
+        }
+        key
+    }
+
+    /// Fails unless `cs` is this tree's suite and `leaf` is in the tree.
+    fn check_leaf(&self, cs: &dyn CipherSuiteProvider, leaf: LeafIndex) -> Result<()> {
+        if cs.cipher_suite() != self.cipher_suite {
+            return Err(
+                ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
+            );
+        }
+        if !self.size.contains_leaf(leaf) {
+            return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
+        }
+        Ok(())
     }
 
     /// The ratchet of a leaf, started from the leaf's secret if need be.
@@ -276,14 +406,7 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<&mut Ratchet> {
-        if cs.cipher_suite() != self.cipher_suite {
-            return Err(
-                ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
-            );
-        }
-        if !self.size.contains_leaf(leaf) {
-            return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
-        }
+        self.check_leaf(cs, leaf)?;
         if !self.leaves.contains_key(&leaf) {
             let ratchets = self.start_ratchets(cs, leaf)?;
             self.leaves.insert(leaf, ratchets);
@@ -302,6 +425,18 @@ impl SecretTree {
         cs: &dyn CipherSuiteProvider,
         leaf: LeafIndex,
     ) -> Result<LeafRatchets> {
+        let (descent, leaf_secret) = self.descend(cs, leaf)?;
+        let ratchets = LeafRatchets::start(cs, &leaf_secret)?;
+        self.nodes.remove(&descent.start);
+        self.nodes.extend(descent.siblings);
+        Ok(ratchets)
+    }
+
+    /// The descent from a leaf's nearest stored ancestor to the leaf, without
+    /// changing the tree: the secrets of the siblings met on the way (which
+    /// the tree keeps once the ancestor's secret is consumed) and the leaf's
+    /// secret.
+    fn descend(&self, cs: &dyn CipherSuiteProvider, leaf: LeafIndex) -> Result<(Descent, Secret)> {
         let target = leaf.node();
         let start = core::iter::once(target)
             .chain(self.size.direct_path(target))
@@ -310,8 +445,10 @@ impl SecretTree {
         let mut node = start;
         let mut secret = self
             .nodes
-            .remove(&start)
+            .get(&start)
+            .cloned()
             .ok_or(Error::Internal("secret-tree node vanished"))?;
+        let mut siblings = Vec::new();
         let nh = nh(cs)?;
         while node != target {
             let (Some(left), Some(right)) = (node.left(), node.right()) else {
@@ -326,16 +463,32 @@ impl SecretTree {
             } else {
                 (right, right_secret, left, left_secret)
             };
-            self.nodes.insert(other, other_secret);
+            siblings.push((other, other_secret));
             node = next;
             secret = next_secret;
         }
-        let s = secret.as_bytes();
-        Ok(LeafRatchets {
-            handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
-            application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
-        })
+        Ok((Descent { start, siblings }, secret))
     }
+}
+
+/// What deriving a leaf's secret changes in the tree: the ancestor whose
+/// secret it consumes, and the siblings' secrets it keeps.
+struct Descent {
+    start: NodeIndex,
+    siblings: Vec<(NodeIndex, Secret)>,
+}
+
+/// A sending key computed from a [`SecretTree`] and not yet taken from it
+/// (see [`SecretTree::prepare_next_key`]).
+pub(crate) struct PreparedKey {
+    /// The key and nonce to encrypt with.
+    pub key: MessageKey,
+    leaf: LeafIndex,
+    kind: RatchetKind,
+    /// The leaf's ratchets, if they are started by taking the key.
+    started: Option<(Descent, LeafRatchets)>,
+    /// The ratchet's next generation and secret once the key is taken.
+    next: Option<(u32, Secret)>,
 }
 
 // --- Persistence -----------------------------------------------------------
