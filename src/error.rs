@@ -236,6 +236,47 @@ pub enum ProtocolError {
     #[error("PSK not available")]
     PskNotFound,
 
+    // --- Reinitialization and branching (RFC 9420 §11.2, §11.3, §12.4.3.1) ---
+    /// A message of the epoch a ReInit commit started: its members "MUST NOT
+    /// use the group to send messages anymore" (RFC 9420 §12.4.2).
+    #[error("message sent in a group closed by a ReInit")]
+    MessageAfterReInit,
+    /// A Welcome names more than one resumption PSK with usage reinit or
+    /// branch (RFC 9420 §12.4.3.1: "verify that it is the only such PSK").
+    #[error("more than one reinit or branch PSK in a Welcome")]
+    ResumptionPskNotUnique,
+    /// A group started with a reinit or branch PSK is not in epoch 1
+    /// (RFC 9420 §11.2, §11.3, §12.4.3.1).
+    #[error("group started by reinit or branch is in epoch {0}, not 1")]
+    ResumptionEpochNotOne(u64),
+    /// A Welcome's reinit PSK names an epoch that no commit with a ReInit
+    /// started (RFC 9420 §12.4.3.1: "verify that the last Commit to the
+    /// referenced group contains a ReInit proposal").
+    #[error("reinit PSK names an epoch not started by a ReInit commit")]
+    ReInitNotCommitted,
+    /// The new group's group_id, version, cipher_suite or extensions differ
+    /// from the ReInit proposal's (RFC 9420 §11.2, §12.4.3.1); names the field.
+    #[error("new group's {0} differs from the ReInit proposal's")]
+    ReInitParameterMismatch(&'static str),
+    /// A member of the old group is not in the reinitialized group, or the
+    /// new group has a member the old one did not (RFC 9420 §11.2, §12.4.3.1).
+    #[error("the reinitialized group's members differ from the old group's")]
+    ReInitMembersMismatch,
+    /// A branched group's version or cipher suite differs from the parent
+    /// group's (RFC 9420 §11.3, §12.4.3.1); names the field.
+    #[error("branched group's {0} differs from the parent group's")]
+    BranchParameterMismatch(&'static str),
+    /// A member of a branched group (its leaf index) was not a member of the
+    /// parent group in the PSK's epoch (RFC 9420 §11.3, §12.4.3.1).
+    #[error("leaf {0} of the branched group was not a member of the parent group")]
+    BranchMemberNotInParent(u32),
+    /// This member no longer holds the membership of the parent group's
+    /// epoch that a branch PSK names (it keeps the trees of the current and
+    /// `GroupConfig::max_past_epochs` past epochs), so the subgroup cannot be
+    /// checked (RFC 9420 §11.3) and is refused.
+    #[error("membership of epoch {0} of the parent group is no longer kept")]
+    ResumptionMembersUnavailable(u64),
+
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
     LeafIndexOutOfRange(u32),
@@ -499,6 +540,11 @@ pub enum ApiError {
     /// not send.
     #[error("this member was removed from the group")]
     GroupInactive,
+    /// The group was closed by a ReInit (RFC 9420 §12.4.2: "the client MUST
+    /// NOT use the group to send messages anymore"); create or join the new
+    /// group instead.
+    #[error("the group was reinitialized and no longer sends")]
+    GroupReinitialized,
     /// A staged commit was given to a group state it was not staged from
     /// (another group, epoch, member or history); see
     /// [`crate::group::Group::merge_staged_commit`].

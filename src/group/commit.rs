@@ -11,8 +11,8 @@ use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
 use crate::messages::{
     AuthenticatedContent, Commit, FramedContent, FramedContentBody, GroupInfo, GroupSecrets,
-    MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef, RatchetTreeExtension, Sender,
-    WireFormat,
+    MlsMessage, PathSecret, PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ProposalRef,
+    RatchetTreeExtension, Sender, WireFormat,
 };
 use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafValidationContext, LifetimeCheck};
@@ -141,6 +141,7 @@ impl Group {
     /// Sends a proposal (RFC 9420 §12.1) and keeps it, so this member's next
     /// commit covers it. Returns the message for the group.
     pub fn propose(&mut self, proposal: Proposal) -> Result<MlsMessage> {
+        self.ensure_active()?;
         if matches!(proposal, Proposal::Update(_) | Proposal::ExternalInit(_)) {
             return Err(ApiError::InvalidArgument(
                 "use a commit with a path instead of proposing an Update or ExternalInit",
@@ -221,6 +222,7 @@ impl Group {
         data: &[u8],
         authenticated_data: &[u8],
     ) -> Result<MlsMessage> {
+        self.ensure_active()?;
         let content = self.framed(
             FramedContentBody::Application(data.to_vec()),
             authenticated_data.to_vec(),
@@ -243,12 +245,32 @@ impl Group {
     /// this member's handshake ratchet. On failure nothing changes.
     ///
     /// `now` checks the lifetimes of added KeyPackages (`None`: no check).
+    ///
+    /// A ReInit must be committed alone (RFC 9420 §12.2): a pending ReInit
+    /// proposal is committed only when there is nothing else to commit (the
+    /// first one received, if several); otherwise the others are preferred
+    /// and it stays pending.
     pub fn commit(
         &mut self,
         options: CommitOptions,
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<CommitOutput> {
+        self.commit_inner(options, psks, now, &[])
+    }
+
+    /// [`Group::commit`], and the first commit of a reinitialized or branched
+    /// group also injects `resumed`, resumption PSKs of the old group (one,
+    /// but tests forge more), by PreSharedKey proposals after the others
+    /// (RFC 9420 §11.2, §11.3).
+    pub(crate) fn commit_inner(
+        &mut self,
+        options: CommitOptions,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        resumed: &[(PreSharedKeyId, Secret)],
+    ) -> Result<CommitOutput> {
+        self.ensure_active()?;
         if self.pending_commit.is_some() {
             return Err(ApiError::InvalidArgument("a commit is already pending").into());
         }
@@ -259,13 +281,21 @@ impl Group {
         let mut list: Vec<ProposalOrRef> = Vec::new();
         let mut committed: Vec<CommittedProposal> = Vec::new();
         if options.include_pending {
-            for p in self.pending_for_commit(options.only_pending.as_deref())? {
-                // The committer's own Update is replaced by its path; a
-                // Remove of the committer cannot be committed by it (§12.2).
-                let own_update = matches!(p.proposal, Proposal::Update(_)) && p.sender == me;
-                let removes_me =
-                    matches!(&p.proposal, Proposal::Remove(r) if r.removed == self.own_leaf.0);
-                if own_update || removes_me {
+            // The committer's own Update is replaced by its path; a Remove
+            // of the committer cannot be committed by it (§12.2).
+            let excluded = |p: &CachedProposal| {
+                (matches!(p.proposal, Proposal::Update(_)) && p.sender == me)
+                    || matches!(&p.proposal, Proposal::Remove(r) if r.removed == self.own_leaf.0)
+            };
+            let is_reinit = |p: &CachedProposal| matches!(p.proposal, Proposal::ReInit(_));
+            let candidates = self.pending_for_commit(options.only_pending.as_deref())?;
+            // A ReInit goes alone: pending ones give way to any other
+            // proposal, and only the first is taken (§12.2).
+            let others = !options.proposals.is_empty()
+                || candidates.iter().any(|p| !excluded(p) && !is_reinit(p));
+            let first_reinit = candidates.iter().position(|p| is_reinit(p));
+            for (i, p) in candidates.into_iter().enumerate() {
+                if excluded(p) || (is_reinit(p) && (others || Some(i) != first_reinit)) {
                     continue;
                 }
                 list.push(ProposalOrRef::Reference(p.reference.clone()));
@@ -293,7 +323,7 @@ impl Group {
             added,
             removed,
             updated,
-            psks: psk_ids,
+            psks: mut psk_ids,
             reinit,
             path_required,
             ..
@@ -305,6 +335,14 @@ impl Group {
             Committer::Member(self.own_leaf),
             &committed,
         )?;
+        // The resumption PSK of a new group's first commit: not subject to
+        // the rule against reinit and branch PSKs in ordinary commits (§12.1.4).
+        for (id, _) in resumed {
+            list.push(ProposalOrRef::Proposal(Box::new(Proposal::PreSharedKey(
+                PreSharedKey { psk: id.clone() },
+            ))));
+            psk_ids.push(id.clone());
+        }
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
         let mut new_context = self.context.next_epoch(extensions.clone())?;
 
@@ -362,6 +400,7 @@ impl Group {
             &psk_ids,
             psks,
             &new_context,
+            resumed,
         )?;
         let tag = confirmation_tag(
             cs,

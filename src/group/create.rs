@@ -82,6 +82,7 @@ impl Group {
             pending_commit: None,
             journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
+            reinit: None,
         })
     }
 }

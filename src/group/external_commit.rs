@@ -189,7 +189,7 @@ impl Group {
         )?;
         new_context.confirmed_transcript_hash =
             signed.confirmed_transcript_hash(cs_ref, &interim_before)?;
-        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_, _| None)?;
+        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_| None)?;
         let schedule =
             KeySchedule::derive(cs_ref, init_secret, commit_secret, psk_secret, &new_context)?;
         let secrets = schedule.epoch_secrets;
@@ -222,6 +222,7 @@ impl Group {
             pending_commit: None,
             journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
+            reinit: None,
         };
         Ok((group, message))
     }

@@ -18,7 +18,7 @@ use crate::codec::{Decode, Encode, Reader, write_opaque};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey, Tag};
 use crate::error::{DecodeError, Error, Result};
 use crate::key_schedule::{ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret};
-use crate::messages::{GroupContext, Proposal, ProposalRef, Sender};
+use crate::messages::{GroupContext, Proposal, ProposalRef, ReInit, Sender};
 use crate::secret_tree::SecretTree;
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::{LeafIndex, NodeIndex};
@@ -589,6 +589,7 @@ impl Group {
     //     opaque secret_tree_header<V>;
     //     {uint64 epoch; opaque psk<V>} resumption_psks<V>;
     //     uint64 past_epochs<V>;
+    //     optional<ReInit> reinit;           // the ReInit that closed the group
     // } EpochPiece;
     fn write_epoch_piece(&self, out: &mut Vec<u8>) -> Result<()> {
         // Every field, so that a new one cannot be forgotten here: it goes
@@ -610,6 +611,7 @@ impl Group {
             pending_commit: _, // StatePiece::PendingCommit
             own_messages: _,   // StatePiece::SentMessage
             journal: _,
+            reinit,
         } = self;
         EPOCH_PIECE_VERSION.encode(out)?;
         write_config(config, out)?;
@@ -637,7 +639,8 @@ impl Group {
             epoch.encode(out)?;
             Ok(psk.encode(out)?)
         })?;
-        write_list(out, past_epochs, |p, out| Ok(p.epoch.encode(out)?))
+        write_list(out, past_epochs, |p, out| Ok(p.epoch.encode(out)?))?;
+        Ok(reinit.encode(out)?)
     }
 
     /// Rebuilds a group from all its pieces (as [`Group::state_pieces`]
@@ -785,6 +788,7 @@ impl Group {
             secret_tree_header: _,
             resumption_psks,
             past_epochs: _,
+            reinit,
         } = e;
         let state = StagedFrom {
             group_id: context.group_id.clone(),
@@ -823,6 +827,7 @@ impl Group {
                 sent: sent.into_iter().map(|(_, s)| s).collect(),
             },
             journal,
+            reinit,
         };
         group.check_restored()?;
         Ok(group)
@@ -849,6 +854,7 @@ struct EpochPiece {
     secret_tree_header: Zeroizing<Vec<u8>>,
     resumption_psks: Vec<(u64, Secret)>,
     past_epochs: Vec<u64>,
+    reinit: Option<ReInit>,
 }
 
 fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
@@ -873,6 +879,7 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
     let secret_tree_header = Zeroizing::new(Vec::<u8>::decode(r)?);
     let resumption_psks = read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))?;
     let past_epochs = read_list(r, |r| Ok(u64::decode(r)?))?;
+    let reinit = Option::<ReInit>::decode(r)?;
     Ok(EpochPiece {
         config,
         context,
@@ -891,6 +898,7 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
         secret_tree_header,
         resumption_psks,
         past_epochs,
+        reinit,
     })
 }
 

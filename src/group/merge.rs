@@ -107,6 +107,9 @@ impl Group {
         }
         self.own_messages
             .retain_epochs(|e| past.iter().any(|p| p.epoch == e));
+        // "If the Commit included a ReInit proposal, the client MUST NOT use
+        // the group to send messages anymore" (RFC 9420 §12.4.2).
+        self.reinit = staged.summary.reinit;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! bytes and events. Every call that can fail leaves the group exactly as it
 //! was when it fails.
 
+mod branch;
 mod commit;
 mod config;
 mod create;
@@ -22,6 +23,8 @@ mod persist;
 mod process;
 mod proposals;
 mod psk_store;
+mod reinit;
+mod resumption;
 mod selection;
 #[cfg(test)]
 mod tests;
@@ -43,6 +46,10 @@ pub use process::{
 };
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
+pub use resumption::{
+    CredentialIdentity, ParticipantIdentity, ResumptionEpoch, ResumptionOptions, ResumptionOutput,
+    ResumptionSource,
+};
 pub use selection::{LeftOut, PendingProposal, ProposalSelection};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
@@ -92,6 +99,8 @@ pub struct Group {
     journal: incremental::Journal,
     /// The PrivateMessages this member sent lately, to recognise their echoes.
     own_messages: own_messages::OwnMessages,
+    /// The ReInit merged in this group, which closed it (RFC 9420 §12.4.2).
+    reinit: Option<crate::messages::ReInit>,
 }
 
 impl core::fmt::Debug for Group {

@@ -41,10 +41,12 @@
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
 //! | 14 | own messages | `{uint64 epoch; opaque digest[16]} <V>`: the digests of the PrivateMessages this member sent lately, oldest first (see `own_messages`) |
+//! | 15 | reinit | `ReInit` (§12.1.5): the ReInit that closed the group |
 //!
 //! Every section is required except 13, which is present exactly when a
-//! commit is pending, and 14, which is present exactly when the member
-//! remembers a message it sent (absent, there is none). A repeated, out-of-order or unknown section is an
+//! commit is pending, 14, which is present exactly when the member
+//! remembers a message it sent (absent, there is none), and 15, present
+//! exactly when a ReInit was merged. A repeated, out-of-order or unknown section is an
 //! error, as are trailing bytes: an unknown section may hold state that this
 //! build would silently lose. Maps are written in key order, so the same
 //! state always gives the same bytes.
@@ -116,6 +118,7 @@ mod tag {
     pub const PROPOSALS: u16 = 12;
     pub const PENDING_COMMIT: u16 = 13;
     pub const OWN_MESSAGES: u16 = 14;
+    pub const REINIT: u16 = 15;
 }
 
 impl Group {
@@ -173,6 +176,7 @@ impl Group {
             pending_commit,
             journal: _,
             own_messages,
+            reinit,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -222,6 +226,9 @@ impl Group {
                     Ok(())
                 })
             })?;
+        }
+        if let Some(r) = reinit {
+            s.add(tag::REINIT, |out| Ok(r.encode(out)?))?;
         }
         s.finish()
     }
@@ -302,6 +309,10 @@ impl Group {
             })
             .transpose()?
             .unwrap_or_default();
+        let reinit = s
+            .take(tag::REINIT)?
+            .map(|body| parse(body, |r| Ok(ReInit::decode(r)?)))
+            .transpose()?;
         s.finish()?;
 
         let mut group = Group {
@@ -321,6 +332,7 @@ impl Group {
             pending_commit,
             journal: super::incremental::Journal::new_group(),
             own_messages: OwnMessages { sent: sent.into() },
+            reinit,
         };
         // The order of the cached proposals and sent messages, for pieces.
         let ordered = group

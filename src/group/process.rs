@@ -15,7 +15,7 @@ use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
     FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
-    ProposalRef, PublicMessage, ReInit, Sender,
+    ProposalRef, Psk, PublicMessage, ReInit, Sender,
 };
 use crate::transcript::{
     ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
@@ -242,6 +242,8 @@ impl Group {
     /// The key schedule of the next epoch (RFC 9420 §8): the PSKs are looked
     /// up (external ones in `psks`, resumption ones among this group's kept
     /// epochs, §8.6) and chained, then everything is derived for `new_context`.
+    /// `resumed` holds PSKs of another group that the first commit of a
+    /// reinitialized or branched group injects (§11.2, §11.3).
     pub(crate) fn next_key_schedule(
         &self,
         init_secret: crate::key_schedule::InitSecret,
@@ -249,12 +251,19 @@ impl Group {
         psk_ids: &[PreSharedKeyId],
         psks: &dyn PskStore,
         new_context: &GroupContext,
+        resumed: &[(PreSharedKeyId, Secret)],
     ) -> Result<KeySchedule> {
         let cs = &*self.cs;
         let group_id = self.context.group_id.as_slice();
-        let psk_secret = resolve_psks(cs, psk_ids, psks, &|gid, epoch| {
-            (gid == group_id)
-                .then(|| self.resumption_psk(epoch).cloned())
+        let psk_secret = resolve_psks(cs, psk_ids, psks, &|r| {
+            if let Some((_, value)) = resumed
+                .iter()
+                .find(|(id, _)| matches!(&id.psk, Psk::Resumption(x) if x == r))
+            {
+                return Some(value.clone());
+            }
+            (r.psk_group_id == group_id)
+                .then(|| self.resumption_psk(r.psk_epoch).cloned())
                 .flatten()
         })?;
         KeySchedule::derive(cs, init_secret, commit_secret, psk_secret, new_context)
@@ -335,6 +344,16 @@ impl Group {
         // The delivery service's echo of our own pending commit merges it.
         if let Some(staged) = self.take_pending_if_echo(message) {
             return Ok(ProcessedMessage::Commit(Box::new(staged)));
+        }
+        // After a ReInit no member may send in the last epoch (RFC 9420
+        // §12.4.2); late application messages of earlier epochs still open.
+        let epoch = match message {
+            MlsMessage::PublicMessage(m) => Some(m.content.epoch),
+            MlsMessage::PrivateMessage(m) => Some(m.epoch),
+            _ => None,
+        };
+        if self.reinit.is_some() && epoch == Some(self.context.epoch) {
+            return Err(ProtocolError::MessageAfterReInit.into());
         }
         match message {
             MlsMessage::PublicMessage(m) => {
@@ -779,8 +798,14 @@ impl Group {
 
         new_context.confirmed_transcript_hash =
             confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
-        let schedule =
-            self.next_key_schedule(init_secret, commit_secret, &psk_ids, psks, &new_context)?;
+        let schedule = self.next_key_schedule(
+            init_secret,
+            commit_secret,
+            &psk_ids,
+            psks,
+            &new_context,
+            &[],
+        )?;
         let secrets = schedule.epoch_secrets;
         let tag = auth
             .auth

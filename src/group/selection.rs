@@ -196,9 +196,9 @@ impl Group {
                 })
                 .collect();
             let group_id = self.context.group_id.as_slice();
-            resolve_psks(&*self.cs, &ids, psks, &|gid, epoch| {
-                (gid == group_id)
-                    .then(|| self.resumption_psk(epoch).cloned())
+            resolve_psks(&*self.cs, &ids, psks, &|r| {
+                (r.psk_group_id == group_id)
+                    .then(|| self.resumption_psk(r.psk_epoch).cloned())
                     .flatten()
             })?;
             Ok(())

@@ -13,6 +13,7 @@ mod framing;
 mod hardening;
 mod incremental;
 mod proposal_list;
+mod resumption;
 mod welcome;
 
 use std::sync::Arc;
