@@ -388,9 +388,7 @@ impl SqliteStore {
     pub fn verify(&self) -> Result<(), StorageError> {
         let inner = self.lock()?;
         let conn = &inner.conn;
-        let mut stmt = conn
-            .prepare("PRAGMA integrity_check(10)")
-            .map_err(error)?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check(10)").map_err(error)?;
         let problems: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(error)?
@@ -409,8 +407,14 @@ impl SqliteStore {
                 .ok()
                 .and_then(RecordKind::from_code)
                 .ok_or_else(|| StorageError::Corrupted(format!("record of unknown kind {code}")))?;
-            let key = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(error)?;
-            let value = row.get_ref(2).and_then(|v| Ok(v.as_blob()?)).map_err(error)?;
+            let key = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(error)?;
+            let value = row
+                .get_ref(2)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(error)?;
             inner.sealer.open_record(kind, key, value)?;
         }
         Ok(())
@@ -576,7 +580,10 @@ fn open_existing(
                 supported,
             });
         }
-        for migration in migrations.iter().skip(usize::try_from(now).unwrap_or(usize::MAX)) {
+        for migration in migrations
+            .iter()
+            .skip(usize::try_from(now).unwrap_or(usize::MAX))
+        {
             migration(&tx, &sealer)?;
         }
         set_version(&tx, migrations)?;
@@ -598,11 +605,16 @@ impl Storage for SqliteStore {
     fn get(&self, kind: RecordKind, key: &[u8]) -> Result<Option<Value>, StorageError> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(GET).map_err(error)?;
-        let mut rows = stmt.query(rusqlite::params![kind.code(), key]).map_err(error)?;
+        let mut rows = stmt
+            .query(rusqlite::params![kind.code(), key])
+            .map_err(error)?;
         let Some(row) = rows.next().map_err(error)? else {
             return Ok(None);
         };
-        let sealed = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(error)?;
+        let sealed = row
+            .get_ref(0)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(error)?;
         inner.sealer.open_record(kind, key, sealed).map(Some)
     }
 
@@ -624,7 +636,10 @@ impl Storage for SqliteStore {
                 .get_ref(0)
                 .and_then(|v| Ok(v.as_blob()?.to_vec()))
                 .map_err(error)?;
-            let sealed = row.get_ref(1).and_then(|v| Ok(v.as_blob()?)).map_err(error)?;
+            let sealed = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(error)?;
             let value = inner.sealer.open_record(kind, &key, sealed)?;
             out.push((key, value));
         }

@@ -154,8 +154,8 @@ impl Sealer {
         format.copy_from_slice(&[FORMAT]);
         random(nonce)?;
         msg.copy_from_slice(plaintext);
-        let nonce = XNonce::try_from(&*nonce)
-            .map_err(|_| StorageError::Backend("nonce length".into()))?;
+        let nonce =
+            XNonce::try_from(&*nonce).map_err(|_| StorageError::Backend("nonce length".into()))?;
         let tag = self
             .aead
             .encrypt_inout_detached(&nonce, aad, msg.into())

@@ -104,7 +104,10 @@ fn records_round_trip_and_scan_by_prefix() {
             .map(|(k, _)| k)
             .collect()
     };
-    assert_eq!(keys(RecordKind::Tree, b"ab"), [b"ab1".to_vec(), b"ab2".to_vec()]);
+    assert_eq!(
+        keys(RecordKind::Tree, b"ab"),
+        [b"ab1".to_vec(), b"ab2".to_vec()]
+    );
     assert_eq!(
         keys(RecordKind::Tree, &[b'a', 0xff]),
         [vec![b'a', 0xff], vec![b'a', 0xff, 0xff, 1]]
@@ -186,7 +189,10 @@ fn values_are_sealed_on_disk_and_deleted_ones_overwritten() {
     put(&store, RecordKind::Tree, b"tree", &secret);
     store.close().unwrap();
     let (bytes, wal) = file_state(&path);
-    assert!(wal.is_none(), "the log is checkpointed and removed on close");
+    assert!(
+        wal.is_none(),
+        "the log is checkpointed and removed on close"
+    );
     assert!(!contains(&bytes, &secret[..16]), "a value in the clear");
     assert!(contains(&bytes, b"node"), "keys are in the clear");
     // The sealed value is in the file...
@@ -206,7 +212,10 @@ fn values_are_sealed_on_disk_and_deleted_ones_overwritten() {
     store.apply(b).unwrap();
     store.close().unwrap();
     let (bytes, _) = file_state(&path);
-    assert!(!contains(&bytes, &sealed[1..40]), "a deleted value is still in the file");
+    assert!(
+        !contains(&bytes, &sealed[1..40]),
+        "a deleted value is still in the file"
+    );
     assert!(!contains(&bytes, b"node"));
 }
 
@@ -438,11 +447,22 @@ fn rows_swapped_or_moved_between_slots_or_stores_are_refused() {
     };
     // Two keys of one kind swap values; a value moves to another kind; a
     // value comes from another store sealed under the same key.
-    let (a, b) = (value(&conn, RecordKind::Tree, 1), value(&conn, RecordKind::Tree, 2));
+    let (a, b) = (
+        value(&conn, RecordKind::Tree, 1),
+        value(&conn, RecordKind::Tree, 2),
+    );
     set(RecordKind::Tree, 1, &b);
     set(RecordKind::Tree, 2, &a);
-    set(RecordKind::Epoch, 3, &value(&conn, RecordKind::PastEpoch, 3));
-    set(RecordKind::Proposal, 4, &value(&raw(&other), RecordKind::Proposal, 4));
+    set(
+        RecordKind::Epoch,
+        3,
+        &value(&conn, RecordKind::PastEpoch, 3),
+    );
+    set(
+        RecordKind::Proposal,
+        4,
+        &value(&raw(&other), RecordKind::Proposal, 4),
+    );
     drop(conn);
     let store = SqliteStore::open(&path, &key()).unwrap();
     for (kind, i) in [
@@ -454,7 +474,10 @@ fn rows_swapped_or_moved_between_slots_or_stores_are_refused() {
         let err = store.get(kind, &[kind.code(), i]).unwrap_err();
         assert!(matches!(err, StorageError::Corrupted(_)), "{err:?}");
     }
-    assert_eq!(get(&store, RecordKind::Tree, &[RecordKind::Tree.code(), 3]).unwrap(), vec![3; 103]);
+    assert_eq!(
+        get(&store, RecordKind::Tree, &[RecordKind::Tree.code(), 3]).unwrap(),
+        vec![3; 103]
+    );
 }
 
 #[test]
@@ -547,7 +570,9 @@ fn test_v2(tx: &rusqlite::Transaction<'_>, sealer: &Sealer) -> Result<(), Storag
     tx.execute_batch("CREATE TABLE v2_marker (x INTEGER)")
         .map_err(error)?;
     let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = {
-        let mut stmt = tx.prepare("SELECT kind, key, value FROM record").map_err(error)?;
+        let mut stmt = tx
+            .prepare("SELECT kind, key, value FROM record")
+            .map_err(error)?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(error)?
             .collect::<Result<_, _>>()
@@ -627,8 +652,13 @@ fn forward_migrations_run_once_in_one_transaction() {
     );
     // A new store is created at the latest version directly.
     let (_dir2, fresh) = temp();
-    SqliteStore::open_migrating(&fresh, &key(), SqliteOptions::default(), &[MIGRATIONS[0], test_v2])
-        .unwrap();
+    SqliteStore::open_migrating(
+        &fresh,
+        &key(),
+        SqliteOptions::default(),
+        &[MIGRATIONS[0], test_v2],
+    )
+    .unwrap();
     assert_eq!(version(&fresh), 2);
 }
 
@@ -707,7 +737,10 @@ fn two_handles_interleave_without_losing_an_update() {
     assert!(scans > 0);
     // Every batch of both writers is there.
     let check = SqliteStore::open(&path, &key()).unwrap();
-    assert_eq!(check.scan(RecordKind::Tree, &[]).unwrap().len(), 2 * BATCHES as usize);
+    assert_eq!(
+        check.scan(RecordKind::Tree, &[]).unwrap().len(),
+        2 * BATCHES as usize
+    );
     assert_eq!(check.scan(RecordKind::Proposal, &[]).unwrap().len(), 8);
     for w in 0..2u8 {
         assert_eq!(
@@ -794,7 +827,10 @@ fn stores_are_send_and_sync_and_keys_are_redacted() {
     let (_dir, path) = temp();
     let store = SqliteStore::open(&path, &key()).unwrap();
     let shown = format!("{store:?}");
-    assert!(shown.contains("store.db") && !shown.contains("42"), "{shown}");
+    assert!(
+        shown.contains("store.db") && !shown.contains("42"),
+        "{shown}"
+    );
     assert_eq!(store.options().synchronous, Synchronous::Normal);
     assert_eq!(store.path(), path);
     let full = SqliteStore::open_with(
