@@ -82,6 +82,7 @@
 //! outside the file (a platform's monotonic counter, say); the store does
 //! not have one.
 
+mod checkpoint;
 mod schema;
 mod seal;
 #[cfg(test)]
@@ -95,6 +96,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{Batch, Op, RecordKind, Storage, StorageError, Value};
+use checkpoint::{Checkpointer, FALLBACK_PAGES, LOG_SIZE_LIMIT};
 pub use schema::FORMAT_VERSION;
 use schema::{APPLICATION_ID, MIGRATIONS, Migration, TABLES};
 use seal::Sealer;
@@ -170,6 +172,8 @@ impl SqliteOptions {
 /// [module documentation](self).
 pub struct SqliteStore {
     inner: Mutex<Inner>,
+    /// Checkpoints the log in the background (see `checkpoint.rs`).
+    checkpointer: Option<Checkpointer>,
     path: PathBuf,
     options: SqliteOptions,
 }
@@ -277,6 +281,14 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The page size of new stores. A received message rewrites one small
+/// record, a sent one two (and deletes one); every page an operation
+/// touches goes to the write-ahead log whole. 2 KiB pages halve those
+/// bytes against SQLite's 4 KiB default, which measurably speeds up each
+/// operation when the disk is the bottleneck, while a large record (a
+/// tree of 10,000 members, about 3 MB) still spans few enough pages.
+const PAGE_SIZE: u32 = 2048;
+
 const GET: &str = "SELECT value FROM record WHERE kind = ?1 AND key = ?2";
 const SCAN: &str = "SELECT key, value FROM record WHERE kind = ?1 AND key >= ?2 ORDER BY key";
 const SCAN_TO: &str =
@@ -330,7 +342,9 @@ impl SqliteStore {
             "PRAGMA secure_delete = ON;
              PRAGMA cell_size_check = ON;
              PRAGMA trusted_schema = OFF;
-             PRAGMA synchronous = {};",
+             PRAGMA synchronous = {};
+             PRAGMA wal_autocheckpoint = {FALLBACK_PAGES};
+             PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};",
             options.synchronous.pragma()
         ))
         .map_err(error)?;
@@ -341,12 +355,14 @@ impl SqliteStore {
         };
         let sealer = open_existing(&mut conn, key, migrations, just_created)?;
         let data_version = data_version(&conn)?;
+        let checkpointer = Checkpointer::start(path, &options)?;
         Ok(Self {
             inner: Mutex::new(Inner {
                 conn,
                 sealer,
                 data_version,
             }),
+            checkpointer: Some(checkpointer),
             path: path.to_path_buf(),
             options,
         })
@@ -464,7 +480,10 @@ impl SqliteStore {
     }
 
     /// Closes the store, reporting errors that dropping it would hide.
-    pub fn close(self) -> Result<(), StorageError> {
+    pub fn close(mut self) -> Result<(), StorageError> {
+        // The writer's connection closes last: it checkpoints the log into
+        // the file and removes it, and reports what goes wrong.
+        drop(self.checkpointer.take());
         let inner = self
             .inner
             .into_inner()
@@ -486,6 +505,10 @@ fn create(
     key: &StoreKey,
     migrations: &[Migration],
 ) -> Result<Option<u32>, StorageError> {
+    // Small pages: an operation rewrites a few small records, and each
+    // page it touches is written whole to the log (see PAGE_SIZE).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
+        .map_err(error)?;
     set_wal(conn)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -678,6 +701,10 @@ impl Storage for SqliteStore {
                 .map_err(error)?;
             }
         }
-        tx.commit().map_err(error)
+        tx.commit().map_err(error)?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
+        Ok(())
     }
 }

@@ -19,9 +19,12 @@
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use std::sync::Mutex;
+
 use hkdf::Hkdf;
-use rand::rngs::SysRng;
-use rand_core::TryRng;
+use rand::SeedableRng;
+use rand::rngs::{ChaCha20Rng, SysRng};
+use rand_core::{Rng, TryRng};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -94,6 +97,9 @@ pub(super) fn random(out: &mut [u8]) -> Result<(), StorageError> {
 pub(super) struct Sealer {
     /// Zeroized on drop (chacha20poly1305's `zeroize` feature).
     aead: XChaCha20Poly1305,
+    /// Nonces: a ChaCha20 stream seeded from the operating system when the
+    /// store is opened (no system call per write).
+    nonces: Mutex<ChaCha20Rng>,
 }
 
 impl Sealer {
@@ -105,7 +111,10 @@ impl Sealer {
             .map_err(|_| StorageError::Backend("key derivation".into()))?;
         let aead = XChaCha20Poly1305::new_from_slice(&okm[..])
             .map_err(|_| StorageError::Backend("key derivation".into()))?;
-        Ok(Self { aead })
+        let mut seed = Zeroizing::new([0u8; 32]);
+        random(&mut seed[..])?;
+        let nonces = Mutex::new(ChaCha20Rng::from_seed(*seed));
+        Ok(Self { aead, nonces })
     }
 
     /// Seals the value of record (`kind`, `key`).
@@ -152,7 +161,10 @@ impl Sealer {
         let (msg, tag_out) = body.split_at_mut(plaintext.len());
         let (format, nonce) = head.split_at_mut(1);
         format.copy_from_slice(&[FORMAT]);
-        random(nonce)?;
+        self.nonces
+            .lock()
+            .map_err(|_| StorageError::Backend("nonce generator lock poisoned".into()))?
+            .fill_bytes(nonce);
         msg.copy_from_slice(plaintext);
         let nonce =
             XNonce::try_from(&*nonce).map_err(|_| StorageError::Backend("nonce length".into()))?;
