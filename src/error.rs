@@ -282,6 +282,13 @@ pub enum ProtocolError {
         "membership of epoch {0} of the parent group is no longer kept (older than max_past_epochs)"
     )]
     ResumptionMembersUnavailable(u64),
+    /// A Welcome joined as the reinitialization or a branch of a given group
+    /// (`Client::join_reinit`, `Client::join_branch`) does not resume that
+    /// group with that usage (it names no resumption PSK with usage
+    /// `reinit` or `branch`, another group's, or the other usage); names
+    /// the usage expected.
+    #[error("the Welcome does not resume the expected group with usage {0}")]
+    UnexpectedResumption(&'static str),
 
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
