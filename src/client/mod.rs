@@ -18,6 +18,13 @@
 //!   which cached ones a commit covers. A commit never fails because of one
 //!   bad or conflicting cached proposal: it is left out, and the commit
 //!   result says so.
+//! * **ReInit and branch** (RFC 9420 §11.2, §11.3): [`Client::reinit`]
+//!   closes a group ([`Event::ReInitMerged`]), [`Client::create_reinit_group`]
+//!   recreates it with new parameters from the others' KeyPackages in the
+//!   new cipher suite ([`Client::generate_key_packages_in`]), and
+//!   [`Client::join_reinit`] joins it, the old group's resumption PSK read
+//!   from the store; [`Client::branch`] and [`Client::join_branch`] start a
+//!   subgroup. See the [`resumption`] module.
 //! * **Events**: [`Event`]s tell what happened: application data (with the
 //!   sender's credential as of the message's epoch), proposals, merged
 //!   commits (who was added, removed, updated), removal of this member,
@@ -58,7 +65,7 @@ mod hooks;
 mod join;
 mod process;
 mod records;
-mod resumption;
+pub mod resumption;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -692,3 +692,93 @@ fn client_join_reinit_reports_store_failure() {
         m[0].client.epoch_authenticator(NEW).unwrap()
     );
 }
+
+/// The same ReInit with every client in its own SQLite file, each closed
+/// and opened again between the ReInit's merge and the join: the old
+/// group's last epoch (its resumption PSK) and the identity in the new
+/// suite come back from disk.
+#[cfg(feature = "sqlite")]
+#[test]
+fn client_reinit_across_sqlite_restart() {
+    use crate::storage::{SqliteStore, StoreKey};
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::new([3; 32]);
+    let path = |name: &str| dir.path().join(format!("{name}.db"));
+    let open = |name: &str| {
+        Client::builder()
+            .open(SqliteStore::open(path(name), &key).unwrap())
+            .unwrap()
+    };
+    let names = ["alice", "bob", "carol"];
+    let clients: Vec<Client> = names
+        .iter()
+        .map(|n| {
+            Client::create(
+                Credential::basic(*n),
+                SqliteStore::open(path(n), &key).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    clients[0].create_group(GROUP).unwrap();
+    let kps: Vec<Vec<u8>> = clients[1..]
+        .iter()
+        .map(|c| c.generate_key_packages(1).unwrap().remove(0))
+        .collect();
+    let added = clients[0].add(GROUP, &kps).unwrap();
+    clients[0].confirm_commit(GROUP).unwrap();
+    for c in &clients[1..] {
+        c.join(&added.welcome).unwrap();
+    }
+    let new_suite = ALL_SUITES[6];
+    let out = clients[1].reinit(GROUP, reinit_to(new_suite)).unwrap();
+    clients[1].confirm_commit(GROUP).unwrap();
+    for i in [0, 2] {
+        clients[i].process(&out.commit).unwrap();
+    }
+    // Bob and Carol publish KeyPackages in the new suite, then everyone
+    // restarts.
+    let kps: Vec<Vec<u8>> = [1, 2]
+        .iter()
+        .map(|&i| {
+            clients[i]
+                .generate_key_packages_in(new_suite, 1)
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    let keys: Vec<_> = [1, 2]
+        .iter()
+        .map(|&i| clients[i].signature_key_in(new_suite).unwrap())
+        .collect();
+    drop(clients);
+    let clients: Vec<Client> = names.iter().map(|n| open(n)).collect();
+    for c in &clients {
+        assert_eq!(
+            c.status(GROUP).unwrap().inactive,
+            Some(InactiveReason::ReInit)
+        );
+    }
+    for (k, i) in keys.iter().zip([1, 2]) {
+        assert_eq!(&clients[i].signature_key_in(new_suite).unwrap(), k);
+    }
+    let welcome = clients[0]
+        .create_reinit_group(GROUP, &kps)
+        .unwrap()
+        .welcome
+        .unwrap();
+    drop(clients);
+    let clients: Vec<Client> = names.iter().map(|n| open(n)).collect();
+    for c in &clients[1..] {
+        c.join_reinit(GROUP, &welcome).unwrap();
+    }
+    let auth = clients[0].epoch_authenticator(NEW).unwrap();
+    for c in &clients[1..] {
+        assert_eq!(c.epoch_authenticator(NEW).unwrap(), auth);
+    }
+    let msg = clients[2].encrypt(NEW, b"on disk").unwrap();
+    assert_eq!(
+        clients[0].process(&msg).unwrap().data(),
+        Some(&b"on disk"[..])
+    );
+}
