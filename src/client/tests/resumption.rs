@@ -247,6 +247,10 @@ macro_rules! in_every_suite {
             fn client_branch_3_of_5() {
                 branch_in($suite);
             }
+            #[test]
+            fn client_refuses_mismatched_reinit_welcomes() {
+                mismatched_welcomes_in($suite);
+            }
         }
     )*};
 }
@@ -276,10 +280,18 @@ fn key_package_of(bytes: &[u8]) -> KeyPackage {
 fn forged_welcome(
     alice: &Member,
     params: &ReInit,
-    psk: (PreSharedKeyId, Secret),
+    mut psk: (PreSharedKeyId, Secret),
     kps: &[Vec<u8>],
 ) -> Vec<u8> {
     use crate::codec::Encode;
+    // The nonce has KDF.Nh bytes of the new group's suite (RFC 9420 §8.4).
+    let nh = alice
+        .client
+        .provider
+        .cipher_suite_provider(params.cipher_suite)
+        .unwrap()
+        .kdf_len();
+    psk.0.psk_nonce = vec![7; nh];
     let identity = alice
         .client
         .with_identity(params.cipher_suite, |id, _| Ok(id.clone()))
@@ -315,7 +327,8 @@ fn forged_welcome(
     out.welcome.unwrap().to_bytes().unwrap()
 }
 
-/// The resumption PSK of Alice's old group in `epoch`, with `usage`.
+/// The resumption PSK of Alice's old group in `epoch`, with `usage` (its
+/// nonce is set by [`forged_welcome`]).
 fn old_psk(alice: &Member, usage: ResumptionPskUsage, epoch: u64) -> (PreSharedKeyId, Secret) {
     let secret = alice
         .client
@@ -328,7 +341,7 @@ fn old_psk(alice: &Member, usage: ResumptionPskUsage, epoch: u64) -> (PreSharedK
             psk_group_id: GROUP.to_vec(),
             psk_epoch: epoch,
         }),
-        psk_nonce: vec![7; 32],
+        psk_nonce: Vec::new(),
     };
     (id, secret)
 }
@@ -337,11 +350,17 @@ fn old_psk(alice: &Member, usage: ResumptionPskUsage, epoch: u64) -> (PreSharedK
 /// match are refused by the client, each with its own error, changing
 /// nothing (the KeyPackage stays, the old group too); the genuine Welcome
 /// then joins.
-#[test]
-fn client_refuses_mismatched_reinit_welcomes() {
-    let suite = ALL_SUITES[0];
-    let new_suite = ALL_SUITES[1];
-    let m = group_of(&["alice", "bob", "carol"]);
+fn mismatched_welcomes_in(suite: CipherSuite) {
+    let new_suite = next_suite(suite);
+    let config = ClientConfig {
+        cipher_suite: suite,
+        ..ClientConfig::default()
+    };
+    let m: Vec<Member> = NAMES[..3]
+        .iter()
+        .map(|n| Member::with(n, config.clone(), DefaultProposalPolicy::default()))
+        .collect();
+    setup(&m);
     update(&m, 1);
     let out = m[0].client.reinit(GROUP, reinit_to(new_suite)).unwrap();
     m[0].client.confirm_commit(GROUP).unwrap();
@@ -372,7 +391,10 @@ fn client_refuses_mismatched_reinit_welcomes() {
     };
 
     // The PSK's value is wrong: the GroupInfo does not open.
-    let wrong = (genuine_psk.0.clone(), Secret::from(vec![0x55; 32]));
+    let wrong = (
+        genuine_psk.0.clone(),
+        Secret::from(vec![0x55; genuine_psk.1.len()]),
+    );
     refused(
         &forged_welcome(&m[0], &params, wrong, &kps),
         ProtocolError::GroupInfoDecryptFailed,
