@@ -164,11 +164,19 @@ impl Client {
         // whatever the join then failed with.
         let (group, link) = joined.map_err(|e| source.take_error().unwrap_or(e))?;
         if let Some((old, usage)) = expected
-            && !link.is_some_and(|l| l.psk_group_id == old && l.usage == usage)
+            && !link
+                .as_ref()
+                .is_some_and(|l| l.psk_group_id == old && l.usage == usage)
         {
             return Err(ProtocolError::UnexpectedResumption(usage_name(usage)).into());
         }
-        if self.has_group(group.group_id())? {
+        // A group that reinitializes one with the same id replaces it (the
+        // old one was checked to be closed by that ReInit, RFC 9420
+        // §12.4.3.1: the client no longer participates in it).
+        let replaces_old = link.as_ref().is_some_and(|l| {
+            l.usage == ResumptionPskUsage::Reinit && l.psk_group_id == group.group_id()
+        });
+        if !replaces_old && self.has_group(group.group_id())? {
             return Err(ApiError::GroupExists.into());
         }
         self.validate_joined_tree(

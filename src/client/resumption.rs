@@ -180,10 +180,11 @@ impl Client {
     /// send; it is cached, and a commit covers it only alone (§12.2): a
     /// commit with other proposals to cover leaves it out.
     ///
-    /// Fails with [`ApiError::InvalidArgument`] if the new group id is this
-    /// group's (the client keeps the old group beside the new one), with
-    /// [`ApiError::GroupExists`] if the client already has a group with the
-    /// new id, and with the provider's error if it lacks the cipher suite.
+    /// The new group id may be this group's: the new group then replaces
+    /// the old one in the client when it is created or joined. Fails with
+    /// [`ApiError::GroupExists`] if the client already has another group
+    /// with the new id, and with the provider's error if it lacks the
+    /// cipher suite.
     pub fn propose_reinit(&self, group: impl AsRef<[u8]>, reinit: ReInit) -> Result<Vec<u8>> {
         let id = group.as_ref();
         self.check_reinit(id, &reinit)?;
@@ -224,10 +225,7 @@ impl Client {
 
     /// What this client checks of a ReInit it sends.
     fn check_reinit(&self, id: &[u8], reinit: &ReInit) -> Result<()> {
-        if reinit.group_id == id {
-            return Err(ApiError::InvalidArgument("a ReInit must name a new group id").into());
-        }
-        if self.has_group(&reinit.group_id)? {
+        if reinit.group_id != id && self.has_group(&reinit.group_id)? {
             return Err(ApiError::GroupExists.into());
         }
         self.provider.cipher_suite_provider(reinit.cipher_suite)?;
@@ -278,6 +276,8 @@ impl Client {
     /// checked). The group is stored in epoch 1, its first commit injecting
     /// the `reinit` resumption PSK of the old group's last epoch; send
     /// [`ResumedGroup::welcome`] to the others ([`Client::join_reinit`]).
+    /// If the ReInit kept the group id, the new group replaces the old one
+    /// in this client (in the same write).
     ///
     /// Fails, changing nothing, if no ReInit was merged in `old_group`, if
     /// the KeyPackages do not name exactly the old group's other members
@@ -300,7 +300,7 @@ impl Client {
         // This client's identity in the new suite, stored with the group
         // if it is new.
         self.with_identity(reinit.cipher_suite, |identity, batch| {
-            self.store_resumed(&reinit.group_id, batch, |client| {
+            self.store_resumed(&reinit.group_id, Some(old), batch, |client| {
                 client.read_group(old, |l| {
                     l.group
                         .reinit_group(&*client.provider, identity, &key_packages, options, &ids)
@@ -335,7 +335,7 @@ impl Client {
         let options = self.resumption_options();
         let ids = ValidatorIds(&*self.validator);
         let _guard = self.membership.lock().map_err(poisoned)?;
-        self.store_resumed(new_id, Batch::default(), |client| {
+        self.store_resumed(new_id, None, Batch::default(), |client| {
             client.read_group(parent, |l| {
                 ensure_active(l)?;
                 l.group.branch(
@@ -350,14 +350,16 @@ impl Client {
     }
 
     /// Creates a resumed group `id` with `create` and stores it with `extra`
-    /// in one write. The caller holds the membership lock.
+    /// in one write; it may replace `reinitialized`, a group closed by a
+    /// ReInit to the same id. The caller holds the membership lock.
     fn store_resumed(
         &self,
         id: &[u8],
+        reinitialized: Option<&[u8]>,
         extra: Batch,
         create: impl FnOnce(&Self) -> Result<(Group, ResumptionOutput)>,
     ) -> Result<ResumedGroup> {
-        if self.has_group(id)? {
+        if reinitialized != Some(id) && self.has_group(id)? {
             return Err(ApiError::GroupExists.into());
         }
         let (group, out) = create(self)?;

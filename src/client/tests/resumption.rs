@@ -510,19 +510,6 @@ fn client_reinit_and_branch_misuse() {
     let m = group_of(&["alice", "bob", "carol"]);
     let alice = &m[0];
     let c = &alice.client;
-    let before = Snapshot::of(alice);
-    let same_id = ReInit {
-        group_id: GROUP.to_vec(),
-        ..reinit_to(ALL_SUITES[1])
-    };
-    let misuse = ApiError::InvalidArgument("a ReInit must name a new group id");
-    assert_refused(
-        alice,
-        &before,
-        c.reinit(GROUP, same_id.clone()),
-        misuse.clone(),
-    );
-    assert_refused(alice, &before, c.propose_reinit(GROUP, same_id), misuse);
     c.create_group(b"other").unwrap();
     let before = Snapshot::of(alice);
     let taken = ReInit {
@@ -802,5 +789,58 @@ fn client_reinit_across_sqlite_restart() {
     assert_eq!(
         clients[0].process(&msg).unwrap().data(),
         Some(&b"on disk"[..])
+    );
+}
+
+/// A ReInit that keeps the group id (to another suite): the new group
+/// replaces the old one in each client, created or joined (RFC 9420
+/// §12.4.3.1 asks a group id unique among the groups a client participates
+/// in, and the old one is closed); a Welcome for it before the ReInit is
+/// refused as for any group the client has.
+#[test]
+fn client_reinit_keeping_the_group_id() {
+    let m = group_of(&["alice", "bob", "carol"]);
+    let new_suite = ALL_SUITES[2];
+    let same_id = ReInit {
+        group_id: GROUP.to_vec(),
+        ..reinit_to(new_suite)
+    };
+    let out = m[1].client.reinit(GROUP, same_id).unwrap();
+    m[1].client.confirm_commit(GROUP).unwrap();
+    broadcast(&m, 1, &out.commit);
+    let kps: Vec<Vec<u8>> = [0, 2]
+        .iter()
+        .map(|&i| {
+            m[i].client
+                .generate_key_packages_in(new_suite, 1)
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    let created = m[1].client.create_reinit_group(GROUP, &kps).unwrap();
+    assert_eq!(m[1].client.status(GROUP).unwrap().epoch, 1);
+    assert_eq!(m[1].client.status(GROUP).unwrap().inactive, None);
+    let welcome = created.welcome.unwrap();
+    m[0].client.join_reinit(GROUP, &welcome).unwrap();
+    // Carol restarts first: the old group comes from the store.
+    let carol = m[2].reopen();
+    carol.client.join(&welcome).unwrap();
+    let mut m: Vec<Member> = m.into_iter().take(2).collect();
+    m.push(carol);
+    assert_agree(&m);
+    assert_eq!(m[0].client.groups().unwrap(), [GroupId(GROUP.to_vec())]);
+    update(&m, 2);
+    let msg = m[0].client.encrypt(GROUP, b"same id").unwrap();
+    assert_eq!(
+        m[2].client.process(&msg).unwrap().data(),
+        Some(&b"same id"[..])
+    );
+    // The Welcome's KeyPackage is used up: joining again is refused.
+    let before = Snapshot::of(&m[0]);
+    assert_refused(
+        &m[0],
+        &before,
+        m[0].client.join(&welcome),
+        ProtocolError::WelcomeNotForUs,
     );
 }
