@@ -5,7 +5,7 @@ use super::records::{KeyPackageRecord, corrupted};
 use super::resumption::{ClientGroups, ValidatorIds, usage_name};
 use super::{Client, poisoned};
 use crate::codec::{Decode, Encode};
-use crate::error::{ApiError, ProtocolError, Result};
+use crate::error::{ApiError, ProtocolError, Result, StorageError};
 use crate::group::{ExternalJoinOptions, Group, JoinInput};
 use crate::messages::{MlsMessage, RatchetTreeExtension, ResumptionPskUsage, Welcome};
 use crate::storage::{Batch, RecordKind};
@@ -139,11 +139,15 @@ impl Client {
             .check_tree_on_join
             .then(|| self.clock.now());
         // The KeyPackage may be of another suite than the configured one
-        // (a reinitialized group's): sign with this client's key in it
-        // (created with the KeyPackage, so the batch is empty).
-        let (signer, _) = self.with_identity(record.key_package.cipher_suite, |id, batch| {
-            Ok((id.signer().clone(), batch))
-        })?;
+        // (a reinitialized group's): sign with this client's key in it,
+        // stored when the KeyPackage was generated.
+        let signer = self
+            .existing_identity(record.key_package.cipher_suite)?
+            .ok_or_else(|| {
+                StorageError::Corrupted("no identity in the KeyPackage's cipher suite".into())
+            })?
+            .signer()
+            .clone();
         let source = ClientGroups::new(self, expected.map(|(old, _)| old));
         let joined = Group::join_resumed(
             &*self.provider,

@@ -446,21 +446,10 @@ impl Client {
             return op(&self.identity, Batch::default());
         }
         let mut identities = self.identities.lock().map_err(poisoned)?;
-        if let Some(identity) = identities.get(&suite) {
-            return op(identity, Batch::default());
+        if let Some(identity) = self.load_identity(&mut identities, suite)? {
+            return op(&identity, Batch::default());
         }
         let cs = self.provider.cipher_suite_provider(suite)?;
-        let key = suite.0.to_be_bytes();
-        if let Some(bytes) = self.store.get(RecordKind::Identity, &key)? {
-            let record = IdentityRecord::decode(&bytes).map_err(corrupted("identity"))?;
-            if record.suite != suite {
-                return Err(StorageError::Corrupted("identity: cipher suite".into()).into());
-            }
-            let identity = Identity::from_keys(&*cs, record.credential, record.signer)
-                .map_err(|_| StorageError::Corrupted("identity: signature key".into()))?;
-            let identity = identities.entry(suite).or_insert(identity);
-            return op(identity, Batch::default());
-        }
         let identity = Identity::generate(&*cs, self.identity.credential().clone())?;
         let record = IdentityRecord {
             suite,
@@ -468,10 +457,51 @@ impl Client {
             signer: identity.signer().clone(),
         };
         let mut batch = Batch::default();
-        batch.put(RecordKind::Identity, key.to_vec(), record.encode()?);
+        batch.put(
+            RecordKind::Identity,
+            suite.0.to_be_bytes().to_vec(),
+            record.encode()?,
+        );
         let out = op(&identity, batch)?;
         identities.insert(suite, identity);
         Ok(out)
+    }
+
+    /// This client's identity in `suite` if it has one (in memory or in
+    /// the store); never creates one.
+    pub(super) fn existing_identity(&self, suite: CipherSuite) -> Result<Option<Identity>> {
+        if suite == self.config.cipher_suite {
+            return Ok(Some(self.identity.clone()));
+        }
+        let mut identities = self.identities.lock().map_err(poisoned)?;
+        self.load_identity(&mut identities, suite)
+    }
+
+    /// The identity in another suite than the configured one, from memory
+    /// or the store (then kept in memory).
+    fn load_identity(
+        &self,
+        identities: &mut HashMap<CipherSuite, Identity>,
+        suite: CipherSuite,
+    ) -> Result<Option<Identity>> {
+        if let Some(identity) = identities.get(&suite) {
+            return Ok(Some(identity.clone()));
+        }
+        let Some(bytes) = self
+            .store
+            .get(RecordKind::Identity, &suite.0.to_be_bytes())?
+        else {
+            return Ok(None);
+        };
+        let record = IdentityRecord::decode(&bytes).map_err(corrupted("identity"))?;
+        if record.suite != suite {
+            return Err(StorageError::Corrupted("identity: cipher suite".into()).into());
+        }
+        let cs = self.provider.cipher_suite_provider(suite)?;
+        let identity = Identity::from_keys(&*cs, record.credential, record.signer)
+            .map_err(|_| StorageError::Corrupted("identity: signature key".into()))?;
+        identities.insert(suite, identity.clone());
+        Ok(Some(identity))
     }
 
     /// Options for a new leaf: valid from an hour ago for the configured time.
