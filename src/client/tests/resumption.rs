@@ -844,3 +844,29 @@ fn client_reinit_keeping_the_group_id() {
         ProtocolError::WelcomeNotForUs,
     );
 }
+
+/// The ReInit's event, the closed group's status and a resumed group
+/// round-trip through JSON.
+#[cfg(feature = "serde")]
+#[test]
+fn reinit_records_serialize() {
+    let m = group_of(&["alice", "bob"]);
+    let out = m[0].client.reinit(GROUP, reinit_to(ALL_SUITES[1])).unwrap();
+    m[0].client.confirm_commit(GROUP).unwrap();
+    let processed = m[1].client.process(&out.commit).unwrap();
+    assert!(matches!(processed.events[1], Event::ReInitMerged { .. }));
+    let json = serde_json::to_string(&processed).unwrap();
+    assert_eq!(serde_json::from_str::<Processed>(&json).unwrap(), processed);
+    let status = m[1].client.status(GROUP).unwrap();
+    assert!(status.reinit.is_some());
+    let json = serde_json::to_string(&status).unwrap();
+    assert_eq!(serde_json::from_str::<GroupStatus>(&json).unwrap(), status);
+    let kp = m[1]
+        .client
+        .generate_key_packages_in(ALL_SUITES[1], 1)
+        .unwrap()
+        .remove(0);
+    let created = m[0].client.create_reinit_group(GROUP, &[kp]).unwrap();
+    let json = serde_json::to_string(&created).unwrap();
+    assert_eq!(serde_json::from_str::<ResumedGroup>(&json).unwrap(), created);
+}
