@@ -868,5 +868,8 @@ fn reinit_records_serialize() {
         .remove(0);
     let created = m[0].client.create_reinit_group(GROUP, &[kp]).unwrap();
     let json = serde_json::to_string(&created).unwrap();
-    assert_eq!(serde_json::from_str::<ResumedGroup>(&json).unwrap(), created);
+    assert_eq!(
+        serde_json::from_str::<ResumedGroup>(&json).unwrap(),
+        created
+    );
 }
