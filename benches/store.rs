@@ -234,10 +234,45 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, n: usize, slow: bool) {
     }
 }
 
+/// What one application message writes to the store, on each side: the
+/// client's batch per send and per receive (records written and deleted,
+/// bytes of keys and values), averaged over a few messages (on copies), once
+/// the sender's window of sent messages is full, as in the benchmarks.
+fn report_writes(n: usize, world: &World) {
+    let alice_store = Arc::new(world.alice.duplicate());
+    let bob_store = Arc::new(world.bob.duplicate());
+    let alice = open_client(alice_store.clone());
+    let bob = open_client(bob_store.clone());
+    let exchange = |count: usize| {
+        for _ in 0..count {
+            let m = alice.encrypt(GROUP, &PAYLOAD).expect("encrypt");
+            bob.process(&m).expect("process");
+        }
+    };
+    exchange(tessera::group::OWN_MESSAGE_WINDOW);
+    alice_store.reset_stats();
+    bob_store.reset_stats();
+    exchange(64);
+    for (what, stats) in [
+        ("send", alice_store.stats()),
+        ("receive", bob_store.stats()),
+    ] {
+        eprintln!(
+            "[store] N={n}: a {what} writes {:.2} records, deletes {:.2}, {:.1} bytes \
+             (keys and values, before sealing) per batch ({} batches)",
+            stats.writes as f64 / stats.batches as f64,
+            stats.deletes as f64 / stats.batches as f64,
+            stats.bytes_written as f64 / stats.batches as f64,
+            stats.batches,
+        );
+    }
+}
+
 /// Application messages: each side has its own sender and receiver, forked
 /// from the same state, so that every receiver decrypts its sender's
 /// messages in order, once.
 fn app_benches(c: &mut Criterion, n: usize, world: &World, dir: &Path) {
+    report_writes(n, world);
     let sides: Vec<(&str, Client, Client)> = [
         ("memory", None),
         ("sqlite", Some(Synchronous::Normal)),

@@ -618,10 +618,59 @@ fn open_existing(
         }
     }
     // Every statement compiles against the schema found.
-    for sql in [GET, SCAN, SCAN_TO, PUT, DELETE] {
+    for sql in [
+        GET,
+        SCAN,
+        SCAN_TO,
+        PUT,
+        DELETE,
+        BEGIN_IMMEDIATE,
+        COMMIT,
+        ROLLBACK,
+    ] {
         conn.prepare_cached(sql).map_err(error)?;
     }
     Ok(sealer)
+}
+
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+const COMMIT: &str = "COMMIT";
+const ROLLBACK: &str = "ROLLBACK";
+
+/// A write transaction (`BEGIN IMMEDIATE`) on a connection, with cached
+/// statements: rolled back when dropped unless committed.
+struct WriteTransaction<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> WriteTransaction<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self, StorageError> {
+        conn.prepare_cached(BEGIN_IMMEDIATE)
+            .and_then(|mut s| s.execute([]))
+            .map_err(error)?;
+        Ok(Self { conn })
+    }
+
+    fn commit(self) -> Result<(), StorageError> {
+        // On failure, `drop` rolls back what is left of the transaction.
+        self.conn
+            .prepare_cached(COMMIT)
+            .and_then(|mut s| s.execute([]))
+            .map_err(error)?;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTransaction<'_> {
+    fn drop(&mut self) {
+        // Still in the transaction: an error before or in `COMMIT`.
+        if !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached(ROLLBACK)
+                .and_then(|mut s| s.execute([]));
+        }
+    }
 }
 
 impl Storage for SqliteStore {
@@ -687,12 +736,13 @@ impl Storage for SqliteStore {
                 Op::Delete { kind, key } => Ok((kind, key, None)),
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(error)?;
+        // The transaction's statements, `BEGIN IMMEDIATE` and `COMMIT`
+        // included, are prepared once per connection (rusqlite's
+        // `Transaction` parses them again at every operation).
+        let tx = WriteTransaction::begin(conn)?;
         {
-            let mut put = tx.prepare_cached(PUT).map_err(error)?;
-            let mut delete = tx.prepare_cached(DELETE).map_err(error)?;
+            let mut put = conn.prepare_cached(PUT).map_err(error)?;
+            let mut delete = conn.prepare_cached(DELETE).map_err(error)?;
             for (kind, key, sealed) in &ops {
                 match sealed {
                     Some(sealed) => put.execute(rusqlite::params![kind.code(), key, sealed]),
@@ -701,7 +751,7 @@ impl Storage for SqliteStore {
                 .map_err(error)?;
             }
         }
-        tx.commit().map_err(error)?;
+        tx.commit()?;
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.committed();
         }
