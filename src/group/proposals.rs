@@ -291,7 +291,7 @@ pub(crate) fn apply_proposals(
     }
 
     // The KeyPackages' signatures are verified together once every other
-    // rule has passed (in batches, in parallel: the bulk of a large add).
+    // rule has passed (each on its own, in parallel: the bulk of a large add).
     let mut added = Vec::new();
     let mut checks = SignatureChecks::new();
     for p in proposals {
