@@ -417,6 +417,20 @@ pub enum ApiError {
     /// An argument was out of its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A configuration value (for example in
+    /// [`GroupConfig`](crate::group::GroupConfig)) lies outside the range
+    /// the library accepts.
+    #[error("configuration value {field} = {value} is outside {min}..={max}")]
+    ConfigOutOfRange {
+        /// The field, as `struct.field`.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest value accepted.
+        min: u64,
+        /// The largest value accepted.
+        max: u64,
+    },
 }
 
 /// A cryptographic operation failed.

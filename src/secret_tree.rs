@@ -20,7 +20,17 @@
 //! ratchet, oldest dropped first; a generation more than
 //! [`SecretTreeConfig::max_forward_distance`] ahead of a ratchet is refused
 //! with [`ProtocolError::GenerationTooFarAhead`] so that a message cannot make
-//! a member derive an unbounded number of keys.
+//! a member derive an unbounded number of keys. Both bounds are themselves
+//! bounded ([`SecretTreeConfig::validate`]).
+//!
+//! A receiver takes a key in two steps, so that a message that turns out to
+//! be invalid changes nothing: [`SecretTree::stage_key`] returns the key and
+//! a [`SecretTreeUpdate`] (what taking it changes: one leaf's ratchet and, the
+//! first time that leaf is used, the node secrets derived on the way down to
+//! it) without touching the tree, and [`SecretTree::apply`] applies that
+//! update once the message is accepted. Both cost O(log N) at most, whatever
+//! the number of ratchets already started, and the update is a small record
+//! a store can persist as is ([`SecretTreeUpdate::to_bytes`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +50,43 @@ pub struct SecretTreeConfig {
     /// How many keys of skipped generations each ratchet keeps for messages
     /// that arrive out of order; the oldest are deleted first. Default 128.
     pub max_retained_keys: u32,
+}
+
+impl SecretTreeConfig {
+    /// The largest [`SecretTreeConfig::max_forward_distance`] accepted: a
+    /// message may make a receiver derive this many ratchet secrets.
+    pub const MAX_FORWARD_DISTANCE: u32 = 1 << 16;
+    /// The largest [`SecretTreeConfig::max_retained_keys`] accepted: a
+    /// sender that skips generations makes every receiver keep up to this
+    /// many keys per ratchet of that sender.
+    pub const MAX_RETAINED_KEYS: u32 = 1 << 10;
+
+    /// Fails with [`ApiError::ConfigOutOfRange`] if a bound is above its
+    /// limit ([`Self::MAX_FORWARD_DISTANCE`], [`Self::MAX_RETAINED_KEYS`]).
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let check = |field, value: u32, max: u32| {
+            if value <= max {
+                Ok(())
+            } else {
+                Err(ApiError::ConfigOutOfRange {
+                    field,
+                    value: value.into(),
+                    min: 0,
+                    max: max.into(),
+                })
+            }
+        };
+        check(
+            "SecretTreeConfig.max_forward_distance",
+            self.max_forward_distance,
+            Self::MAX_FORWARD_DISTANCE,
+        )?;
+        check(
+            "SecretTreeConfig.max_retained_keys",
+            self.max_retained_keys,
+            Self::MAX_RETAINED_KEYS,
+        )
+    }
 }
 
 impl Default for SecretTreeConfig {
@@ -185,11 +232,85 @@ struct LeafRatchets {
 }
 
 impl LeafRatchets {
+    fn get(&self, kind: RatchetKind) -> &Ratchet {
+        match kind {
+            RatchetKind::Handshake => &self.handshake,
+            RatchetKind::Application => &self.application,
+        }
+    }
+
     fn get_mut(&mut self, kind: RatchetKind) -> &mut Ratchet {
         match kind {
             RatchetKind::Handshake => &mut self.handshake,
             RatchetKind::Application => &mut self.application,
         }
+    }
+
+    /// The two ratchets from `touched` (of kind `kind`) and `other`.
+    fn from_parts(kind: RatchetKind, touched: Ratchet, other: Ratchet) -> Self {
+        let (handshake, application) = match kind {
+            RatchetKind::Handshake => (touched, other),
+            RatchetKind::Application => (other, touched),
+        };
+        Self {
+            handshake,
+            application,
+        }
+    }
+}
+
+/// The secrets met when a leaf's ratchets are started (RFC 9420 §9): the
+/// stored ancestor secret consumed and the secrets of the siblings met on
+/// the way down, which are kept.
+#[derive(Clone, Debug)]
+struct LeafStart {
+    consumed: NodeIndex,
+    derived: Vec<(NodeIndex, Secret)>,
+}
+
+/// What taking one received key changes in a [`SecretTree`], computed by
+/// [`SecretTree::stage_key`] without changing the tree and applied by
+/// [`SecretTree::apply`] once the message is accepted (RFC 9420 §9.2: the
+/// key and the secrets it came from are deleted, skipped keys are kept).
+///
+/// It holds the new state of the one ratchet touched (its next generation
+/// and secret, and the keys it keeps for out-of-order messages, at most
+/// [`SecretTreeConfig::max_retained_keys`]) and, the first time a leaf is
+/// used in the epoch, the node secret consumed, the sibling secrets derived
+/// on the way down (at most log2 N) and the leaf's other ratchet. Its size
+/// does not grow with the number of ratchets already started. A store can
+/// save it as one record per message ([`SecretTreeUpdate::to_bytes`]) and
+/// apply the records in order to the tree saved at the start of the epoch.
+/// It holds secrets: wiped on drop, redacted in `Debug`.
+#[derive(Clone, Debug)]
+pub struct SecretTreeUpdate {
+    leaf: LeafIndex,
+    kind: RatchetKind,
+    generation: u32,
+    /// The change count of the tree it was staged from (`None` once
+    /// decoded: then only structural checks apply).
+    base: Option<u64>,
+    /// Set when the leaf's ratchets were not started yet: how, and the
+    /// other ratchet, fresh.
+    start: Option<(LeafStart, Ratchet)>,
+    /// The touched ratchet after the key is taken.
+    ratchet: Ratchet,
+}
+
+impl SecretTreeUpdate {
+    /// The sender's leaf.
+    pub fn leaf(&self) -> LeafIndex {
+        self.leaf
+    }
+
+    /// The ratchet the key was taken from.
+    pub fn ratchet_kind(&self) -> RatchetKind {
+        self.kind
+    }
+
+    /// The generation of the key taken.
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 }
 
@@ -204,6 +325,10 @@ pub struct SecretTree {
     nodes: HashMap<NodeIndex, Secret>,
     /// Ratchets of the leaves whose secrets have been consumed.
     leaves: HashMap<LeafIndex, LeafRatchets>,
+    /// Incremented by every change, so that [`SecretTree::apply`] can refuse
+    /// an update staged from an older state (not saved: a fresh count
+    /// starts with every value).
+    changes: u64,
 }
 
 impl SecretTree {
@@ -223,6 +348,7 @@ impl SecretTree {
             config,
             nodes,
             leaves: HashMap::new(),
+            changes: 0,
         }
     }
 
@@ -238,7 +364,8 @@ impl SecretTree {
 
     /// The key and nonce of `generation` of a leaf's ratchet, to decrypt a
     /// received message (RFC 9420 §9.1). The key is deleted from the tree
-    /// when it is returned (§9.2).
+    /// when it is returned (§9.2): [`SecretTree::stage_key`] then
+    /// [`SecretTree::apply`].
     ///
     /// Fails with [`ProtocolError::LeafIndexOutOfRange`],
     /// [`ProtocolError::KeyAlreadyUsed`] (a replay, or a key deleted because
@@ -250,8 +377,97 @@ impl SecretTree {
         kind: RatchetKind,
         generation: u32,
     ) -> Result<MessageKey> {
-        let config = self.config;
-        self.ratchet(cs, leaf, kind)?.key(cs, generation, &config)
+        let (key, update) = self.stage_key(cs, leaf, kind, generation)?;
+        self.apply(update)?;
+        Ok(key)
+    }
+
+    /// The key and nonce of `generation` of a leaf's ratchet, and the update
+    /// that deletes it, leaving the tree unchanged (see
+    /// [`SecretTreeUpdate`]). Apply the update with [`SecretTree::apply`]
+    /// once the message is accepted; drop it to leave the key in place.
+    ///
+    /// Costs O(log N) (deriving the leaf's secret, its first time in the
+    /// epoch) plus the ratchet steps to `generation`, whatever the number of
+    /// ratchets already started. Fails as [`SecretTree::key`] does.
+    pub fn stage_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+        generation: u32,
+    ) -> Result<(MessageKey, SecretTreeUpdate)> {
+        self.check_leaf(cs, leaf)?;
+        let (mut ratchet, start) = match self.leaves.get(&leaf) {
+            Some(r) => (r.get(kind).clone(), None),
+            None => {
+                let (start, ratchets) = self.derive_leaf(cs, leaf)?;
+                let (touched, other) = match kind {
+                    RatchetKind::Handshake => (ratchets.handshake, ratchets.application),
+                    RatchetKind::Application => (ratchets.application, ratchets.handshake),
+                };
+                (touched, Some((start, other)))
+            }
+        };
+        let key = ratchet.key(cs, generation, &self.config)?;
+        let update = SecretTreeUpdate {
+            leaf,
+            kind,
+            generation,
+            base: Some(self.changes),
+            start,
+            ratchet,
+        };
+        Ok((key, update))
+    }
+
+    /// Applies an update from [`SecretTree::stage_key`] of this tree, or
+    /// decoded from a record ([`SecretTreeUpdate::from_bytes`]). O(log N).
+    ///
+    /// Fails with [`ApiError::InvalidArgument`], changing nothing, if the
+    /// update does not fit the tree: staged from a state the tree has since
+    /// left (another change came first), or, for a decoded one, naming a
+    /// leaf or node secrets that do not match what the tree holds.
+    pub fn apply(&mut self, update: SecretTreeUpdate) -> Result<()> {
+        let misfit = |why| Err(ApiError::InvalidArgument(why).into());
+        if update.base.is_some_and(|b| b != self.changes) {
+            return misfit("secret tree update staged from an older state");
+        }
+        if !self.size.contains_leaf(update.leaf) {
+            return misfit("secret tree update for a leaf outside the tree");
+        }
+        if update.ratchet.retained.len() > self.config.max_retained_keys as usize {
+            return misfit("secret tree update keeps more keys than the tree allows");
+        }
+        match update.start {
+            None => match self.leaves.get_mut(&update.leaf) {
+                Some(r) => *r.get_mut(update.kind) = update.ratchet,
+                None => return misfit("secret tree update for a leaf not started"),
+            },
+            Some((start, other)) => {
+                let expected = descent_siblings(start.consumed, update.leaf);
+                let fits = !self.leaves.contains_key(&update.leaf)
+                    && self.nodes.contains_key(&start.consumed)
+                    && expected.as_ref().is_some_and(|siblings| {
+                        siblings.len() == start.derived.len()
+                            && siblings
+                                .iter()
+                                .zip(&start.derived)
+                                .all(|(a, (b, _))| a == b)
+                    });
+                if !fits {
+                    return misfit("secret tree update does not start the leaf from this tree");
+                }
+                self.nodes.remove(&start.consumed);
+                self.nodes.extend(start.derived);
+                self.leaves.insert(
+                    update.leaf,
+                    LeafRatchets::from_parts(update.kind, update.ratchet, other),
+                );
+            }
+        }
+        self.changes = self.changes.wrapping_add(1);
+        Ok(())
     }
 
     /// The key and nonce of the next unused generation of a leaf's ratchet,
@@ -266,16 +482,23 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<MessageKey> {
-        self.ratchet(cs, leaf, kind)?.next_key(cs)
+        self.check_leaf(cs, leaf)?;
+        if !self.leaves.contains_key(&leaf) {
+            let (start, ratchets) = self.derive_leaf(cs, leaf)?;
+            self.nodes.remove(&start.consumed);
+            self.nodes.extend(start.derived);
+            self.leaves.insert(leaf, ratchets);
+        }
+        self.changes = self.changes.wrapping_add(1);
+        self.leaves
+            .get_mut(&leaf)
+            .ok_or(Error::Internal("leaf ratchets missing after start"))?
+            .get_mut(kind)
+            .next_key(cs)
     }
 
-    /// The ratchet of a leaf, started from the leaf's secret if need be.
-    fn ratchet(
-        &mut self,
-        cs: &dyn CipherSuiteProvider,
-        leaf: LeafIndex,
-        kind: RatchetKind,
-    ) -> Result<&mut Ratchet> {
+    /// Fails unless `cs` is the tree's suite and `leaf` lies in the tree.
+    fn check_leaf(&self, cs: &dyn CipherSuiteProvider, leaf: LeafIndex) -> Result<()> {
         if cs.cipher_suite() != self.cipher_suite {
             return Err(
                 ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
@@ -284,24 +507,18 @@ impl SecretTree {
         if !self.size.contains_leaf(leaf) {
             return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
         }
-        if !self.leaves.contains_key(&leaf) {
-            let ratchets = self.start_ratchets(cs, leaf)?;
-            self.leaves.insert(leaf, ratchets);
-        }
-        self.leaves
-            .get_mut(&leaf)
-            .map(|r| r.get_mut(kind))
-            .ok_or(Error::Internal("leaf ratchets missing after start"))
+        Ok(())
     }
 
-    /// Derives a leaf's secret from its nearest stored ancestor, keeping the
-    /// siblings met on the way and deleting every secret consumed, then
-    /// starts the leaf's ratchets (RFC 9420 §9, Figures 25 and 26).
-    fn start_ratchets(
-        &mut self,
+    /// Derives a leaf's secret from its nearest stored ancestor, noting the
+    /// ancestor consumed and the siblings' secrets met on the way, and the
+    /// leaf's two fresh ratchets (RFC 9420 §9, Figures 25 and 26). The tree
+    /// is not changed.
+    fn derive_leaf(
+        &self,
         cs: &dyn CipherSuiteProvider,
         leaf: LeafIndex,
-    ) -> Result<LeafRatchets> {
+    ) -> Result<(LeafStart, LeafRatchets)> {
         let target = leaf.node();
         let start = core::iter::once(target)
             .chain(self.size.direct_path(target))
@@ -310,8 +527,10 @@ impl SecretTree {
         let mut node = start;
         let mut secret = self
             .nodes
-            .remove(&start)
+            .get(&start)
+            .cloned()
             .ok_or(Error::Internal("secret-tree node vanished"))?;
+        let mut derived = Vec::new();
         let nh = nh(cs)?;
         while node != target {
             let (Some(left), Some(right)) = (node.left(), node.right()) else {
@@ -326,16 +545,45 @@ impl SecretTree {
             } else {
                 (right, right_secret, left, left_secret)
             };
-            self.nodes.insert(other, other_secret);
+            derived.push((other, other_secret));
             node = next;
             secret = next_secret;
         }
         let s = secret.as_bytes();
-        Ok(LeafRatchets {
+        let ratchets = LeafRatchets {
             handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
             application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
-        })
+        };
+        Ok((
+            LeafStart {
+                consumed: start,
+                derived,
+            },
+            ratchets,
+        ))
     }
+}
+
+/// The siblings met walking down from `from` to the leaf `leaf`, top-down;
+/// `None` unless `from` is the leaf or one of its ancestors.
+fn descent_siblings(from: NodeIndex, leaf: LeafIndex) -> Option<Vec<NodeIndex>> {
+    if !from.leaf_range().contains(&leaf.0) {
+        return None;
+    }
+    let target = leaf.node();
+    let mut node = from;
+    let mut siblings = Vec::new();
+    while node != target {
+        let (left, right) = (node.left()?, node.right()?);
+        let (next, other) = if target.0 < node.0 {
+            (left, right)
+        } else {
+            (right, left)
+        };
+        siblings.push(other);
+        node = next;
+    }
+    Some(siblings)
 }
 
 // --- Persistence -----------------------------------------------------------
@@ -535,6 +783,7 @@ impl SecretTree {
             config,
             nodes,
             leaves,
+            changes: 0,
         })
     }
 
@@ -554,6 +803,114 @@ impl SecretTree {
                 "secret tree: suite or secret lengths",
             ))
         }
+    }
+}
+
+// A `SecretTreeUpdate` as a record (`SecretTreeUpdate::to_bytes`):
+//
+// ```text
+// struct {
+//     uint32 leaf;
+//     uint8 ratchet_kind;              // 0 handshake, 1 application
+//     uint32 generation;
+//     optional<LeafStartState> start;  // the leaf's first key of the epoch
+//     RatchetState ratchet;            // the touched ratchet, after
+// } SecretTreeUpdateState;
+// struct {
+//     uint32 consumed;                 // the stored ancestor whose secret is deleted
+//     NodeSecret derived<V>;           // the siblings met on the way down, top-down
+//     RatchetState other;              // the leaf's other ratchet, fresh
+// } LeafStartState;
+// ```
+
+impl SecretTreeUpdate {
+    /// The update as a small record (see the format in the source), for a
+    /// store that persists the secret tree message by message. It holds
+    /// secrets: keep it encrypted, like the group state.
+    pub fn to_bytes(&self) -> Result<Secret> {
+        let mut out = zeroize::Zeroizing::new(Vec::new());
+        self.leaf.0.encode(&mut out)?;
+        out.push(match self.kind {
+            RatchetKind::Handshake => 0,
+            RatchetKind::Application => 1,
+        });
+        self.generation.encode(&mut out)?;
+        match &self.start {
+            None => out.push(0),
+            Some((start, other)) => {
+                out.push(1);
+                start.consumed.0.encode(&mut out)?;
+                write_vec_with(&mut out, |out| {
+                    for (n, secret) in &start.derived {
+                        n.0.encode(out)?;
+                        secret.encode(out)?;
+                    }
+                    Ok(())
+                })?;
+                other.write_state(&mut out)?;
+            }
+        }
+        self.ratchet.write_state(&mut out)?;
+        Ok(Secret::from(out.to_vec()))
+    }
+
+    /// Reads a record written by [`SecretTreeUpdate::to_bytes`], checking
+    /// the lengths of its secrets against `cs`'s suite. Whether it fits a
+    /// tree is checked by [`SecretTree::apply`].
+    pub fn from_bytes(cs: &dyn CipherSuiteProvider, bytes: &[u8]) -> Result<Self, DecodeError> {
+        let bound = SecretTreeConfig {
+            max_forward_distance: SecretTreeConfig::MAX_FORWARD_DISTANCE,
+            max_retained_keys: SecretTreeConfig::MAX_RETAINED_KEYS,
+        };
+        let mut r = Reader::new(bytes);
+        let leaf = LeafIndex(u32::decode(&mut r)?);
+        let kind = match r.read_u8()? {
+            0 => RatchetKind::Handshake,
+            1 => RatchetKind::Application,
+            _ => {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree update: ratchet kind",
+                ));
+            }
+        };
+        let generation = u32::decode(&mut r)?;
+        let start = match r.read_u8()? {
+            0 => None,
+            1 => {
+                let consumed = NodeIndex(u32::decode(&mut r)?);
+                let mut body = r.read_vec_body()?;
+                let mut derived = Vec::new();
+                while !body.is_empty() {
+                    derived.push((
+                        NodeIndex(u32::decode(&mut body)?),
+                        Secret::decode(&mut body)?,
+                    ));
+                }
+                let other = Ratchet::read_state(&mut r, &bound)?;
+                Some((LeafStart { consumed, derived }, other))
+            }
+            b => return Err(DecodeError::InvalidOptional(b)),
+        };
+        let ratchet = Ratchet::read_state(&mut r, &bound)?;
+        r.finish()?;
+        let (nh, nk, nn) = (cs.kdf_len(), cs.aead_key_len(), cs.aead_nonce_len());
+        let lengths_ok = ratchet.lengths_ok(nh, nk, nn)
+            && start.as_ref().is_none_or(|(start, other)| {
+                other.lengths_ok(nh, nk, nn) && start.derived.iter().all(|(_, s)| s.len() == nh)
+            });
+        if !lengths_ok {
+            return Err(DecodeError::InvalidValue(
+                "secret tree update: secret lengths",
+            ));
+        }
+        Ok(Self {
+            leaf,
+            kind,
+            generation,
+            base: None,
+            start,
+            ratchet,
+        })
     }
 }
 
@@ -814,5 +1171,207 @@ mod tests {
             err(t.next_key(&other, LeafIndex(0), RatchetKind::Handshake)),
             Error::Api(ApiError::InvalidArgument(_))
         ));
+    }
+
+    /// The tree's saved state, to compare trees.
+    fn state(t: &SecretTree) -> Vec<u8> {
+        let mut out = Vec::new();
+        t.write_state(&mut out).unwrap();
+        out
+    }
+
+    /// A copy of `t` (through its saved state).
+    fn copy(t: &SecretTree) -> SecretTree {
+        SecretTree::read_state(&mut Reader::new(&state(t))).unwrap()
+    }
+
+    /// Issue 11, item 8: staging a key changes nothing; applying the update
+    /// gives exactly the tree `key` gives, for a leaf's first key (node
+    /// secrets derived), an in-order key, a skip ahead (keys retained) and a
+    /// retained key.
+    #[test]
+    fn item8_stage_then_apply_is_key() {
+        let cs = cs();
+        let mut a = tree(&cs, 64, config(100, 8));
+        let mut b = copy(&a);
+        for (leaf, kind, generation) in [
+            (5, RatchetKind::Application, 0),
+            (5, RatchetKind::Application, 1),
+            (5, RatchetKind::Application, 9),
+            (5, RatchetKind::Application, 4),
+            (40, RatchetKind::Handshake, 3),
+            (41, RatchetKind::Application, 0),
+            (40, RatchetKind::Handshake, 0),
+        ] {
+            let before = state(&b);
+            let (key, update) = b.stage_key(&cs, LeafIndex(leaf), kind, generation).unwrap();
+            assert_eq!(state(&b), before, "staging changed the tree");
+            assert_eq!(
+                (update.leaf(), update.ratchet_kind()),
+                (LeafIndex(leaf), kind)
+            );
+            assert_eq!(update.generation(), generation);
+            b.apply(update).unwrap();
+            assert_eq!(key, a.key(&cs, LeafIndex(leaf), kind, generation).unwrap());
+            assert_eq!(state(&b), state(&a));
+        }
+        // A failed stage changes nothing either.
+        let before = state(&b);
+        assert!(
+            b.stage_key(&cs, LeafIndex(5), RatchetKind::Application, 1)
+                .is_err()
+        );
+        assert!(
+            b.stage_key(&cs, LeafIndex(7), RatchetKind::Application, 101)
+                .is_err()
+        );
+        assert_eq!(state(&b), before);
+    }
+
+    /// Two updates staged from the same state: the second would bring back
+    /// the key the first deleted (a replay), so it is refused.
+    #[test]
+    fn item8_stale_update_refused() {
+        let cs = cs();
+        let mut t = tree(&cs, 8, SecretTreeConfig::default());
+        t.key(&cs, LeafIndex(2), RatchetKind::Application, 3)
+            .unwrap();
+        let (_, first) = t
+            .stage_key(&cs, LeafIndex(2), RatchetKind::Application, 1)
+            .unwrap();
+        let (_, second) = t
+            .stage_key(&cs, LeafIndex(2), RatchetKind::Application, 2)
+            .unwrap();
+        let (_, third) = t
+            .stage_key(&cs, LeafIndex(6), RatchetKind::Application, 0)
+            .unwrap();
+        t.apply(first).unwrap();
+        let before = state(&t);
+        for stale in [second, third] {
+            assert!(matches!(
+                t.apply(stale),
+                Err(Error::Api(ApiError::InvalidArgument(_)))
+            ));
+        }
+        // A key sent in between makes staged updates stale too.
+        let (_, staged) = t
+            .stage_key(&cs, LeafIndex(2), RatchetKind::Application, 2)
+            .unwrap();
+        t.next_key(&cs, LeafIndex(3), RatchetKind::Handshake)
+            .unwrap();
+        let after_send = state(&t);
+        assert!(t.apply(staged).is_err());
+        assert_eq!(state(&t), after_send);
+        assert_ne!(after_send, before);
+    }
+
+    /// The update is small whatever the number of ratchets started: one
+    /// ratchet, plus at most log2 N node secrets for a leaf's first key.
+    #[test]
+    fn item8_update_size_independent_of_started_ratchets() {
+        let cs = cs();
+        let n = 1 << 12;
+        let mut t = tree(&cs, n, SecretTreeConfig::default());
+        let (_, first) = t
+            .stage_key(&cs, LeafIndex(7), RatchetKind::Application, 0)
+            .unwrap();
+        let first_len = first.to_bytes().unwrap().as_bytes().len();
+        // 12 sibling secrets (32 bytes each, with index and length), a
+        // fresh other ratchet and the touched one.
+        assert!(first_len < 12 * 40 + 200, "{first_len}");
+        t.apply(first).unwrap();
+        let (_, again) = t
+            .stage_key(&cs, LeafIndex(7), RatchetKind::Application, 1)
+            .unwrap();
+        let small = again.to_bytes().unwrap().as_bytes().len();
+        for l in 0..n {
+            t.next_key(&cs, LeafIndex(l), RatchetKind::Application)
+                .unwrap();
+        }
+        assert_eq!(t.leaves.len(), n as usize);
+        let (_, update) = t
+            .stage_key(&cs, LeafIndex(9), RatchetKind::Application, 1)
+            .unwrap();
+        assert!(update.start.is_none());
+        assert_eq!(update.to_bytes().unwrap().as_bytes().len(), small);
+        assert!(small < 64, "{small}");
+    }
+
+    /// A record read back applies like the update itself, on a copy of the
+    /// tree saved before it; records that do not fit are refused.
+    #[test]
+    fn item8_update_records_round_trip() {
+        let cs = cs();
+        let mut live = tree(&cs, 32, config(50, 4));
+        live.key(&cs, LeafIndex(1), RatchetKind::Application, 0)
+            .unwrap();
+        let mut saved = copy(&live);
+        let mut records = Vec::new();
+        for (leaf, generation) in [(1, 6), (1, 3), (20, 2), (21, 0), (1, 12)] {
+            let (_, u) = live
+                .stage_key(&cs, LeafIndex(leaf), RatchetKind::Application, generation)
+                .unwrap();
+            records.push(u.to_bytes().unwrap());
+            live.apply(u).unwrap();
+        }
+        for r in &records {
+            let u = SecretTreeUpdate::from_bytes(&cs, r.as_bytes()).unwrap();
+            assert_eq!(u.to_bytes().unwrap(), *r);
+            saved.apply(u).unwrap();
+        }
+        assert_eq!(state(&saved), state(&live));
+        // The first-key record of leaf 20 applied again: the leaf is started.
+        let again = SecretTreeUpdate::from_bytes(&cs, records[2].as_bytes()).unwrap();
+        assert!(saved.apply(again).is_err());
+        // On a tree where leaf 20's secret comes from elsewhere: refused.
+        let mut other = tree(&cs, 32, config(50, 4));
+        other
+            .key(&cs, LeafIndex(16), RatchetKind::Handshake, 0)
+            .unwrap();
+        let misfit = SecretTreeUpdate::from_bytes(&cs, records[2].as_bytes()).unwrap();
+        let before = state(&other);
+        assert!(other.apply(misfit).is_err());
+        assert_eq!(state(&other), before);
+        // A record for a leaf not started, without its start: refused.
+        let mut fresh = tree(&cs, 32, config(50, 4));
+        let plain = SecretTreeUpdate::from_bytes(&cs, records[0].as_bytes()).unwrap();
+        assert!(fresh.apply(plain).is_err());
+        // Truncated or with trailing bytes, or for another suite: refused.
+        let r = records[2].as_bytes();
+        assert!(SecretTreeUpdate::from_bytes(&cs, &r[..r.len() - 1]).is_err());
+        assert!(SecretTreeUpdate::from_bytes(&cs, &[r, &[0]].concat()).is_err());
+        let p384 = RustCryptoProvider::new()
+            .suite(CipherSuite::MLS_256_DHKEMP384_AES256GCM_SHA384_P384)
+            .unwrap();
+        assert!(SecretTreeUpdate::from_bytes(&p384, r).is_err());
+    }
+
+    /// Issue 11, item 8: the bounds are bounded.
+    #[test]
+    fn item8_config_bounds_validated() {
+        assert_eq!(SecretTreeConfig::default().validate(), Ok(()));
+        let max = config(
+            SecretTreeConfig::MAX_FORWARD_DISTANCE,
+            SecretTreeConfig::MAX_RETAINED_KEYS,
+        );
+        assert_eq!(max.validate(), Ok(()));
+        assert_eq!(
+            config(SecretTreeConfig::MAX_FORWARD_DISTANCE + 1, 0).validate(),
+            Err(ApiError::ConfigOutOfRange {
+                field: "SecretTreeConfig.max_forward_distance",
+                value: u64::from(SecretTreeConfig::MAX_FORWARD_DISTANCE) + 1,
+                min: 0,
+                max: SecretTreeConfig::MAX_FORWARD_DISTANCE.into(),
+            })
+        );
+        assert_eq!(
+            config(10, u32::MAX).validate(),
+            Err(ApiError::ConfigOutOfRange {
+                field: "SecretTreeConfig.max_retained_keys",
+                value: u32::MAX.into(),
+                min: 0,
+                max: SecretTreeConfig::MAX_RETAINED_KEYS.into(),
+            })
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Group policy that is a runtime choice of the application.
 
+use crate::error::ApiError;
 use crate::framing::PaddingPolicy;
 use crate::secret_tree::SecretTreeConfig;
 
@@ -30,6 +31,18 @@ pub struct GroupConfig {
     /// Bounds of the secret tree: how far ahead a sender may jump and how many
     /// skipped keys are kept for out-of-order messages (RFC 9420 §9).
     pub secret_tree: SecretTreeConfig,
+}
+
+impl GroupConfig {
+    /// Checks every value against the range the library accepts; fails with
+    /// [`ApiError::ConfigOutOfRange`] naming the first one outside it (see
+    /// [`SecretTreeConfig::validate`]). [`Group::create`](super::Group::create),
+    /// [`Group::join`](super::Group::join),
+    /// [`Group::join_external`](super::Group::join_external) and
+    /// [`Group::from_bytes`](super::Group::from_bytes) call it.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        self.secret_tree.validate()
+    }
 }
 
 impl Default for GroupConfig {

@@ -73,6 +73,7 @@ impl Group {
         psk_store: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<(Group, MlsMessage)> {
+        config.validate()?;
         let context = &group_info.group_context;
         let cs = provider.cipher_suite_provider(context.cipher_suite)?;
         let cs_ref = &*cs;

@@ -62,6 +62,7 @@ impl Group {
         welcome: &Welcome,
         input: JoinInput<'_>,
     ) -> Result<Group> {
+        config.validate()?;
         let kp = input.key_package;
         if welcome.cipher_suite != kp.cipher_suite {
             return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());

@@ -28,7 +28,12 @@ impl Group {
             next.tree.size(),
             self.config.secret_tree,
         );
-        let old_keys = core::mem::replace(&mut self.keys, keys);
+        let EpochKeys {
+            sender_data_secret,
+            secret_tree,
+            resumption_psk,
+            ..
+        } = core::mem::replace(&mut self.keys, keys);
         let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
 
         // Keep what late application messages of the old epoch need.
@@ -36,8 +41,8 @@ impl Group {
             self.past_epochs.push_back(PastEpoch {
                 epoch: self.context.epoch,
                 context: self.context.clone(),
-                sender_data_secret: old_keys.sender_data_secret.clone(),
-                secret_tree: old_keys.secret_tree.clone(),
+                sender_data_secret,
+                secret_tree,
                 tree: old_tree,
             });
             while self.past_epochs.len() > self.config.max_past_epochs {
@@ -46,7 +51,7 @@ impl Group {
         }
         if self.config.max_resumption_psks > 0 {
             self.resumption_psks
-                .push_back((self.context.epoch, old_keys.resumption_psk.clone()));
+                .push_back((self.context.epoch, resumption_psk));
             while self.resumption_psks.len() > self.config.max_resumption_psks {
                 self.resumption_psks.pop_front();
             }

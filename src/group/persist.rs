@@ -687,7 +687,7 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
         3 => PaddingPolicy::Fixed(value),
         _ => return Err(DecodeError::InvalidValue("config: padding").into()),
     };
-    Ok(GroupConfig {
+    let config = GroupConfig {
         handshake_format,
         padding,
         max_past_epochs: narrow(u64::decode(r)?)?,
@@ -696,7 +696,11 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
             max_forward_distance: u32::decode(r)?,
             max_retained_keys: u32::decode(r)?,
         },
-    })
+    };
+    config
+        .validate()
+        .map_err(|_| DecodeError::InvalidValue("config: value out of range"))?;
+    Ok(config)
 }
 
 fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {

@@ -232,15 +232,15 @@ impl Group {
                 }
             }
         };
-        let (sender_data_secret, tree, mut secret_tree) = match past {
+        let (sender_data_secret, tree, secret_tree) = match past {
             None => (
                 &self.keys.sender_data_secret,
                 &self.tree,
-                self.keys.secret_tree.clone(),
+                &self.keys.secret_tree,
             ),
             Some(i) => {
                 let p = self.past_epoch(i)?;
-                (&p.sender_data_secret, &p.tree, p.secret_tree.clone())
+                (&p.sender_data_secret, &p.tree, &p.secret_tree)
             }
         };
         let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
@@ -255,7 +255,10 @@ impl Group {
             .leaf(sender)
             .map(|l| l.signature_key.clone())
             .ok_or(ProtocolError::SenderNotMember(sender.0))?;
-        let auth = framing::private::decrypt_content(cs, m, &sender_data, &mut secret_tree)?;
+        // The key is deleted (the update applied) only once the whole
+        // message is accepted: O(1) in the number of ratchets started.
+        let (auth, update) =
+            framing::private::decrypt_content_staged(cs, m, &sender_data, secret_tree)?;
         if auth.content.group_id != self.context.group_id || auth.content.epoch != m.epoch {
             return Err(ProtocolError::WrongGroup.into());
         }
@@ -265,7 +268,7 @@ impl Group {
             None => {
                 framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
                 let processed = self.process_authenticated(auth, psks, now)?;
-                self.keys.secret_tree = secret_tree;
+                self.keys.secret_tree.apply(update)?;
                 processed
             }
             Some(i) => {
@@ -275,7 +278,8 @@ impl Group {
                 self.past_epochs
                     .get_mut(i)
                     .ok_or(Error::Internal("past epoch index out of range"))?
-                    .secret_tree = secret_tree;
+                    .secret_tree
+                    .apply(update)?;
                 processed
             }
         };

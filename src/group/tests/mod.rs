@@ -11,6 +11,7 @@ mod commit_processing;
 mod forge;
 mod framing;
 mod proposal_list;
+mod secret_tree_state;
 mod signature_verdicts;
 mod welcome;
 
