@@ -13,7 +13,11 @@
 //! * a leaf's secret is deleted once its two ratchets are started;
 //! * a ratchet secret is deleted once the next one is derived;
 //! * a key and nonce are deleted when they are handed out, so asking twice
-//!   for a generation is refused with [`ProtocolError::KeyAlreadyUsed`].
+//!   for a generation is refused with [`ProtocolError::KeyAlreadyUsed`];
+//! * when the epoch ends, what it can no longer use is deleted
+//!   ([`SecretTree::retire`]): a past epoch only decrypts application
+//!   messages, so its handshake ratchets go, and so do the secrets of
+//!   leaves that cannot send.
 //!
 //! Keys of generations skipped over (messages that may still arrive out of
 //! order) are kept, at most [`SecretTreeConfig::max_retained_keys`] per
@@ -132,6 +136,14 @@ impl Ratchet {
     fn new(secret: Secret) -> Self {
         Self {
             next: Some((0, secret)),
+            retained: BTreeMap::new(),
+        }
+    }
+
+    /// A ratchet that gives no key: one whose secrets were deleted.
+    fn deleted() -> Self {
+        Self {
+            next: None,
             retained: BTreeMap::new(),
         }
     }
@@ -312,6 +324,15 @@ impl SecretTreeUpdate {
     pub fn generation(&self) -> u32 {
         self.generation
     }
+
+    /// Drops the node secrets this update would keep for subtrees in which
+    /// `keep` finds no leaf that can still send (see [`SecretTree::retire`];
+    /// only a retired tree accepts an update without them).
+    pub fn retain_node_secrets(&mut self, keep: impl Fn(core::ops::Range<u32>) -> bool) {
+        if let Some((start, _)) = &mut self.start {
+            start.derived.retain(|(n, _)| keep(n.leaf_range()));
+        }
+    }
 }
 
 /// The secret tree of one epoch (RFC 9420 §9), derived lazily and deleted as
@@ -325,6 +346,9 @@ pub struct SecretTree {
     nodes: HashMap<NodeIndex, Secret>,
     /// Ratchets of the leaves whose secrets have been consumed.
     leaves: HashMap<LeafIndex, LeafRatchets>,
+    /// Set once the tree's epoch has ended ([`SecretTree::retire`]): only
+    /// application keys of possible senders are left.
+    retired: bool,
     /// Incremented by every change, so that [`SecretTree::apply`] can refuse
     /// an update staged from an older state (not saved: a fresh count
     /// starts with every value).
@@ -348,6 +372,7 @@ impl SecretTree {
             config,
             nodes,
             leaves: HashMap::new(),
+            retired: false,
             changes: 0,
         }
     }
@@ -398,10 +423,14 @@ impl SecretTree {
         generation: u32,
     ) -> Result<(MessageKey, SecretTreeUpdate)> {
         self.check_leaf(cs, leaf)?;
+        let deleted = ProtocolError::KeyAlreadyUsed(generation);
+        if self.retired && kind == RatchetKind::Handshake {
+            return Err(deleted.into());
+        }
         let (mut ratchet, start) = match self.leaves.get(&leaf) {
             Some(r) => (r.get(kind).clone(), None),
             None => {
-                let (start, ratchets) = self.derive_leaf(cs, leaf)?;
+                let (start, ratchets) = self.derive_leaf(cs, leaf)?.ok_or(deleted)?;
                 let (touched, other) = match kind {
                     RatchetKind::Handshake => (ratchets.handshake, ratchets.application),
                     RatchetKind::Application => (ratchets.application, ratchets.handshake),
@@ -439,21 +468,30 @@ impl SecretTree {
         if update.ratchet.retained.len() > self.config.max_retained_keys as usize {
             return misfit("secret tree update keeps more keys than the tree allows");
         }
+        if self.retired && update.kind == RatchetKind::Handshake {
+            return misfit("handshake keys of an ended epoch are deleted");
+        }
         match update.start {
             None => match self.leaves.get_mut(&update.leaf) {
                 Some(r) => *r.get_mut(update.kind) = update.ratchet,
                 None => return misfit("secret tree update for a leaf not started"),
             },
             Some((start, other)) => {
+                // A retired tree keeps no handshake ratchet (see `retire`).
+                let other = if self.retired {
+                    Ratchet::deleted()
+                } else {
+                    other
+                };
+                // The siblings met on the way down, in order; a retired tree
+                // may be given only some of them (`retain_node_secrets`).
                 let expected = descent_siblings(start.consumed, update.leaf);
                 let fits = !self.leaves.contains_key(&update.leaf)
                     && self.nodes.contains_key(&start.consumed)
                     && expected.as_ref().is_some_and(|siblings| {
-                        siblings.len() == start.derived.len()
-                            && siblings
-                                .iter()
-                                .zip(&start.derived)
-                                .all(|(a, (b, _))| a == b)
+                        let mut rest = siblings.iter();
+                        let in_order = start.derived.iter().all(|(n, _)| rest.any(|s| s == n));
+                        in_order && (self.retired || siblings.len() == start.derived.len())
                     });
                 if !fits {
                     return misfit("secret tree update does not start the leaf from this tree");
@@ -483,8 +521,13 @@ impl SecretTree {
         kind: RatchetKind,
     ) -> Result<MessageKey> {
         self.check_leaf(cs, leaf)?;
+        if self.retired {
+            return Err(ApiError::InvalidArgument("the secret tree's epoch has ended").into());
+        }
         if !self.leaves.contains_key(&leaf) {
-            let (start, ratchets) = self.derive_leaf(cs, leaf)?;
+            let (start, ratchets) = self
+                .derive_leaf(cs, leaf)?
+                .ok_or(Error::Internal("no secret-tree node covers the leaf"))?;
             self.nodes.remove(&start.consumed);
             self.nodes.extend(start.derived);
             self.leaves.insert(leaf, ratchets);
@@ -512,18 +555,22 @@ impl SecretTree {
 
     /// Derives a leaf's secret from its nearest stored ancestor, noting the
     /// ancestor consumed and the siblings' secrets met on the way, and the
-    /// leaf's two fresh ratchets (RFC 9420 §9, Figures 25 and 26). The tree
-    /// is not changed.
+    /// leaf's two fresh ratchets (RFC 9420 §9, Figures 25 and 26); in a
+    /// retired tree the handshake ratchet is not derived. The tree is not
+    /// changed. `None` if no stored secret covers the leaf (in a retired
+    /// tree, a leaf that cannot send; otherwise a bug).
     fn derive_leaf(
         &self,
         cs: &dyn CipherSuiteProvider,
         leaf: LeafIndex,
-    ) -> Result<(LeafStart, LeafRatchets)> {
+    ) -> Result<Option<(LeafStart, LeafRatchets)>> {
         let target = leaf.node();
-        let start = core::iter::once(target)
+        let Some(start) = core::iter::once(target)
             .chain(self.size.direct_path(target))
             .find(|n| self.nodes.contains_key(n))
-            .ok_or(Error::Internal("no secret-tree node covers the leaf"))?;
+        else {
+            return Ok(None);
+        };
         let mut node = start;
         let mut secret = self
             .nodes
@@ -550,17 +597,49 @@ impl SecretTree {
             secret = next_secret;
         }
         let s = secret.as_bytes();
+        let handshake = if self.retired {
+            Ratchet::deleted()
+        } else {
+            Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?)
+        };
         let ratchets = LeafRatchets {
-            handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
+            handshake,
             application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
         };
-        Ok((
+        Ok(Some((
             LeafStart {
                 consumed: start,
                 derived,
             },
             ratchets,
-        ))
+        )))
+    }
+
+    /// Keeps only what an epoch that has ended can still use (RFC 9420
+    /// §9.2, §15.2): a past epoch accepts application messages only, so
+    /// every handshake ratchet is deleted, and so are the ratchets of the
+    /// leaves that cannot send (`can_send` is false for their one-leaf
+    /// range) and the node secrets of subtrees in which no leaf can send.
+    /// Afterwards handshake keys, and keys of such leaves, fail with
+    /// [`ProtocolError::KeyAlreadyUsed`], a leaf started later gets no
+    /// handshake ratchet, and nothing can be sent. Idempotent.
+    ///
+    /// `can_send(leaves)` tells whether some leaf in the half-open range of
+    /// leaf indices may still send an application message of this epoch.
+    pub fn retire(&mut self, can_send: impl Fn(core::ops::Range<u32>) -> bool) {
+        self.retired = true;
+        self.leaves
+            .retain(|l, _| can_send(l.0..l.0.saturating_add(1)));
+        for r in self.leaves.values_mut() {
+            r.handshake = Ratchet::deleted();
+        }
+        self.nodes.retain(|n, _| can_send(n.leaf_range()));
+        self.changes = self.changes.wrapping_add(1);
+    }
+
+    /// Whether [`SecretTree::retire`] was called.
+    pub fn is_retired(&self) -> bool {
+        self.retired
     }
 }
 
@@ -709,7 +788,11 @@ impl SecretTree {
     /// every leaf covered exactly once, either by the stored secret of an
     /// ancestor (or of itself) or by its started ratchets. Secret lengths
     /// need the suite: see [`SecretTree::check_suite`].
-    pub(crate) fn read_state(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    ///
+    /// A `retired` tree (of a past epoch, see [`SecretTree::retire`]) may
+    /// leave leaves uncovered; the caller retires it again to drop anything
+    /// a state saved by an older build still holds.
+    pub(crate) fn read_state(r: &mut Reader<'_>, retired: bool) -> Result<Self, DecodeError> {
         let cipher_suite = CipherSuite::decode(r)?;
         let size =
             TreeSize::new(u32::decode(r)?).ok_or(DecodeError::InvalidValue("secret tree: size"))?;
@@ -761,18 +844,19 @@ impl SecretTree {
 
         // Deriving a leaf's secret replaces a node's secret by its children's
         // along the way (§9), so the stored nodes and the started leaves
-        // always partition the leaves.
+        // always partition the leaves (a retired tree drops some parts).
         covered.sort_unstable();
         let mut next = 0u64;
         for (start, end) in covered {
-            if start != next {
+            if start < next || (start != next && !retired) {
                 return Err(DecodeError::InvalidValue(
                     "secret tree: leaves not covered exactly once",
                 ));
             }
             next = end;
         }
-        if next != u64::from(size.leaf_count()) {
+        if next > u64::from(size.leaf_count()) || (next != u64::from(size.leaf_count()) && !retired)
+        {
             return Err(DecodeError::InvalidValue(
                 "secret tree: leaves not covered exactly once",
             ));
@@ -783,6 +867,7 @@ impl SecretTree {
             config,
             nodes,
             leaves,
+            retired,
             changes: 0,
         })
     }
@@ -1182,7 +1267,7 @@ mod tests {
 
     /// A copy of `t` (through its saved state).
     fn copy(t: &SecretTree) -> SecretTree {
-        SecretTree::read_state(&mut Reader::new(&state(t))).unwrap()
+        SecretTree::read_state(&mut Reader::new(&state(t)), t.retired).unwrap()
     }
 
     /// Issue 11, item 8: staging a key changes nothing; applying the update
@@ -1373,5 +1458,87 @@ mod tests {
                 max: SecretTreeConfig::MAX_RETAINED_KEYS.into(),
             })
         );
+    }
+
+    /// Issue 11, item 9: a retired tree keeps the application keys of the
+    /// leaves that can send, started or not, and nothing else.
+    #[test]
+    fn item9_retired_tree_keeps_application_keys_of_senders_only() {
+        let cs = cs();
+        let senders = [1u32, 2, 3, 5, 9];
+        let can_send = |r: core::ops::Range<u32>| senders.iter().any(|s| r.contains(s));
+        let mut full = tree(&cs, 16, config(20, 4));
+        for (leaf, kind, g) in [
+            (0, RatchetKind::Application, 0),
+            (1, RatchetKind::Handshake, 2),
+            (1, RatchetKind::Application, 3),
+            (5, RatchetKind::Application, 0),
+            (12, RatchetKind::Handshake, 0),
+        ] {
+            full.key(&cs, LeafIndex(leaf), kind, g).unwrap();
+        }
+        let mut past = copy(&full);
+        past.retire(can_send);
+        assert!(past.is_retired());
+        // What is left: the senders' started leaves, without handshake
+        // ratchets, and node secrets over senders only.
+        let mut started: Vec<u32> = past.leaves.keys().map(|l| l.0).collect();
+        started.sort_unstable();
+        assert_eq!(started, [1, 5]);
+        for r in past.leaves.values() {
+            assert!(r.handshake.next.is_none() && r.handshake.retained.is_empty());
+        }
+        assert!(!past.nodes.is_empty());
+        for n in past.nodes.keys() {
+            assert!(can_send(n.leaf_range()), "node {n:?}");
+        }
+        assert!(past.nodes.len() < full.nodes.len());
+        // Application keys of senders are those of the full tree: retained,
+        // next, and of leaves not started yet (keeping only the node
+        // secrets over senders, as a past epoch does).
+        for (leaf, g) in [(1, 1), (1, 4), (5, 2), (2, 0), (3, 7), (9, 1)] {
+            let want = full.key(&cs, LeafIndex(leaf), RatchetKind::Application, g);
+            let (got, mut update) = past
+                .stage_key(&cs, LeafIndex(leaf), RatchetKind::Application, g)
+                .unwrap();
+            update.retain_node_secrets(can_send);
+            past.apply(update).unwrap();
+            assert_eq!(got, want.unwrap(), "leaf {leaf} generation {g}");
+        }
+        for n in past.nodes.keys() {
+            assert!(can_send(n.leaf_range()), "node {n:?}");
+        }
+        // A sender started in the retired tree gets no handshake ratchet.
+        assert!(past.leaves[&LeafIndex(9)].handshake.next.is_none());
+        // Everything else is deleted.
+        for (leaf, kind, g) in [
+            (1, RatchetKind::Handshake, 3),
+            (2, RatchetKind::Handshake, 0),
+            (0, RatchetKind::Application, 1),
+            (12, RatchetKind::Application, 0),
+            (15, RatchetKind::Application, 0),
+        ] {
+            assert_eq!(
+                err(past.key(&cs, LeafIndex(leaf), kind, g)),
+                Error::Protocol(ProtocolError::KeyAlreadyUsed(g)),
+                "leaf {leaf} {kind:?}"
+            );
+        }
+        assert!(matches!(
+            err(past.next_key(&cs, LeafIndex(1), RatchetKind::Application)),
+            Error::Api(_)
+        ));
+        // Saved and read back as retired; retiring again changes nothing.
+        let saved = state(&past);
+        assert_eq!(state(&copy(&past)), saved);
+        assert!(SecretTree::read_state(&mut Reader::new(&saved), false).is_err());
+        past.retire(can_send);
+        assert_eq!(state(&past), saved);
+        // A staged handshake update cannot be applied to a retired tree.
+        let (_, u) = full
+            .stage_key(&cs, LeafIndex(3), RatchetKind::Handshake, 0)
+            .unwrap();
+        let u = SecretTreeUpdate::from_bytes(&cs, u.to_bytes().unwrap().as_bytes()).unwrap();
+        assert!(past.apply(u).is_err());
     }
 }

@@ -38,13 +38,13 @@ impl Group {
 
         // Keep what late application messages of the old epoch need.
         if self.config.max_past_epochs > 0 {
-            self.past_epochs.push_back(PastEpoch {
-                epoch: self.context.epoch,
-                context: self.context.clone(),
+            self.past_epochs.push_back(PastEpoch::new(
+                self.context.clone(),
                 sender_data_secret,
                 secret_tree,
-                tree: old_tree,
-            });
+                old_tree,
+                self.own_leaf,
+            ));
             while self.past_epochs.len() > self.config.max_past_epochs {
                 self.past_epochs.pop_front();
             }

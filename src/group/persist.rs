@@ -36,7 +36,7 @@
 //! | 7 | signer | `opaque<V>`: the signature private key |
 //! | 8 | path keys | `TreePrivateKeysState` (`uint32 leaf; {uint32 node; opaque key<V>} keys<V>`) |
 //! | 9 | epoch keys | seven `opaque<V>` secrets (sender data, exporter, external, membership key, resumption PSK, epoch authenticator, init), then `SecretTreeState` (see `secret_tree`) |
-//! | 10 | past epochs | `{uint64 epoch; GroupContext context; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>` |
+//! | 10 | past epochs | `{uint64 epoch; GroupContext context; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>`; the secret tree holds only what late application messages can use (`SecretTree::retire`: no handshake ratchet, nothing of leaves that cannot send), so it need not cover every leaf; an older state that holds more is reduced when read |
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
@@ -247,7 +247,7 @@ impl Group {
         })?;
         let keys = parse(s.require(tag::KEYS)?, read_epoch_keys)?;
         let past_epochs = parse(s.require(tag::PAST_EPOCHS)?, |r| {
-            read_list(r, |r| read_past_epoch(r, suite))
+            read_list(r, |r| read_past_epoch(r, suite, own_leaf))
         })?;
         let resumption_psks = parse(s.require(tag::RESUMPTION_PSKS)?, |r| {
             read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))
@@ -743,7 +743,7 @@ fn read_epoch_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
         resumption_psk: Secret::decode(r)?,
         epoch_authenticator: Secret::decode(r)?,
         init_secret: InitSecret::from_secret(Secret::decode(r)?),
-        secret_tree: SecretTree::read_state(r)?,
+        secret_tree: SecretTree::read_state(r, false)?,
     })
 }
 
@@ -762,14 +762,22 @@ fn write_past_epoch(past: &PastEpoch, out: &mut Vec<u8>) -> Result<()> {
     Ok(tree.to_nodes().encode(out)?)
 }
 
-fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> {
-    Ok(PastEpoch {
+fn read_past_epoch(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    own_leaf: LeafIndex,
+) -> Result<PastEpoch> {
+    let mut past = PastEpoch {
         epoch: u64::decode(r)?,
         context: GroupContext::decode(r)?,
         sender_data_secret: SenderDataSecret::from_secret(Secret::decode(r)?),
-        secret_tree: SecretTree::read_state(r)?,
+        secret_tree: SecretTree::read_state(r, true)?,
         tree: Arc::new(read_tree(r, suite)?),
-    })
+    };
+    // A state saved by an older build kept the whole tree: drop what a past
+    // epoch cannot use, as `merge` does now.
+    past.retire(own_leaf);
+    Ok(past)
 }
 
 // The pending commit:

@@ -275,11 +275,11 @@ impl Group {
                 let ctx = self.past_epoch(i)?.context.clone();
                 framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
                 let processed = self.process_authenticated(auth, psks, now)?;
+                let own_leaf = self.own_leaf;
                 self.past_epochs
                     .get_mut(i)
                     .ok_or(Error::Internal("past epoch index out of range"))?
-                    .secret_tree
-                    .apply(update)?;
+                    .apply(update, own_leaf)?;
                 processed
             }
         };

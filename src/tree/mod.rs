@@ -234,6 +234,15 @@ impl RatchetTree {
             .filter_map(move |l| self.leaf(l).map(|n| (l, n)))
     }
 
+    /// The non-blank leaves with an index in the half-open range `leaves`,
+    /// in increasing order (O(log N) to the first one).
+    pub fn members_in(
+        &self,
+        leaves: core::ops::Range<u32>,
+    ) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.occupancy.occupied_leaves_in(leaves)
+    }
+
     /// The leaf whose signature key is `key`, if any (O(1)).
     pub fn find_leaf_by_signature_key(&self, key: &SignaturePublicKey) -> Option<LeafIndex> {
         self.index.leaf_by_signature_key(key)
