@@ -265,6 +265,18 @@ pub enum ProtocolError {
     /// A `ratchet_tree` holds more nodes than a tree of 2^31 leaves (RFC 9420 §4.1.1, §12.4.3.3).
     #[error("ratchet tree has too many nodes")]
     RatchetTreeTooLarge,
+    /// A ratchet tree (from a Welcome, a GroupInfo or out of band) or a
+    /// commit (its Adds, an external joiner) would give the group more leaf
+    /// positions than this member accepts
+    /// ([`GroupConfig::max_group_size`](crate::group::GroupConfig::max_group_size)).
+    /// A tree is refused while it is decoded, as soon as it is too wide.
+    #[error("the group would span {leaves} leaves, more than the {max} this member accepts")]
+    GroupTooLarge {
+        /// The leaves the tree or commit needs (at least).
+        leaves: u64,
+        /// The configured maximum.
+        max: u32,
+    },
     /// A leaf node sits at a parent position or a parent node at a leaf position:
     /// leaves are at even array indices, parents at odd ones (RFC 9420 §12.4.3.3, Appendix C).
     #[error("node {0} has the wrong node type for its position")]

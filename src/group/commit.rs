@@ -265,6 +265,7 @@ impl Group {
             &ctx,
             Committer::Member(self.own_leaf),
             &committed,
+            self.config.max_group_size,
         )?;
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
         let mut new_context = self.context.next_epoch(extensions.clone())?;

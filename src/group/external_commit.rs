@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_group_size,
+    lifetime_check,
 };
 use super::{EpochKeys, Group, GroupConfig, Identity, PskStore};
 use crate::crypto::{CryptoProvider, HpkePublicKey};
@@ -80,7 +81,13 @@ impl Group {
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
         group_info.extensions.check_unique()?;
-        let tree = verified_tree(cs_ref, group_info, options.ratchet_tree, now)?;
+        let tree = verified_tree(
+            cs_ref,
+            group_info,
+            options.ratchet_tree,
+            now,
+            config.max_group_size,
+        )?;
         let ExternalPub { external_pub } = group_info
             .extensions
             .parse::<ExternalPub>()?
@@ -119,11 +126,13 @@ impl Group {
             &ctx,
             Committer::External,
             &committed,
+            config.max_group_size,
         )?;
         ctx.required_capabilities = extensions.parse()?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
+        check_group_size(own_leaf, config.max_group_size)?;
         let template = LeafNode {
             // Replaced by a fresh key by create_update_path.
             encryption_key: HpkePublicKey::default(),

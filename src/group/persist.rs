@@ -27,7 +27,7 @@
 //!
 //! | tag | field | value |
 //! |---|---|---|
-//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint8 padding_kind` (0 none, 1 multiple of, 2 power of two, 3 fixed) and `uint64 padding_value` (0 for none), `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys` |
+//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint8 padding_kind` (0 none, 1 multiple of, 2 power of two, 3 fixed) and `uint64 padding_value` (0 for none), `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys`, `uint32 max_group_size` (absent in states saved before it existed: the default; older builds refuse states that have it) |
 //! | 2 | context | `GroupContext` (§8.1) |
 //! | 3 | tree | `optional<Node> ratchet_tree<V>`, as the `ratchet_tree` extension (§12.4.3.3) |
 //! | 4 | interim transcript hash | `opaque<V>` |
@@ -87,8 +87,8 @@ use crate::key_schedule::{
     EpochSecrets, ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret,
 };
 use crate::messages::{
-    ContentType, Credential, Extension, FramedContentBody, GroupContext, MlsMessage, Node,
-    PreSharedKeyId, Proposal, ProposalRef, ReInit, Sender,
+    ContentType, Credential, Extension, FramedContentBody, GroupContext, MlsMessage,
+    PreSharedKeyId, Proposal, ProposalRef, RatchetTreeExtension, ReInit, Sender,
 };
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
 use crate::transcript::{interim_transcript_hash, verify_confirmation_tag};
@@ -646,6 +646,7 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
                 max_forward_distance,
                 max_retained_keys,
             },
+        max_group_size,
     } = config;
     let wide = |n: usize| u64::try_from(n).map_err(|_| ApiError::ValueTooLarge(n));
     out.push(match handshake_format {
@@ -663,7 +664,8 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     wide(*max_past_epochs)?.encode(out)?;
     wide(*max_resumption_psks)?.encode(out)?;
     max_forward_distance.encode(out)?;
-    Ok(max_retained_keys.encode(out)?)
+    max_retained_keys.encode(out)?;
+    Ok(max_group_size.encode(out)?)
 }
 
 fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
@@ -696,6 +698,12 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
             max_forward_distance: u32::decode(r)?,
             max_retained_keys: u32::decode(r)?,
         },
+        // Absent from states saved before it existed: the default.
+        max_group_size: if r.is_empty() {
+            GroupConfig::DEFAULT_MAX_GROUP_SIZE
+        } else {
+            u32::decode(r)?
+        },
     };
     config
         .validate()
@@ -703,9 +711,11 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     Ok(config)
 }
 
+/// A saved ratchet tree (decoded compactly: a blank node costs a pointer).
+/// Not bounded by `max_group_size`: the tree was accepted when it was saved.
 fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
-    let nodes = Vec::<Option<Node>>::decode(r)?;
-    RatchetTree::from_nodes(suite, nodes).map_err(invalid("ratchet tree"))
+    let nodes = RatchetTreeExtension::decode(r)?;
+    RatchetTree::from_extension(suite, nodes).map_err(invalid("ratchet tree"))
 }
 
 fn write_epoch_keys(keys: &EpochKeys, out: &mut Vec<u8>) -> Result<()> {

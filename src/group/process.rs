@@ -4,8 +4,8 @@
 use super::epoch::PastEpoch;
 use super::join::resolve_psks;
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_sender_may_propose,
-    lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_group_size,
+    check_sender_may_propose, lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
@@ -481,6 +481,7 @@ impl Group {
             &ctx,
             committer,
             &proposals,
+            self.config.max_group_size,
         )?;
         if path_required && commit.path.is_none() {
             return Err(ProtocolError::PathRequired.into());
@@ -500,7 +501,11 @@ impl Group {
                 // RFC 9420 §12.4.2: "If this is an external Commit, assign
                 // the sender the leftmost blank leaf node in the new ratchet
                 // tree", adding one on the right if there is none.
-                Committer::External => tree.reserve_leaf()?,
+                Committer::External => {
+                    let leaf = tree.reserve_leaf()?;
+                    check_group_size(leaf, self.config.max_group_size)?;
+                    leaf
+                }
             };
             let mut ctx = ctx.clone();
             ctx.required_capabilities = extensions.parse()?;

@@ -10,6 +10,7 @@
 mod commit_processing;
 mod forge;
 mod framing;
+mod group_size;
 mod proposal_list;
 mod secret_tree_state;
 mod signature_verdicts;

@@ -237,7 +237,7 @@ impl BigJoin {
         let mut info = GroupInfo::decode_exact(&plaintext).unwrap();
 
         let mut tree: RatchetTreeExtension = info.extensions.parse().unwrap().unwrap();
-        match &mut tree.0[2 * leaf] {
+        match tree.0[2 * leaf].as_mut().map(std::sync::Arc::make_mut) {
             Some(Node::Leaf(l)) => edit(l),
             other => panic!("leaf {leaf} is {other:?}"),
         }

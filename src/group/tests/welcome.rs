@@ -261,7 +261,7 @@ fn tampered_ratchet_tree_out_of_band() {
     // key at the root.
     let j = joining(109, false);
     let mut tree = j.tree.clone().unwrap();
-    match &mut tree.0[3] {
+    match tree.0[3].as_mut().map(std::sync::Arc::make_mut) {
         Some(Node::Parent(p)) => p.encryption_key = j.fx.cs.hpke_generate_key_pair().unwrap().1,
         other => panic!("root is {other:?}"),
     }
