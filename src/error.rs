@@ -303,12 +303,12 @@ pub enum ProtocolError {
     /// the group binding of its source (RFC 9420 §7.2, §7.3).
     #[error("leaf node signature is invalid")]
     LeafNodeSignatureInvalid,
-    /// The leaf's capabilities do not list the group's cipher suite (RFC 9420 §7.3, §10.1).
-    #[error("leaf capabilities do not include cipher suite 0x{0:04x}")]
-    LeafLacksCipherSuite(u16),
-    /// The leaf's capabilities do not list the group's protocol version (RFC 9420 §7.3, §10.1).
-    #[error("leaf capabilities do not include protocol version {0}")]
-    LeafLacksProtocolVersion(u16),
+    /// A new leaf (of a KeyPackage, an Update or a commit's path) does not
+    /// list a non-default extension type of the GroupContext in its
+    /// capabilities (RFC 9420 §13.4: "The capabilities field MUST indicate
+    /// support for each extension in the GroupContext").
+    #[error("leaf does not support group context extension type {0}")]
+    LeafLacksGroupContextExtension(u16),
     /// The leaf's capabilities miss an extension type the group's
     /// `required_capabilities` requires (RFC 9420 §7.3, §11.1).
     #[error("leaf does not support required extension type {0}")]
@@ -377,6 +377,16 @@ pub enum ProtocolError {
         /// The leaf index listed.
         leaf: u32,
     },
+    /// A parent's `unmerged_leaves` are not in increasing order: "The
+    /// entries in the unmerged_leaves vector MUST be sorted in increasing
+    /// order" (RFC 9420 §7.1).
+    #[error("parent node {node} lists unmerged leaf {leaf} after a higher one")]
+    UnmergedLeavesNotSorted {
+        /// The parent node.
+        node: u32,
+        /// The first entry lower than the one before it.
+        leaf: u32,
+    },
     // --- TreeKEM (RFC 9420 §7.4-§7.6) ---
     /// An UpdatePath does not have one node per node of the sender's filtered
     /// direct path (RFC 9420 §7.6).
@@ -443,6 +453,15 @@ pub enum ApiError {
         /// The largest value accepted.
         max: u64,
     },
+    /// A staged commit was given to a group state it was not staged from
+    /// (another group, epoch, member or history); see
+    /// [`crate::group::Group::merge_staged_commit`].
+    #[error("the commit was staged from another group state")]
+    StagedCommitMismatch,
+    /// The signature private key given does not belong to the signature
+    /// public key it must sign for (e.g. the KeyPackage leaf's, when joining).
+    #[error("the signature private key does not match the signature key")]
+    SignatureKeyMismatch,
 }
 
 /// A cryptographic operation failed.

@@ -157,30 +157,56 @@ impl Ratchet {
         })
     }
 
+    /// The state after generation `j` (whose secret is `secret`) is used:
+    /// the next generation and its secret, or `None` after 2^32 - 1.
+    fn successor(
+        cs: &dyn CipherSuiteProvider,
+        j: u32,
+        secret: &Secret,
+    ) -> Result<Option<(u32, Secret)>> {
+        match j.checked_add(1) {
+            Some(next_j) => Ok(Some((
+                next_j,
+                derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     /// Moves the ratchet one generation on, deleting the current secret.
     fn advance(&mut self, cs: &dyn CipherSuiteProvider) -> Result<()> {
-        if let Some((j, secret)) = self.next.take()
-            && let Some(next_j) = j.checked_add(1)
-        {
-            let next = derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?;
-            self.next = Some((next_j, next));
+        if let Some((j, secret)) = &self.next {
+            self.next = Self::successor(cs, *j, secret)?;
         }
         Ok(())
     }
 
     /// The key of the next unused generation, for sending.
     fn next_key(&mut self, cs: &dyn CipherSuiteProvider) -> Result<MessageKey> {
+        let (key, next) = self.prepare_next_key(cs)?;
+        self.next = next;
+        Ok(key)
+    }
+
+    /// The key of the next unused generation and the ratchet's state once
+    /// it is used, the ratchet unchanged.
+    fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+    ) -> Result<(MessageKey, Option<(u32, Secret)>)> {
         let Some((j, secret)) = &self.next else {
             return Err(ProtocolError::GenerationExhausted.into());
         };
-        let j = *j;
-        let kn = Self::key_and_nonce(cs, j, secret)?;
-        self.advance(cs)?;
-        Ok(MessageKey {
-            generation: j,
-            key: kn.key,
-            nonce: kn.nonce,
-        })
+        let kn = Self::key_and_nonce(cs, *j, secret)?;
+        let next = Self::successor(cs, *j, secret)?;
+        Ok((
+            MessageKey {
+                generation: *j,
+                key: kn.key,
+                nonce: kn.nonce,
+            },
+            next,
+        ))
     }
 
     /// The key of `generation`, for receiving: a retained one, or one derived
@@ -520,24 +546,67 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<MessageKey> {
+        let prepared = self.prepare_next_key(cs, leaf, kind)?;
+        Ok(self.take_prepared(prepared))
+    }
+
+    /// The key [`SecretTree::next_key`] would return, and what returning it
+    /// changes, with the tree unchanged: a sender encrypts with the key, then
+    /// applies the change with [`SecretTree::take_prepared`] once everything
+    /// else has succeeded, so that a failure leaves the tree as it was. Same
+    /// errors as `next_key`; a retired tree (of an ended epoch) sends nothing.
+    pub(crate) fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<PreparedKey> {
         self.check_leaf(cs, leaf)?;
         if self.retired {
             return Err(ApiError::InvalidArgument("the secret tree's epoch has ended").into());
         }
-        if !self.leaves.contains_key(&leaf) {
-            let (start, ratchets) = self
-                .derive_leaf(cs, leaf)?
-                .ok_or(Error::Internal("no secret-tree node covers the leaf"))?;
+        let (started, ratchet) = match self.leaves.get(&leaf) {
+            Some(r) => (None, r.get(kind).prepare_next_key(cs)?),
+            None => {
+                let (start, ratchets) = self
+                    .derive_leaf(cs, leaf)?
+                    .ok_or(Error::Internal("no secret-tree node covers the leaf"))?;
+                let prepared = ratchets.get(kind).prepare_next_key(cs)?;
+                (Some((start, ratchets)), prepared)
+            }
+        };
+        let (key, next) = ratchet;
+        Ok(PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        })
+    }
+
+    /// Takes a key prepared from this tree, unchanged since (the caller
+    /// holds it mutably from preparing to taking): the leaf's ratchet is
+    /// started if it was not, and moves past the key's generation, whose key
+    /// is deleted (RFC 9420 §9.2). Cannot fail.
+    pub(crate) fn take_prepared(&mut self, prepared: PreparedKey) -> MessageKey {
+        let PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        } = prepared;
+        if let Some((start, ratchets)) = started {
             self.nodes.remove(&start.consumed);
             self.nodes.extend(start.derived);
             self.leaves.insert(leaf, ratchets);
         }
+        if let Some(r) = self.leaves.get_mut(&leaf) {
+            r.get_mut(kind).next = next;
+        }
         self.changes = self.changes.wrapping_add(1);
-        self.leaves
-            .get_mut(&leaf)
-            .ok_or(Error::Internal("leaf ratchets missing after start"))?
-            .get_mut(kind)
-            .next_key(cs)
+        key
     }
 
     /// Fails unless `cs` is the tree's suite and `leaf` lies in the tree.
@@ -663,6 +732,19 @@ fn descent_siblings(from: NodeIndex, leaf: LeafIndex) -> Option<Vec<NodeIndex>> 
         node = next;
     }
     Some(siblings)
+}
+
+/// A sending key computed from a [`SecretTree`] and not yet taken from it
+/// (see [`SecretTree::prepare_next_key`]).
+pub(crate) struct PreparedKey {
+    /// The key and nonce to encrypt with.
+    pub key: MessageKey,
+    leaf: LeafIndex,
+    kind: RatchetKind,
+    /// The leaf's ratchets, if they are started by taking the key.
+    started: Option<(LeafStart, LeafRatchets)>,
+    /// The ratchet's next generation and secret once the key is taken.
+    next: Option<(u32, Secret)>,
 }
 
 // --- Persistence -----------------------------------------------------------

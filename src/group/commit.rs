@@ -86,6 +86,7 @@ impl Group {
                 &self.keys.sender_data_secret,
                 self.config.padding,
             )?;
+            self.own_messages.record(&*cs, &m);
             Ok(MlsMessage::PrivateMessage(m))
         } else {
             let m = framing::public::protect(
@@ -162,9 +163,15 @@ impl Group {
     pub fn merge_pending_commit(&mut self) -> Result<CommitSummary> {
         let pending = self
             .pending_commit
-            .take()
+            .as_ref()
             .ok_or(ApiError::InvalidArgument("no pending commit"))?;
+        // Checked before the pending commit is taken, so a failure keeps it.
+        self.check_staged(&pending.staged)?;
         let summary = pending.staged.summary.clone();
+        let pending = self
+            .pending_commit
+            .take()
+            .ok_or(crate::Error::Internal("pending commit vanished"))?;
         self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
@@ -201,7 +208,9 @@ impl Group {
 
     /// Creates a commit of the pending proposals and `options.proposals`
     /// (RFC 9420 §12.4.1), with a Welcome for the members it adds. The group
-    /// does not change until [`Group::merge_pending_commit`].
+    /// does not change until [`Group::merge_pending_commit`], except that the
+    /// commit is kept pending and, sent as a PrivateMessage, uses a key of
+    /// this member's handshake ratchet. On failure nothing changes.
     ///
     /// `now` checks the lifetimes of added KeyPackages (`None`: no check).
     pub fn commit(
@@ -332,7 +341,6 @@ impl Group {
         )?;
         let auth = signed.into_authenticated(Some(tag.clone()))?;
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
-        let commit_message = self.protect(&auth)?;
 
         // The GroupInfo and the Welcome (§12.4.3).
         let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
@@ -389,10 +397,14 @@ impl Group {
             reinit,
             false,
         );
+        // The only change to the group before the pending commit, and the
+        // last step that can fail: a PrivateMessage takes the next key of
+        // this member's handshake ratchet (only if it succeeds).
+        let commit_message = self.protect(&auth)?;
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,
-                from_epoch: self.context.epoch,
+                from: self.staged_from(),
                 next: Some(NextEpoch {
                     context: new_context,
                     tree,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
+use super::own_messages::OwnMessages;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, check_group_size,
     lifetime_check,
@@ -80,7 +81,6 @@ impl Group {
         let cs_ref = &*cs;
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
-        group_info.extensions.check_unique()?;
         let tree = verified_tree(
             cs_ref,
             group_info,
@@ -128,7 +128,7 @@ impl Group {
             &committed,
             config.max_group_size,
         )?;
-        ctx.required_capabilities = extensions.parse()?;
+        ctx.set_extensions(&extensions)?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
@@ -147,6 +147,9 @@ impl Group {
             extensions: options.leaf_extensions,
             signature: Vec::new(),
         };
+        // "A client joining a group MUST verify that it supports every
+        // extension in the GroupContext" (RFC 9420 §13.4).
+        ctx.check_extension_support(&template.capabilities)?;
         let pending = tree.create_update_path(
             cs_ref,
             own_leaf,
@@ -226,6 +229,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            own_messages: OwnMessages::default(),
         };
         Ok((group, message))
     }

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::key_package::KeyPackagePrivate;
+use super::own_messages::OwnMessages;
 use super::proposals::{check_psk_id, leaf_supports_extensions, lifetime_check};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
@@ -57,6 +58,17 @@ pub(crate) fn resolve_psks(
 impl Group {
     /// Joins a group from a Welcome message (RFC 9420 §12.4.3.1), running every
     /// check the RFC requires of a new member.
+    ///
+    /// The private keys in `input` must be those of the KeyPackage: its init
+    /// and encryption keys, and `signer` for its leaf's signature key
+    /// (else [`ApiError::SignatureKeyMismatch`]).
+    ///
+    /// One check is the caller's: "Verify that the group_id is unique among
+    /// the groups that the client is currently participating in" (RFC 9420
+    /// §12.4.3.1, §12.4.3). A `Group` does not know the member's other
+    /// groups, so until a client layer that owns them does it, the caller
+    /// must drop the returned group if its [`Group::group_id`] is one it
+    /// already participates in (and keep the group it has).
     pub fn join(
         provider: &dyn CryptoProvider,
         config: GroupConfig,
@@ -70,6 +82,9 @@ impl Group {
         }
         let cs = provider.cipher_suite_provider(welcome.cipher_suite)?;
         let cs_ref = &*cs;
+        if cs.signature_public_key(&input.signer)? != kp.leaf_node.signature_key {
+            return Err(ApiError::SignatureKeyMismatch.into());
+        }
         if cs.hpke_public_key(&input.key_package_private.init_key)? != kp.init_key {
             return Err(ApiError::InvalidArgument(
                 "private init key does not match the KeyPackage",
@@ -184,6 +199,7 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            own_messages: OwnMessages::default(),
         })
     }
 }
@@ -200,6 +216,8 @@ impl Group {
 /// 3. the whole tree is valid: tree hash, parent hashes, unmerged leaves and
 ///    every leaf node (lifetimes checked at `now`, if given);
 /// 4. the group context's extensions are unique.
+///
+/// Before all that, the GroupInfo's own extensions must be unique (§13.4).
 pub(crate) fn verified_tree(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     group_info: &GroupInfo,
@@ -208,6 +226,7 @@ pub(crate) fn verified_tree(
     max_group_size: u32,
 ) -> Result<RatchetTree> {
     let context = &group_info.group_context;
+    group_info.extensions.check_unique()?;
     let tree_ext = match group_info.extensions.find(ExtensionType::RATCHET_TREE) {
         Some(e) => RatchetTreeExtension::decode_bounded(&e.extension_data, max_group_size)?,
         None => {

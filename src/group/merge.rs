@@ -4,20 +4,45 @@ use std::sync::Arc;
 
 use super::Group;
 use super::epoch::{EpochKeys, PastEpoch};
-use super::process::StagedCommit;
+use super::process::{StagedCommit, StagedFrom};
 use crate::error::{ApiError, Result};
 
 impl Group {
+    /// What a commit staged now is bound to.
+    pub(crate) fn staged_from(&self) -> StagedFrom {
+        StagedFrom {
+            group_id: self.context.group_id.clone(),
+            epoch: self.context.epoch,
+            own_leaf: self.own_leaf,
+            interim_transcript_hash: self.interim_transcript_hash.clone(),
+        }
+    }
+
+    /// Fails unless `staged` was staged from this state.
+    pub(crate) fn check_staged(&self, staged: &StagedCommit) -> Result<()> {
+        let from = &staged.from;
+        if from.group_id != self.context.group_id
+            || from.epoch != self.context.epoch
+            || from.own_leaf != self.own_leaf
+            || from.interim_transcript_hash != self.interim_transcript_hash
+        {
+            return Err(ApiError::StagedCommitMismatch.into());
+        }
+        Ok(())
+    }
+
     /// Merges a staged commit: the new epoch starts and the secrets of the old
     /// one are deleted, except what `GroupConfig::max_past_epochs` keeps to
     /// decrypt late application messages.
     ///
-    /// Fails (changing nothing) if the commit was staged in another epoch or
-    /// removed this member; a removed member should delete the group.
+    /// Fails (changing nothing) with [`ApiError::StagedCommitMismatch`] if
+    /// the commit was not staged from this state: by another group, in
+    /// another epoch, for another member, or from another history of the
+    /// group (the group ID, epoch, own leaf and interim transcript hash must
+    /// be those of the state it was staged from); and if it removed this
+    /// member (a removed member should delete the group).
     pub fn merge_staged_commit(&mut self, staged: StagedCommit) -> Result<()> {
-        if staged.from_epoch != self.context.epoch {
-            return Err(ApiError::InvalidArgument("commit was staged in another epoch").into());
-        }
+        self.check_staged(&staged)?;
         let Some(next) = staged.next else {
             return Err(ApiError::InvalidArgument("this member was removed by the commit").into());
         };
@@ -63,6 +88,10 @@ impl Group {
         self.proposals.clear();
         // A commit of ours that lost the race to this one can never be merged.
         self.pending_commit = None;
+        // Echoes are recognised only in epochs whose messages can be read.
+        let past = &self.past_epochs;
+        self.own_messages
+            .retain_epochs(|e| past.iter().any(|p| p.epoch == e));
         Ok(())
     }
 }

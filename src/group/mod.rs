@@ -16,6 +16,7 @@ mod group_info;
 mod join;
 mod key_package;
 mod merge;
+mod own_messages;
 mod persist;
 mod process;
 mod proposals;
@@ -32,6 +33,7 @@ pub use external_commit::ExternalJoinOptions;
 pub use external_proposal::{external_proposal, new_member_proposal};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
+pub use own_messages::OWN_MESSAGE_WINDOW;
 pub use process::{CommitSummary, ProcessedMessage, StagedCommit};
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
@@ -79,6 +81,8 @@ pub struct Group {
     resumption_psks: VecDeque<(u64, Secret)>,
     proposals: Vec<CachedProposal>,
     pending_commit: Option<commit::PendingCommit>,
+    /// The PrivateMessages this member sent lately, to recognise their echoes.
+    own_messages: own_messages::OwnMessages,
 }
 
 impl core::fmt::Debug for Group {

@@ -40,9 +40,11 @@
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
+//! | 14 | own messages | `{uint64 epoch; opaque digest[16]} <V>`: the digests of the PrivateMessages this member sent lately, oldest first (see `own_messages`) |
 //!
 //! Every section is required except 13, which is present exactly when a
-//! commit is pending. A repeated, out-of-order or unknown section is an
+//! commit is pending, and 14, which is present exactly when the member
+//! remembers a message it sent (absent, there is none). A repeated, out-of-order or unknown section is an
 //! error, as are trailing bytes: an unknown section may hold state that this
 //! build would silently lose. Maps are written in key order, so the same
 //! state always gives the same bytes.
@@ -75,7 +77,8 @@ use zeroize::Zeroizing;
 
 use super::commit::PendingCommit;
 use super::epoch::{EpochKeys, PastEpoch};
-use super::process::{CommitSummary, NextEpoch, StagedCommit};
+use super::own_messages::{DIGEST_LEN, OWN_MESSAGE_WINDOW, OwnMessages, SentMessage};
+use super::process::{CommitSummary, NextEpoch, StagedCommit, StagedFrom};
 use super::{CachedProposal, Group, GroupConfig, HandshakeFormat};
 use crate::codec::{Decode, Encode, Reader, write_opaque, write_vec_with};
 use crate::crypto::{
@@ -112,6 +115,7 @@ mod tag {
     pub const RESUMPTION_PSKS: u16 = 11;
     pub const PROPOSALS: u16 = 12;
     pub const PENDING_COMMIT: u16 = 13;
+    pub const OWN_MESSAGES: u16 = 14;
 }
 
 impl Group {
@@ -167,6 +171,7 @@ impl Group {
             resumption_psks,
             proposals,
             pending_commit,
+            own_messages,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -205,6 +210,17 @@ impl Group {
         })?;
         if let Some(p) = pending_commit {
             s.add(tag::PENDING_COMMIT, |out| write_pending_commit(p, out))?;
+        }
+        let OwnMessages { sent } = own_messages;
+        if !sent.is_empty() {
+            s.add(tag::OWN_MESSAGES, |out| {
+                write_list(out, sent, |m, out| {
+                    let SentMessage { epoch, digest } = m;
+                    epoch.encode(out)?;
+                    out.extend_from_slice(digest);
+                    Ok(())
+                })
+            })?;
         }
         s.finish()
     }
@@ -261,10 +277,30 @@ impl Group {
                 })
             })
         })?;
+        let state = StagedFrom {
+            group_id: context.group_id.clone(),
+            epoch: context.epoch,
+            own_leaf,
+            interim_transcript_hash: interim_transcript_hash.clone(),
+        };
         let pending_commit = s
             .take(tag::PENDING_COMMIT)?
-            .map(|body| parse(body, |r| read_pending_commit(r, suite)))
+            .map(|body| parse(body, |r| read_pending_commit(r, suite, &state)))
             .transpose()?;
+        let sent = s
+            .take(tag::OWN_MESSAGES)?
+            .map(|body| {
+                parse(body, |r| {
+                    read_list(r, |r| {
+                        let epoch = u64::decode(r)?;
+                        let digest = <[u8; DIGEST_LEN]>::try_from(r.read_bytes(DIGEST_LEN)?)
+                            .map_err(|_| Error::Internal("read_bytes gave another length"))?;
+                        Ok(SentMessage { epoch, digest })
+                    })
+                })
+            })
+            .transpose()?
+            .unwrap_or_default();
         s.finish()?;
 
         let group = Group {
@@ -282,6 +318,7 @@ impl Group {
             resumption_psks: resumption_psks.into(),
             proposals,
             pending_commit,
+            own_messages: OwnMessages { sent: sent.into() },
         };
         group.check_restored()?;
         Ok(group)
@@ -364,6 +401,24 @@ impl Group {
         if let Some(p) = &self.pending_commit {
             self.check_pending(p)?;
         }
+
+        // Own messages: at most the window, oldest first, of epochs whose
+        // messages this member can still read.
+        let sent = &self.own_messages.sent;
+        ensure(
+            sent.len() <= OWN_MESSAGE_WINDOW,
+            "more own messages than the window keeps",
+        )?;
+        let readable =
+            |e: u64| e == self.context.epoch || self.past_epochs.iter().any(|p| p.epoch == e);
+        ensure(
+            sent.iter().all(|m| readable(m.epoch))
+                && sent
+                    .iter()
+                    .zip(sent.iter().skip(1))
+                    .all(|(a, b)| a.epoch <= b.epoch),
+            "own messages of epochs out of order or no longer kept",
+        )?;
         Ok(())
     }
 
@@ -391,7 +446,7 @@ impl Group {
             _ => false,
         };
         ensure(
-            sent_ok && p.staged.from_epoch == self.context.epoch && !p.staged.summary.self_removed,
+            sent_ok && self.check_staged(&p.staged).is_ok() && !p.staged.summary.self_removed,
             "pending commit is not this member's commit of this epoch",
         )?;
         ensure(
@@ -820,7 +875,15 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
         staged:
             StagedCommit {
                 summary,
-                from_epoch,
+                // Only the epoch is written: the rest of what the commit is
+                // bound to is the state it is saved with (checked on reading).
+                from:
+                    StagedFrom {
+                        group_id: _,
+                        epoch: from_epoch,
+                        own_leaf: _,
+                        interim_transcript_hash: _,
+                    },
                 next,
             },
         message,
@@ -834,7 +897,14 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
     write_next_epoch(next, out)
 }
 
-fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
+/// Reads a pending commit saved with a state whose group ID, own leaf and
+/// interim transcript hash are those of `state` (a pending commit is always
+/// this member's, staged from the saved state).
+fn read_pending_commit(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    state: &StagedFrom,
+) -> Result<PendingCommit> {
     let message = MlsMessage::decode(r)?;
     let summary = read_summary(r)?;
     let from_epoch = u64::decode(r)?;
@@ -842,7 +912,10 @@ fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<Pending
     Ok(PendingCommit {
         staged: StagedCommit {
             summary,
-            from_epoch,
+            from: StagedFrom {
+                epoch: from_epoch,
+                ..state.clone()
+            },
             next: Some(next),
         },
         message,

@@ -50,6 +50,13 @@ pub enum ProcessedMessage {
     Commit(Box<StagedCommit>),
     /// This member's own message, echoed back by the delivery service. Its
     /// content is already known to this member; nothing changed.
+    ///
+    /// Given only for a message this member is known to have sent: a
+    /// PublicMessage proposal whose signature verifies with this member's
+    /// key, or a PrivateMessage identical to one of the last
+    /// [`crate::group::OWN_MESSAGE_WINDOW`] it sent in an epoch it can still
+    /// decrypt. A PrivateMessage that only names this member's leaf is
+    /// processed like any other and fails (a used key, or a bad signature).
     OwnMessage {
         /// The content type of the echoed message.
         content_type: ContentType,
@@ -116,11 +123,27 @@ impl CommitSummary {
 
 /// A verified commit that has not been applied yet. Merging it starts the new
 /// epoch; dropping it leaves the group as it was.
+///
+/// It can only be merged into the group state it was staged from (see
+/// [`Group::merge_staged_commit`]).
 #[derive(Debug)]
 pub struct StagedCommit {
     pub(crate) summary: CommitSummary,
-    pub(crate) from_epoch: u64,
+    pub(crate) from: StagedFrom,
     pub(crate) next: Option<NextEpoch>,
+}
+
+/// The member state a commit was staged from: the group, the epoch, the
+/// member's leaf, and the interim transcript hash, which binds the whole
+/// history of the group up to this epoch, its GroupContext and key schedule
+/// (RFC 9420 §8.2: it covers the confirmation tag, a MAC keyed by this
+/// epoch's secrets over the confirmed transcript hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StagedFrom {
+    pub group_id: Vec<u8>,
+    pub epoch: u64,
+    pub own_leaf: LeafIndex,
+    pub interim_transcript_hash: Vec<u8>,
 }
 
 impl StagedCommit {
@@ -245,8 +268,11 @@ impl Group {
         };
         let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
         let sender = LeafIndex(sender_data.leaf_index);
-        if sender == self.own_leaf {
-            // Our own message, echoed by the delivery service: its key is gone.
+        // Our own message, echoed by the delivery service, is recognised by
+        // its bytes (its key is gone): naming our leaf proves nothing, as
+        // every member can encrypt for any leaf. Anything else naming our
+        // leaf goes through the checks below (see `own_messages`).
+        if sender == self.own_leaf && self.own_messages.contains(cs, m) {
             return Ok(ProcessedMessage::OwnMessage {
                 content_type: m.content_type,
             });
@@ -508,7 +534,7 @@ impl Group {
                 }
             };
             let mut ctx = ctx.clone();
-            ctx.required_capabilities = extensions.parse()?;
+            ctx.set_extensions(&extensions)?;
             if tree.leaf(sender_leaf).map(|l| &l.encryption_key)
                 == Some(&path.leaf_node.encryption_key)
             {
@@ -578,7 +604,7 @@ impl Group {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
             return Ok(StagedCommit {
                 summary,
-                from_epoch: self.context.epoch,
+                from: self.staged_from(),
                 next: None,
             });
         }
@@ -617,7 +643,7 @@ impl Group {
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
         Ok(StagedCommit {
             summary,
-            from_epoch: self.context.epoch,
+            from: self.staged_from(),
             next: Some(NextEpoch {
                 context: new_context,
                 tree,

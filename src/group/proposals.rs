@@ -124,6 +124,9 @@ pub(crate) fn validate_key_package_deferred<'a>(
     if kp.init_key == kp.leaf_node.encryption_key {
         return Err(ProtocolError::KeyPackageInitKeyReused.into());
     }
+    // "Any field containing a list of extensions MUST NOT have more than
+    // one extension of any given type" (§13.4).
+    kp.extensions.check_unique()?;
     tree.validate_leaf_node_deferred(cs, ctx, &kp.leaf_node, LeafNodeOrigin::KeyPackage, checks)
 }
 
@@ -260,7 +263,7 @@ pub(crate) fn apply_proposals(
     let extensions = match gce {
         Some(exts) => {
             exts.check_unique()?;
-            ctx.required_capabilities = exts.parse::<RequiredCapabilities>()?;
+            ctx.set_extensions(exts)?;
             exts.clone()
         }
         None => current_extensions.to_vec(),
