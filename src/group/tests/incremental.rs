@@ -635,7 +635,10 @@ fn messages_out_of_order_write_only_the_keys_they_change() {
     let changes = take(&mut store, &mut fx.groups[BOB]);
     assert!(changes.deleted.is_empty());
     assert_eq!(changes.written.len(), 1);
-    assert_eq!(changes.written[0].0, head(epoch, ALICE, RatchetKind::Application));
+    assert_eq!(
+        changes.written[0].0,
+        head(epoch, ALICE, RatchetKind::Application)
+    );
     store.check(&provider, &fx.groups[BOB]);
 
     // Restored from its pieces, Bob reads what he kept, once.
@@ -672,14 +675,23 @@ fn kept_keys_dropped_beyond_the_bound_are_deleted() {
             .cloned()
             .collect()
     };
-    assert_eq!(kept(&store), [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]);
+    assert_eq!(
+        kept(&store),
+        [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]
+    );
     // Generation 6 keeps 4 and 5; the pieces of 1 and 2 are deleted.
     read(&mut fx.groups[BOB], &ms[6]);
     let changes = take(&mut store, &mut fx.groups[BOB]);
     let mut deleted = changes.deleted.clone();
     deleted.sort();
-    assert_eq!(deleted, [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]);
-    assert_eq!(kept(&store), [kept_key(epoch, ALICE, 4), kept_key(epoch, ALICE, 5)]);
+    assert_eq!(
+        deleted,
+        [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]
+    );
+    assert_eq!(
+        kept(&store),
+        [kept_key(epoch, ALICE, 4), kept_key(epoch, ALICE, 5)]
+    );
     store.check(&provider, &fx.groups[BOB]);
 }
 
@@ -758,7 +770,10 @@ fn past_epochs_keep_only_application_pieces_of_members_who_can_send() {
     let mut lost = Pieces(stores[BOB].0.clone());
     lost.0.remove(&head(epoch, CAROL, RatchetKind::Application));
     assert!(matches!(
-        Group::from_pieces(&provider, lost.0.iter().map(|(p, v)| (p.clone(), v.as_bytes()))),
+        Group::from_pieces(
+            &provider,
+            lost.0.iter().map(|(p, v)| (p.clone(), v.as_bytes()))
+        ),
         Err(Error::Decode(_))
     ));
 }
@@ -798,7 +813,9 @@ fn legacy_layout(pieces: &BTreeMap<StatePiece, Secret>) -> BTreeMap<StatePiece, 
                 let e = leaves
                     .entry((*epoch, *leaf))
                     .or_insert_with(|| [deleted(), deleted()]);
-                e[slot(*ratchet)].1.extend_from_slice(&generation.to_be_bytes());
+                e[slot(*ratchet)]
+                    .1
+                    .extend_from_slice(&generation.to_be_bytes());
                 e[slot(*ratchet)].1.extend_from_slice(v.as_bytes());
             }
             StatePiece::Epoch => {
@@ -847,7 +864,11 @@ fn pieces_of_earlier_builds_are_read_and_replaced() {
     let bob = &mut fx.groups[BOB];
     bob.take_state_changes().unwrap();
     let current: BTreeMap<StatePiece, Secret> = bob.state_pieces().unwrap().into_iter().collect();
-    assert!(current.keys().any(|p| matches!(p, StatePiece::RetainedKey { .. })));
+    assert!(
+        current
+            .keys()
+            .any(|p| matches!(p, StatePiece::RetainedKey { .. }))
+    );
 
     let mut store = Pieces(legacy_layout(&current));
     let mut restored = store.restore(&provider);
