@@ -42,8 +42,15 @@ pub struct GroupConfig {
     /// This bounds the memory and work a Welcome or commit can demand. It
     /// changes what this member accepts: every member of a group should use
     /// the same value. Default 65,536 ([`GroupConfig::DEFAULT_MAX_GROUP_SIZE`]);
-    /// 1 to 2^31.
+    /// 1 to 2^31. (Serialized configurations written before it existed
+    /// get the default.)
+    #[cfg_attr(feature = "serde", serde(default = "default_max_group_size"))]
     pub max_group_size: u32,
+}
+
+#[cfg(feature = "serde")]
+fn default_max_group_size() -> u32 {
+    GroupConfig::DEFAULT_MAX_GROUP_SIZE
 }
 
 impl GroupConfig {

@@ -856,7 +856,6 @@ impl Group {
             past_parts_dropped.push((*epoch, dropped));
             past_epochs.push(past);
         }
-        drop(secret_tree_of);
         for (epoch, dropped) in past_parts_dropped {
             journal.secret_tree_parts(epoch, dropped);
         }

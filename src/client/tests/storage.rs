@@ -264,6 +264,17 @@ fn events_and_config_serialize() {
     let config = ClientConfig::default();
     let json = serde_json::to_string(&config).unwrap();
     assert_eq!(serde_json::from_str::<ClientConfig>(&json).unwrap(), config);
+    // A configuration saved before `max_group_size` existed gets the default.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["group"]
+        .as_object_mut()
+        .unwrap()
+        .remove("max_group_size")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_value::<ClientConfig>(value).unwrap(),
+        config
+    );
     let status = m[1].client.status(GROUP).unwrap();
     let json = serde_json::to_string(&status).unwrap();
     assert_eq!(serde_json::from_str::<GroupStatus>(&json).unwrap(), status);

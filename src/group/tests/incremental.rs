@@ -892,3 +892,24 @@ fn pieces_of_earlier_builds_are_read_and_replaced() {
     store.check(&provider, &restored);
     assert_eq!(read(&mut store.restore(&provider), &more[0]), [0]);
 }
+
+#[test]
+fn the_epoch_piece_keeps_max_group_size() {
+    let mut fx = Fixture::new(54);
+    let provider = fx.provider.clone();
+    fx.groups[BOB].config.max_group_size = 1000;
+    let mut store = Pieces::default();
+    store.save(&mut fx.groups[BOB]);
+    assert_eq!(store.restore(&provider).config().max_group_size, 1000);
+    // A value out of range is refused on restore.
+    fx.groups[BOB].config.max_group_size = 0;
+    fx.groups[BOB].journal.mark(StatePiece::Epoch);
+    store.save(&mut fx.groups[BOB]);
+    assert!(matches!(
+        Group::from_pieces(
+            &provider,
+            store.0.iter().map(|(p, v)| (p.clone(), v.as_bytes()))
+        ),
+        Err(Error::Decode(_))
+    ));
+}
