@@ -1,0 +1,131 @@
+//! The app's credential validator, a trait that Kotlin, Swift or Python
+//! code implements (RFC 9420 §5.3.1: "the application MUST validate" every
+//! credential it is shown).
+
+use std::cell::Cell;
+
+use crate::error::TesseraError;
+use crate::types::Credential;
+
+/// Whose credential is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CredentialSubject {
+    /// The member at this leaf.
+    Leaf {
+        /// The leaf index.
+        index: u32,
+    },
+    /// The KeyPackage of a member about to be added, not yet at a leaf.
+    KeyPackage,
+}
+
+/// Why the credential is shown to the validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CredentialUse {
+    /// A member of a group this member joins from a Welcome.
+    TreeMember,
+    /// A member added by a commit: one this member is about to send, or one
+    /// it received.
+    Added,
+}
+
+/// A credential to validate, with where it appears.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CredentialCheck {
+    /// The group.
+    pub group_id: Vec<u8>,
+    /// Whose credential.
+    pub subject: CredentialSubject,
+    /// Why it is checked.
+    pub usage: CredentialUse,
+    /// The credential.
+    pub credential: Credential,
+}
+
+/// The validator's answer.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum CredentialVerdict {
+    /// The credential is acceptable here.
+    Accept,
+    /// The credential is refused; the operation fails with
+    /// `ProtocolViolation` carrying `reason`, and changes nothing.
+    Reject {
+        /// Why, for logs and the error message.
+        reason: String,
+    },
+}
+
+/// The app's judge of credentials, implemented in Kotlin, Swift or Python
+/// (or Rust).
+///
+/// Called for each member of a group joined from a Welcome, for each
+/// KeyPackage this member adds (before the commit is built), and for each
+/// member a received commit adds (before it is merged). A `Reject` makes
+/// the operation fail with `TesseraError.ProtocolViolation` and leaves the
+/// group as it was; so does an exception thrown by the validator
+/// (a `TesseraError` is passed on as thrown, anything else becomes
+/// `Internal`). Every member with the same validator reaches the same
+/// verdict only if the validator decides from the credential alone (and
+/// the app's own stable data), never from which member asks or when.
+///
+/// The validator runs on the calling thread while the group is locked: it
+/// must not call back into Tessera objects (such a call fails with
+/// `ApiMisuse` instead of deadlocking).
+#[uniffi::export(with_foreign)]
+pub trait CredentialValidator: Send + Sync {
+    /// Whether the credential is acceptable where it appears.
+    fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError>;
+}
+
+thread_local! {
+    /// Set while a validator runs on this thread.
+    static IN_VALIDATOR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Fails if called from inside a validator callback on this thread.
+pub(crate) fn not_in_validator() -> Result<(), TesseraError> {
+    if IN_VALIDATOR.with(Cell::get) {
+        return Err(TesseraError::api(
+            "a Tessera group was called from inside a credential validator",
+        ));
+    }
+    Ok(())
+}
+
+/// Asks `validator` about each check, in order; the first refusal (or
+/// error) fails the whole operation.
+pub(crate) fn validate_all(
+    validator: &dyn CredentialValidator,
+    checks: Vec<CredentialCheck>,
+) -> Result<(), TesseraError> {
+    for check in checks {
+        let subject = check.subject;
+        IN_VALIDATOR.with(|f| f.set(true));
+        // The flag is reset even if the validator panics (a Rust
+        // implementation) before the panic is caught by the guard.
+        let reset = ResetOnDrop;
+        let verdict = validator.validate(check);
+        drop(reset);
+        match verdict? {
+            CredentialVerdict::Accept => {}
+            CredentialVerdict::Reject { reason } => {
+                let whose = match subject {
+                    CredentialSubject::Leaf { index } => format!("leaf {index}"),
+                    CredentialSubject::KeyPackage => "a KeyPackage to add".to_owned(),
+                };
+                return Err(TesseraError::ProtocolViolation {
+                    detail: format!("credential of {whose} rejected by the validator: {reason}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+struct ResetOnDrop;
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        IN_VALIDATOR.with(|f| f.set(false));
+    }
+}
