@@ -229,9 +229,17 @@ impl MlsGroup {
     }
 
     /// Encrypts application data for the group (a PrivateMessage, as an
-    /// MLSMessage). `authenticated_data` is sent in the clear but
-    /// authenticated; pass an empty array for none.
-    pub fn encrypt(
+    /// MLSMessage).
+    pub fn encrypt(&self, plaintext: Vec<u8>) -> Result<Vec<u8>, TesseraError> {
+        self.encrypt_with_authenticated_data(plaintext, Vec::new())
+    }
+
+    /// Like `encrypt`, with `authenticated_data` sent in the clear but
+    /// authenticated (the receiver gets it in `Received.Application`).
+    ///
+    /// (A separate method rather than an argument of `encrypt`: every byte
+    /// array argument costs the foreign side one more call across the FFI.)
+    pub fn encrypt_with_authenticated_data(
         &self,
         plaintext: Vec<u8>,
         authenticated_data: Vec<u8>,

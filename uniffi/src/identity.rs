@@ -104,20 +104,30 @@ impl KeyPackageBundle {
 
 impl KeyPackageBundle {
     /// Runs `join` with the KeyPackage and its private keys; if it succeeds,
-    /// the private keys are deleted.
+    /// the private keys are deleted. The lock is not held while `join` runs
+    /// (it calls the app's validator), so a panic there cannot poison it.
     pub(crate) fn consume<T>(
         &self,
         join: impl FnOnce(&KeyPackage, &KeyPackagePrivate) -> Result<T, TesseraError>,
     ) -> Result<T, TesseraError> {
-        let mut slot = self
-            .private
-            .lock()
-            .map_err(|_| TesseraError::internal("KeyPackage unusable after an earlier panic"))?;
-        let (kp, private) = slot
-            .as_ref()
+        let (kp, private) = self
+            .slot()?
+            .clone()
             .ok_or_else(|| TesseraError::api("this KeyPackage was already used to join"))?;
-        let out = join(kp, private)?;
-        *slot = None;
+        let out = join(&kp, &private)?;
+        // Spent once: of two joins racing with one bundle, only one succeeds.
+        self.slot()?
+            .take()
+            .ok_or_else(|| TesseraError::api("this KeyPackage was already used to join"))?;
         Ok(out)
+    }
+
+    fn slot(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, Option<(KeyPackage, KeyPackagePrivate)>>, TesseraError>
+    {
+        self.private
+            .lock()
+            .map_err(|_| TesseraError::internal("KeyPackage unusable after an earlier panic"))
     }
 }

@@ -169,7 +169,7 @@ fn adapter_timing(iterations: u32, payload: &[u8]) -> Result<(u64, u64), Tessera
     let bob = MlsGroup::join(bob_id, kp, welcome, validator)?;
     measure(
         iterations,
-        || alice.encrypt(payload.to_vec(), Vec::new()),
+        || alice.encrypt(payload.to_vec()),
         |bytes| match bob.process(bytes)? {
             Received::Application { data, .. } if data == payload => Ok(()),
             other => Err(TesseraError::internal(format!("unexpected {other:?}"))),
