@@ -63,7 +63,39 @@ export RUST_BACKTRACE=0
 
 step "Kotlin: kotlinc $("$KOTLINC" -version 2>&1 | sed -n 's/.*kotlinc-jvm \([^ ]*\).*/\1/p'), JNA $(unzip -p "$JNA_JAR" META-INF/MANIFEST.MF 2>/dev/null | sed -n 's/^Implementation-Version: *//p' | tr -d '\r' || true), $(java -version 2>&1 | head -1)"
 t=$SECONDS
-"$KOTLINC" -nowarn "$OUT"/kotlin/tessera/*.kt uniffi/tests/kotlin/Scenario.kt \
+# The README snippets (README.md, uniffi/README.md) are compiled too, each
+# ```kotlin block as the body of a function, against stubs for the app's
+# own names: they must match the generated API.
+python3 - README.md uniffi/README.md > "$OUT/ReadmeSnippets.kt" <<'PY'
+import re, sys
+print("""import tessera.*
+// Stubs for the app's own names in the snippets.
+object directory { fun knows(identity: ByteArray) = true }
+object deliveryService { fun send(commit: ByteArray, welcome: ByteArray) {} }
+val myValidator = object : CredentialValidator {
+    override fun validate(check: CredentialCheck) = CredentialVerdict.Accept
+}
+val bobKeyPackage = ByteArray(0)
+val incoming = ByteArray(0)
+val bytes = ByteArray(0)
+val group: MlsGroup by lazy { error("stub") }
+fun show(sender: UInt, text: String) {}
+fun refreshMembers(members: List<Member>) {}
+fun leave() {}
+fun log(line: String) {}""")
+count = 0
+for path in sys.argv[1:]:
+    for block in re.findall(r"```kotlin\n(.*?)```", open(path).read(), re.S):
+        if "dependencies {" in block:
+            continue  # Gradle, not app code
+        count += 1
+        body = "\n".join(l for l in block.splitlines() if not l.startswith("import "))
+        print(f"\nfun readmeSnippet{count}() {{\n{body}\n}}")
+if count < 3:
+    sys.exit(f"expected at least 3 Kotlin snippets in the READMEs, found {count}")
+print(f"   {count} Kotlin snippets from the READMEs", file=sys.stderr)
+PY
+"$KOTLINC" -nowarn "$OUT"/kotlin/tessera/*.kt uniffi/tests/kotlin/Scenario.kt "$OUT/ReadmeSnippets.kt" \
     -cp "$JNA_JAR" -include-runtime -d "$OUT/kotlin-scenario.jar"
 echo "   compiled ($((SECONDS - t)) s); three deliberate panic messages follow"
 java -Djna.library.path="$(dirname "$LIB")" -cp "$OUT/kotlin-scenario.jar:$JNA_JAR" ScenarioKt
