@@ -40,14 +40,14 @@ BINDGEN=$ROOT/target/release/uniffi-bindgen
 step() { echo "== uniffi: $*"; }
 elapsed() { echo "   ($((SECONDS - $1)) s)"; }
 
-step "build the library and uniffi-bindgen (release, feature 'testing')"
+step "build the library and uniffi-bindgen (release, features 'testing' and 'bindgen')"
 t=$SECONDS
-cargo build --release -p tessera-uniffi --features testing
+cargo build --release -p tessera-uniffi --features testing,bindgen
 elapsed $t
 
 step "the adapter's Rust tests"
 t=$SECONDS
-cargo test --release -p tessera-uniffi --features testing
+cargo test --release -p tessera-uniffi --features testing,bindgen
 elapsed $t
 
 step "generate Kotlin, Python and Swift into $OUT"

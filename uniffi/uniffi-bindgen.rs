@@ -2,7 +2,7 @@
 //! library so the generated code always matches its scaffolding.
 //!
 //! ```text
-//! cargo run -p tessera-uniffi --bin uniffi-bindgen -- generate \
+//! cargo run -p tessera-uniffi --features bindgen --bin uniffi-bindgen -- generate \
 //!     --library target/release/libtessera_uniffi.so --language kotlin --out-dir out/
 //! ```
 
