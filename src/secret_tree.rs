@@ -33,6 +33,7 @@ use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 /// Bounds on what a [`SecretTree`] will derive and keep for out-of-order messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretTreeConfig {
     /// The furthest a requested generation may lie ahead of a ratchet's next
     /// unused generation. Default 1000.
@@ -98,30 +99,56 @@ impl Ratchet {
         })
     }
 
+    /// The state after generation `j` (whose secret is `secret`) is used:
+    /// the next generation and its secret, or `None` after 2^32 - 1.
+    fn successor(
+        cs: &dyn CipherSuiteProvider,
+        j: u32,
+        secret: &Secret,
+    ) -> Result<Option<(u32, Secret)>> {
+        match j.checked_add(1) {
+            Some(next_j) => Ok(Some((
+                next_j,
+                derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     /// Moves the ratchet one generation on, deleting the current secret.
     fn advance(&mut self, cs: &dyn CipherSuiteProvider) -> Result<()> {
-        if let Some((j, secret)) = self.next.take()
-            && let Some(next_j) = j.checked_add(1)
-        {
-            let next = derive_tree_secret(cs, secret.as_bytes(), b"secret", j, nh(cs)?)?;
-            self.next = Some((next_j, next));
+        if let Some((j, secret)) = &self.next {
+            self.next = Self::successor(cs, *j, secret)?;
         }
         Ok(())
     }
 
     /// The key of the next unused generation, for sending.
     fn next_key(&mut self, cs: &dyn CipherSuiteProvider) -> Result<MessageKey> {
+        let (key, next) = self.prepare_next_key(cs)?;
+        self.next = next;
+        Ok(key)
+    }
+
+    /// The key of the next unused generation and the ratchet's state once
+    /// it is used, the ratchet unchanged.
+    fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+    ) -> Result<(MessageKey, Option<(u32, Secret)>)> {
         let Some((j, secret)) = &self.next else {
             return Err(ProtocolError::GenerationExhausted.into());
         };
-        let j = *j;
-        let kn = Self::key_and_nonce(cs, j, secret)?;
-        self.advance(cs)?;
-        Ok(MessageKey {
-            generation: j,
-            key: kn.key,
-            nonce: kn.nonce,
-        })
+        let kn = Self::key_and_nonce(cs, *j, secret)?;
+        let next = Self::successor(cs, *j, secret)?;
+        Ok((
+            MessageKey {
+                generation: *j,
+                key: kn.key,
+                nonce: kn.nonce,
+            },
+            next,
+        ))
     }
 
     /// The key of `generation`, for receiving: a retained one, or one derived
@@ -185,6 +212,42 @@ struct LeafRatchets {
 }
 
 impl LeafRatchets {
+    /// Starts both ratchets from the leaf's secret (RFC 9420 §9).
+    fn start(cs: &dyn CipherSuiteProvider, leaf_secret: &Secret) -> Result<Self> {
+        Ok(Self {
+            handshake: Ratchet::new(Self::ratchet_secret(
+                cs,
+                leaf_secret,
+                RatchetKind::Handshake,
+            )?),
+            application: Ratchet::new(Self::ratchet_secret(
+                cs,
+                leaf_secret,
+                RatchetKind::Application,
+            )?),
+        })
+    }
+
+    /// `ExpandWithLabel(leaf_secret, "handshake" | "application", "", KDF.Nh)`.
+    fn ratchet_secret(
+        cs: &dyn CipherSuiteProvider,
+        leaf_secret: &Secret,
+        kind: RatchetKind,
+    ) -> Result<Secret> {
+        let label: &[u8] = match kind {
+            RatchetKind::Handshake => b"handshake",
+            RatchetKind::Application => b"application",
+        };
+        expand_with_label(cs, leaf_secret.as_bytes(), label, &[], nh(cs)?)
+    }
+
+    fn get(&self, kind: RatchetKind) -> &Ratchet {
+        match kind {
+            RatchetKind::Handshake => &self.handshake,
+            RatchetKind::Application => &self.application,
+        }
+    }
+
     fn get_mut(&mut self, kind: RatchetKind) -> &mut Ratchet {
         match kind {
             RatchetKind::Handshake => &mut self.handshake,
@@ -266,7 +329,75 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<MessageKey> {
-        self.ratchet(cs, leaf, kind)?.next_key(cs)
+        let prepared = self.prepare_next_key(cs, leaf, kind)?;
+        Ok(self.take_prepared(prepared))
+    }
+
+    /// The key [`SecretTree::next_key`] would return, and what returning it
+    /// changes, with the tree unchanged: a sender encrypts with the key, then
+    /// applies the change with [`SecretTree::take_prepared`] once everything
+    /// else has succeeded, so that a failure leaves the tree as it was. Same
+    /// errors as `next_key`.
+    pub(crate) fn prepare_next_key(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Result<PreparedKey> {
+        self.check_leaf(cs, leaf)?;
+        let (started, ratchet) = match self.leaves.get(&leaf) {
+            Some(r) => (None, r.get(kind).prepare_next_key(cs)?),
+            None => {
+                let (descent, leaf_secret) = self.descend(cs, leaf)?;
+                let ratchets = LeafRatchets::start(cs, &leaf_secret)?;
+                let prepared = ratchets.get(kind).prepare_next_key(cs)?;
+                (Some((descent, ratchets)), prepared)
+            }
+        };
+        let (key, next) = ratchet;
+        Ok(PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        })
+    }
+
+    /// Takes a key prepared from this tree, unchanged since (the caller
+    /// holds it mutably from preparing to taking): the leaf's ratchet is
+    /// started if it was not, and moves past the key's generation, whose key
+    /// is deleted (RFC 9420 §9.2). Cannot fail.
+    pub(crate) fn take_prepared(&mut self, prepared: PreparedKey) -> MessageKey {
+        let PreparedKey {
+            key,
+            leaf,
+            kind,
+            started,
+            next,
+        } = prepared;
+        if let Some((descent, ratchets)) = started {
+            self.nodes.remove(&descent.start);
+            self.nodes.extend(descent.siblings);
+            self.leaves.insert(leaf, ratchets);
+        }
+        if let Some(r) = self.leaves.get_mut(&leaf) {
+            r.get_mut(kind).next = next;
+        }
+        key
+    }
+
+    /// Fails unless `cs` is this tree's suite and `leaf` is in the tree.
+    fn check_leaf(&self, cs: &dyn CipherSuiteProvider, leaf: LeafIndex) -> Result<()> {
+        if cs.cipher_suite() != self.cipher_suite {
+            return Err(
+                ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
+            );
+        }
+        if !self.size.contains_leaf(leaf) {
+            return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
+        }
+        Ok(())
     }
 
     /// The ratchet of a leaf, started from the leaf's secret if need be.
@@ -276,14 +407,7 @@ impl SecretTree {
         leaf: LeafIndex,
         kind: RatchetKind,
     ) -> Result<&mut Ratchet> {
-        if cs.cipher_suite() != self.cipher_suite {
-            return Err(
-                ApiError::InvalidArgument("cipher suite differs from the secret tree's").into(),
-            );
-        }
-        if !self.size.contains_leaf(leaf) {
-            return Err(ProtocolError::LeafIndexOutOfRange(leaf.0).into());
-        }
+        self.check_leaf(cs, leaf)?;
         if !self.leaves.contains_key(&leaf) {
             let ratchets = self.start_ratchets(cs, leaf)?;
             self.leaves.insert(leaf, ratchets);
@@ -302,6 +426,18 @@ impl SecretTree {
         cs: &dyn CipherSuiteProvider,
         leaf: LeafIndex,
     ) -> Result<LeafRatchets> {
+        let (descent, leaf_secret) = self.descend(cs, leaf)?;
+        let ratchets = LeafRatchets::start(cs, &leaf_secret)?;
+        self.nodes.remove(&descent.start);
+        self.nodes.extend(descent.siblings);
+        Ok(ratchets)
+    }
+
+    /// The descent from a leaf's nearest stored ancestor to the leaf, without
+    /// changing the tree: the secrets of the siblings met on the way (which
+    /// the tree keeps once the ancestor's secret is consumed) and the leaf's
+    /// secret.
+    fn descend(&self, cs: &dyn CipherSuiteProvider, leaf: LeafIndex) -> Result<(Descent, Secret)> {
         let target = leaf.node();
         let start = core::iter::once(target)
             .chain(self.size.direct_path(target))
@@ -310,8 +446,10 @@ impl SecretTree {
         let mut node = start;
         let mut secret = self
             .nodes
-            .remove(&start)
+            .get(&start)
+            .cloned()
             .ok_or(Error::Internal("secret-tree node vanished"))?;
+        let mut siblings = Vec::new();
         let nh = nh(cs)?;
         while node != target {
             let (Some(left), Some(right)) = (node.left(), node.right()) else {
@@ -326,16 +464,155 @@ impl SecretTree {
             } else {
                 (right, right_secret, left, left_secret)
             };
-            self.nodes.insert(other, other_secret);
+            siblings.push((other, other_secret));
             node = next;
             secret = next_secret;
         }
-        let s = secret.as_bytes();
-        Ok(LeafRatchets {
-            handshake: Ratchet::new(expand_with_label(cs, s, b"handshake", &[], nh)?),
-            application: Ratchet::new(expand_with_label(cs, s, b"application", &[], nh)?),
-        })
+        Ok((Descent { start, siblings }, secret))
     }
+}
+
+// --- Incremental persistence ----------------------------------------------
+//
+// For `group::incremental`: the tree stored as pieces, one per node secret
+// and one per started leaf (its two ratchets, `RatchetState handshake;
+// RatchetState application`), after a header (`SecretTreeHeader`: the first
+// four fields of `SecretTreeState` below). Reading the pieces back assembles
+// a `SecretTreeState` and reads it with `read_state`, so the same checks run.
+
+impl SecretTree {
+    /// Whether the ratchets of `leaf` have been started.
+    pub(crate) fn is_started(&self, leaf: LeafIndex) -> bool {
+        self.leaves.contains_key(&leaf)
+    }
+
+    /// The node secrets starting `leaf`'s ratchets would delete or add: the
+    /// stored node that covers the leaf (deleted) and the siblings of the
+    /// nodes on the way down from it (added). Empty if the leaf is started.
+    pub(crate) fn nodes_changed_by_start(&self, leaf: LeafIndex) -> Vec<NodeIndex> {
+        if self.is_started(leaf) || !self.size.contains_leaf(leaf) {
+            return Vec::new();
+        }
+        let target = leaf.node();
+        let mut below = Vec::new();
+        for n in core::iter::once(target).chain(self.size.direct_path(target)) {
+            if self.nodes.contains_key(&n) {
+                below.push(n);
+                return below;
+            }
+            below.extend(self.size.sibling(n));
+        }
+        Vec::new()
+    }
+
+    /// The indices of the node secrets held.
+    pub(crate) fn node_indices(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.nodes.keys().copied()
+    }
+
+    /// The leaves whose ratchets are started.
+    pub(crate) fn started_leaves(&self) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.leaves.keys().copied()
+    }
+
+    /// The secret of node `n`, if held.
+    pub(crate) fn node_secret(&self, n: NodeIndex) -> Option<&Secret> {
+        self.nodes.get(&n)
+    }
+
+    /// Appends the state of `leaf`'s two ratchets; `false` (nothing
+    /// written) if they are not started. The output holds secrets.
+    pub(crate) fn write_leaf_state(
+        &self,
+        leaf: LeafIndex,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ApiError> {
+        let Some(r) = self.leaves.get(&leaf) else {
+            return Ok(false);
+        };
+        r.handshake.write_state(out)?;
+        r.application.write_state(out)?;
+        Ok(true)
+    }
+
+    /// Appends the header: suite, leaf count and bounds.
+    pub(crate) fn write_header(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.cipher_suite.encode(out)?;
+        self.size.leaf_count().encode(out)?;
+        self.config.max_forward_distance.encode(out)?;
+        self.config.max_retained_keys.encode(out)
+    }
+
+    /// A tree from the header [`SecretTree::write_header`] wrote, its node
+    /// secrets and the states [`SecretTree::write_leaf_state`] wrote, with
+    /// the checks of [`SecretTree::read_state`] (each leaf covered exactly
+    /// once, valid indices, bounds).
+    pub(crate) fn from_pieces(
+        header: &[u8],
+        mut nodes: Vec<(NodeIndex, &[u8])>,
+        mut leaves: Vec<(LeafIndex, &[u8])>,
+    ) -> Result<Self, DecodeError> {
+        nodes.sort_unstable_by_key(|(n, _)| *n);
+        leaves.sort_unstable_by_key(|(l, _)| *l);
+        // Each leaf's piece must be exactly its two ratchets, so that one
+        // piece cannot stand for others once the pieces are assembled.
+        let mut r = Reader::new(header);
+        let _ = CipherSuite::decode(&mut r)?;
+        let _ = u32::decode(&mut r)?;
+        let config = SecretTreeConfig {
+            max_forward_distance: u32::decode(&mut r)?,
+            max_retained_keys: u32::decode(&mut r)?,
+        };
+        r.finish()?;
+        for (_, body) in &leaves {
+            let mut r = Reader::new(body);
+            Ratchet::read_state(&mut r, &config)?;
+            Ratchet::read_state(&mut r, &config)?;
+            r.finish()?;
+        }
+        let too_large = |_| DecodeError::InvalidValue("secret tree: too large");
+        let mut state = zeroize::Zeroizing::new(header.to_vec());
+        write_vec_with(&mut state, |out| {
+            for (n, secret) in &nodes {
+                n.0.encode(out)?;
+                crate::codec::write_opaque(out, secret)?;
+            }
+            Ok(())
+        })
+        .map_err(too_large)?;
+        write_vec_with(&mut state, |out| {
+            for (l, body) in &leaves {
+                l.0.encode(out)?;
+                out.extend_from_slice(body);
+            }
+            Ok(())
+        })
+        .map_err(too_large)?;
+        let mut r = Reader::new(&state);
+        let tree = Self::read_state(&mut r)?;
+        r.finish()?;
+        Ok(tree)
+    }
+}
+
+/// What deriving a leaf's secret changes in the tree: the ancestor whose
+/// secret it consumes, and the siblings' secrets it keeps.
+struct Descent {
+    start: NodeIndex,
+    siblings: Vec<(NodeIndex, Secret)>,
+}
+
+/// A sending key computed from a [`SecretTree`] and not yet taken from it
+/// (see [`SecretTree::prepare_next_key`]).
+pub(crate) struct PreparedKey {
+    /// The key and nonce to encrypt with.
+    pub key: MessageKey,
+    leaf: LeafIndex,
+    kind: RatchetKind,
+    /// The leaf's ratchets, if they are started by taking the key.
+    started: Option<(Descent, LeafRatchets)>,
+    /// The ratchet's next generation and secret once the key is taken.
+    next: Option<(u32, Secret)>,
 }
 
 // --- Persistence -----------------------------------------------------------

@@ -79,7 +79,7 @@ val bobKeyPackage = ByteArray(0)
 val incoming = ByteArray(0)
 val bytes = ByteArray(0)
 val group: MlsGroup by lazy { error("stub") }
-fun show(sender: UInt, text: String) {}
+fun show(sender: Credential, text: String) {}
 fun refreshMembers(members: List<Member>) {}
 fun leave() {}
 fun log(line: String) {}""")

@@ -45,7 +45,8 @@ fn guarded_nonce(key: &MessageKey, reuse_guard: [u8; 4]) -> Result<crate::crypto
 ///
 /// `content` must have been signed for [`WireFormat::PRIVATE_MESSAGE`] by a
 /// member. The key and nonce are the next unused generation of the sender's
-/// handshake or application ratchet in `secret_tree` (which moves on), the
+/// handshake or application ratchet in `secret_tree` (which moves on only if
+/// the whole message is made: on failure `secret_tree` is unchanged), the
 /// nonce is XORed with a fresh random reuse guard (§6.3.1), the plaintext is
 /// padded with zeros as `padding` says, and the sender data is encrypted with
 /// the key and nonce `sender_data_secret` gives for the ciphertext (§6.3.2).
@@ -80,10 +81,16 @@ pub fn protect(
     let padded_len = plaintext.len().saturating_add(pad);
     plaintext.resize(padded_len, 0);
 
-    let key = secret_tree.next_key(cs, LeafIndex(leaf_index), ratchet_for(content_type))?;
+    // The key is only computed here; the ratchet moves on (deleting it,
+    // §9.2) once the message is complete, so a failure on the way leaves
+    // `secret_tree` as it was.
+    let leaf = LeafIndex(leaf_index);
+    let kind = ratchet_for(content_type);
+    let prepared = secret_tree.prepare_next_key(cs, leaf, kind)?;
+    let key = &prepared.key;
     let mut reuse_guard = [0u8; 4];
     cs.random_bytes(&mut reuse_guard)?;
-    let nonce = guarded_nonce(&key, reuse_guard)?;
+    let nonce = guarded_nonce(key, reuse_guard)?;
 
     let mut message = PrivateMessage {
         group_id: framed.group_id.clone(),
@@ -112,6 +119,7 @@ pub fn protect(
         &message.sender_data_aad().to_bytes()?,
         &sender_data.to_bytes()?,
     )?;
+    secret_tree.take_prepared(prepared);
     Ok(message)
 }
 

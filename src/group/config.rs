@@ -5,6 +5,7 @@ use crate::secret_tree::SecretTreeConfig;
 
 /// How this member sends its Proposals and Commits (RFC 9420 §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HandshakeFormat {
     /// As PublicMessage: signed and MACed but readable by the delivery service.
     #[default]
@@ -16,6 +17,7 @@ pub enum HandshakeFormat {
 /// The application's choices for a group. Every member may choose its own;
 /// none of them changes what the member accepts from others except where noted.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GroupConfig {
     /// The wire format of Proposals and Commits this member sends.
     pub handshake_format: HandshakeFormat,

@@ -3,12 +3,17 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
+use super::own_messages::OwnMessages;
+use super::proposals::leaf_supports_extensions;
 use super::{EpochKeys, Group, GroupConfig};
 use crate::crypto::{CipherSuite, CryptoProvider};
-use crate::error::Result;
+use crate::error::{ProtocolError, Result};
 use crate::key_schedule::EpochSecret;
-use crate::messages::{Extension, ExtensionList, GroupContext, ProtocolVersion};
+use crate::messages::{
+    Extension, ExtensionList, GroupContext, ProtocolVersion, RequiredCapabilities,
+};
 use crate::transcript::interim_transcript_hash;
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::LeafIndex;
@@ -17,7 +22,9 @@ impl Group {
     /// Creates a group with this member alone in it (RFC 9420 §11).
     ///
     /// `leaf` sets the creator's leaf (lifetime, capabilities, extensions);
-    /// `extensions` are the group context extensions of epoch 0.
+    /// `extensions` are the group context extensions of epoch 0, which the
+    /// leaf's capabilities must support (else
+    /// [`ProtocolError::UnsupportedGroupContextExtensions`]).
     pub fn create(
         provider: &dyn CryptoProvider,
         config: GroupConfig,
@@ -31,6 +38,16 @@ impl Group {
         let cs_ref = &*cs;
         extensions.check_unique()?;
         let (kp, private) = generate_key_package(cs_ref, identity, leaf)?;
+        // The creator is the group's first member: like every member, it
+        // supports the group context extensions (RFC 9420 §13.4, §11.1),
+        // else every member would refuse its commits' leaves.
+        if !leaf_supports_extensions(
+            &kp.leaf_node,
+            &extensions,
+            extensions.parse::<RequiredCapabilities>()?.as_ref(),
+        ) {
+            return Err(ProtocolError::UnsupportedGroupContextExtensions(0).into());
+        }
         let tree = RatchetTree::new(suite, kp.leaf_node)?;
         let context = GroupContext {
             version: ProtocolVersion::MLS10,
@@ -63,6 +80,9 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
+            own_messages: OwnMessages::default(),
+            reinit: None,
         })
     }
 }

@@ -5,8 +5,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
+use super::own_messages::OwnMessages;
 use super::proposals::{
     AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
 };
@@ -78,7 +80,6 @@ impl Group {
         let cs_ref = &*cs;
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
-        group_info.extensions.check_unique()?;
         let tree = verified_tree(cs_ref, group_info, options.ratchet_tree, now)?;
         let ExternalPub { external_pub } = group_info
             .extensions
@@ -119,7 +120,7 @@ impl Group {
             Committer::External,
             &committed,
         )?;
-        ctx.required_capabilities = extensions.parse()?;
+        ctx.set_extensions(&extensions)?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
@@ -137,6 +138,9 @@ impl Group {
             extensions: options.leaf_extensions,
             signature: Vec::new(),
         };
+        // "A client joining a group MUST verify that it supports every
+        // extension in the GroupContext" (RFC 9420 §13.4).
+        ctx.check_extension_support(&template.capabilities)?;
         let pending = tree.create_update_path(
             cs_ref,
             own_leaf,
@@ -185,7 +189,7 @@ impl Group {
         )?;
         new_context.confirmed_transcript_hash =
             signed.confirmed_transcript_hash(cs_ref, &interim_before)?;
-        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_, _| None)?;
+        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_| None)?;
         let schedule =
             KeySchedule::derive(cs_ref, init_secret, commit_secret, psk_secret, &new_context)?;
         let secrets = schedule.epoch_secrets;
@@ -216,6 +220,9 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
+            own_messages: OwnMessages::default(),
+            reinit: None,
         };
         Ok((group, message))
     }

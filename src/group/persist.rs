@@ -40,9 +40,13 @@
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
+//! | 14 | own messages | `{uint64 epoch; opaque digest[16]} <V>`: the digests of the PrivateMessages this member sent lately, oldest first (see `own_messages`) |
+//! | 15 | reinit | `ReInit` (§12.1.5): the ReInit that closed the group |
 //!
 //! Every section is required except 13, which is present exactly when a
-//! commit is pending. A repeated, out-of-order or unknown section is an
+//! commit is pending, 14, which is present exactly when the member
+//! remembers a message it sent (absent, there is none), and 15, present
+//! exactly when a ReInit was merged. A repeated, out-of-order or unknown section is an
 //! error, as are trailing bytes: an unknown section may hold state that this
 //! build would silently lose. Maps are written in key order, so the same
 //! state always gives the same bytes.
@@ -75,7 +79,8 @@ use zeroize::Zeroizing;
 
 use super::commit::PendingCommit;
 use super::epoch::{EpochKeys, PastEpoch};
-use super::process::{CommitSummary, NextEpoch, StagedCommit};
+use super::own_messages::{DIGEST_LEN, OWN_MESSAGE_WINDOW, OwnMessages, SentMessage};
+use super::process::{CommitSummary, NextEpoch, StagedCommit, StagedFrom};
 use super::{CachedProposal, Group, GroupConfig, HandshakeFormat};
 use crate::codec::{Decode, Encode, Reader, write_opaque, write_vec_with};
 use crate::crypto::{
@@ -112,6 +117,8 @@ mod tag {
     pub const RESUMPTION_PSKS: u16 = 11;
     pub const PROPOSALS: u16 = 12;
     pub const PENDING_COMMIT: u16 = 13;
+    pub const OWN_MESSAGES: u16 = 14;
+    pub const REINIT: u16 = 15;
 }
 
 impl Group {
@@ -167,6 +174,9 @@ impl Group {
             resumption_psks,
             proposals,
             pending_commit,
+            journal: _,
+            own_messages,
+            reinit,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -205,6 +215,20 @@ impl Group {
         })?;
         if let Some(p) = pending_commit {
             s.add(tag::PENDING_COMMIT, |out| write_pending_commit(p, out))?;
+        }
+        let OwnMessages { sent } = own_messages;
+        if !sent.is_empty() {
+            s.add(tag::OWN_MESSAGES, |out| {
+                write_list(out, sent, |m, out| {
+                    let SentMessage { epoch, digest } = m;
+                    epoch.encode(out)?;
+                    out.extend_from_slice(digest);
+                    Ok(())
+                })
+            })?;
+        }
+        if let Some(r) = reinit {
+            s.add(tag::REINIT, |out| Ok(r.encode(out)?))?;
         }
         s.finish()
     }
@@ -261,13 +285,37 @@ impl Group {
                 })
             })
         })?;
+        let state = StagedFrom {
+            group_id: context.group_id.clone(),
+            epoch: context.epoch,
+            own_leaf,
+            interim_transcript_hash: interim_transcript_hash.clone(),
+        };
         let pending_commit = s
             .take(tag::PENDING_COMMIT)?
-            .map(|body| parse(body, |r| read_pending_commit(r, suite)))
+            .map(|body| parse(body, |r| read_pending_commit(r, suite, &state)))
+            .transpose()?;
+        let sent = s
+            .take(tag::OWN_MESSAGES)?
+            .map(|body| {
+                parse(body, |r| {
+                    read_list(r, |r| {
+                        let epoch = u64::decode(r)?;
+                        let digest = <[u8; DIGEST_LEN]>::try_from(r.read_bytes(DIGEST_LEN)?)
+                            .map_err(|_| Error::Internal("read_bytes gave another length"))?;
+                        Ok(SentMessage { epoch, digest })
+                    })
+                })
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let reinit = s
+            .take(tag::REINIT)?
+            .map(|body| parse(body, |r| Ok(ReInit::decode(r)?)))
             .transpose()?;
         s.finish()?;
 
-        let group = Group {
+        let mut group = Group {
             cs: provider.cipher_suite_provider(suite)?,
             config,
             context,
@@ -282,13 +330,30 @@ impl Group {
             resumption_psks: resumption_psks.into(),
             proposals,
             pending_commit,
+            journal: super::incremental::Journal::new_group(),
+            own_messages: OwnMessages { sent: sent.into() },
+            reinit,
         };
+        // The order of the cached proposals and sent messages, for pieces.
+        let ordered = group
+            .proposals
+            .iter()
+            .map(|p| super::StatePiece::Proposal(p.reference.clone()))
+            .chain(
+                group
+                    .own_messages
+                    .sent
+                    .iter()
+                    .map(super::incremental::sent_piece),
+            )
+            .collect::<Vec<_>>();
+        group.journal.number(ordered);
         group.check_restored()?;
         Ok(group)
     }
 
     /// The invariants a running group keeps, checked on a restored one.
-    fn check_restored(&self) -> Result<()> {
+    pub(super) fn check_restored(&self) -> Result<()> {
         let cs = &*self.cs;
         let nh = cs.kdf_len();
         check_epoch(
@@ -364,6 +429,24 @@ impl Group {
         if let Some(p) = &self.pending_commit {
             self.check_pending(p)?;
         }
+
+        // Own messages: at most the window, oldest first, of epochs whose
+        // messages this member can still read.
+        let sent = &self.own_messages.sent;
+        ensure(
+            sent.len() <= OWN_MESSAGE_WINDOW,
+            "more own messages than the window keeps",
+        )?;
+        let readable =
+            |e: u64| e == self.context.epoch || self.past_epochs.iter().any(|p| p.epoch == e);
+        ensure(
+            sent.iter().all(|m| readable(m.epoch))
+                && sent
+                    .iter()
+                    .zip(sent.iter().skip(1))
+                    .all(|(a, b)| a.epoch <= b.epoch),
+            "own messages of epochs out of order or no longer kept",
+        )?;
         Ok(())
     }
 
@@ -391,7 +474,7 @@ impl Group {
             _ => false,
         };
         ensure(
-            sent_ok && p.staged.from_epoch == self.context.epoch && !p.staged.summary.self_removed,
+            sent_ok && self.check_staged(&p.staged).is_ok() && !p.staged.summary.self_removed,
             "pending commit is not this member's commit of this epoch",
         )?;
         ensure(
@@ -487,7 +570,7 @@ fn check_epoch(
 }
 
 /// `Ok` if `ok`, else a decode error naming the broken invariant.
-fn ensure(ok: bool, what: &'static str) -> Result<()> {
+pub(super) fn ensure(ok: bool, what: &'static str) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -593,7 +676,10 @@ impl<'a> SectionReader<'a> {
 }
 
 /// Reads a section's value with `read`, which must consume all of it.
-fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>) -> Result<T> {
+pub(super) fn parse<'a, T>(
+    body: &'a [u8],
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+) -> Result<T> {
     let mut r = Reader::new(body);
     let v = read(&mut r)?;
     r.finish()?;
@@ -601,7 +687,7 @@ fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>)
 }
 
 /// Writes `items` as a vector `T<V>`, each with `item`.
-fn write_list<'a, T: 'a>(
+pub(super) fn write_list<'a, T: 'a>(
     out: &mut Vec<u8>,
     items: impl IntoIterator<Item = &'a T>,
     mut item: impl FnMut(&'a T, &mut Vec<u8>) -> Result<()>,
@@ -621,7 +707,7 @@ fn write_list<'a, T: 'a>(
 }
 
 /// Reads a vector `T<V>`, each element with `item`.
-fn read_list<'a, T>(
+pub(super) fn read_list<'a, T>(
     r: &mut Reader<'a>,
     mut item: impl FnMut(&mut Reader<'a>) -> Result<T>,
 ) -> Result<Vec<T>> {
@@ -635,7 +721,7 @@ fn read_list<'a, T>(
 
 // --- Sections ---------------------------------------------------------------
 
-fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     let GroupConfig {
         handshake_format,
         padding,
@@ -666,7 +752,7 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     Ok(max_retained_keys.encode(out)?)
 }
 
-fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+pub(super) fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     let narrow = |n: u64| {
         usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
     };
@@ -699,7 +785,7 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
     })
 }
 
-fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
+pub(super) fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
     let nodes = Vec::<Option<Node>>::decode(r)?;
     RatchetTree::from_nodes(suite, nodes).map_err(invalid("ratchet tree"))
 }
@@ -793,12 +879,20 @@ fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> 
 //                                      // resumption, authentication, init
 // } NextEpochState;
 
-fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
     let PendingCommit {
         staged:
             StagedCommit {
                 summary,
-                from_epoch,
+                // Only the epoch is written: the rest of what the commit is
+                // bound to is the state it is saved with (checked on reading).
+                from:
+                    StagedFrom {
+                        group_id: _,
+                        epoch: from_epoch,
+                        own_leaf: _,
+                        interim_transcript_hash: _,
+                    },
                 next,
             },
         message,
@@ -812,7 +906,14 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
     write_next_epoch(next, out)
 }
 
-fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PendingCommit> {
+/// Reads a pending commit saved with a state whose group ID, own leaf and
+/// interim transcript hash are those of `state` (a pending commit is always
+/// this member's, staged from the saved state).
+pub(super) fn read_pending_commit(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    state: &StagedFrom,
+) -> Result<PendingCommit> {
     let message = MlsMessage::decode(r)?;
     let summary = read_summary(r)?;
     let from_epoch = u64::decode(r)?;
@@ -820,7 +921,10 @@ fn read_pending_commit(r: &mut Reader<'_>, suite: CipherSuite) -> Result<Pending
     Ok(PendingCommit {
         staged: StagedCommit {
             summary,
-            from_epoch,
+            from: StagedFrom {
+                epoch: from_epoch,
+                ..state.clone()
+            },
             next: Some(next),
         },
         message,

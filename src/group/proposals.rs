@@ -92,11 +92,19 @@ pub(crate) fn check_sender_may_propose(sender: &Sender, t: ProposalType) -> Resu
     }
 }
 
-/// Checks a PreSharedKey proposal on its own (RFC 9420 §12.1.4).
-pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
+/// "The psk_nonce is not of length KDF.Nh" makes a PSK invalid (RFC 9420 §12.1.4).
+pub(crate) fn check_psk_nonce(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
     if id.psk_nonce.len() != cs.kdf_len() {
         return Err(ProtocolError::PskNonceLength.into());
     }
+    Ok(())
+}
+
+/// Checks a PreSharedKey proposal on its own (RFC 9420 §12.1.4): its nonce,
+/// and no resumption PSK with usage reinit or branch (those are injected
+/// only by the first commit of a new group, §11.2, §11.3).
+pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
+    check_psk_nonce(cs, id)?;
     if let Psk::Resumption(r) = &id.psk
         && r.usage != ResumptionPskUsage::Application
     {
@@ -124,6 +132,9 @@ pub(crate) fn validate_key_package_deferred<'a>(
     if kp.init_key == kp.leaf_node.encryption_key {
         return Err(ProtocolError::KeyPackageInitKeyReused.into());
     }
+    // "Any field containing a list of extensions MUST NOT have more than
+    // one extension of any given type" (§13.4).
+    kp.extensions.check_unique()?;
     tree.validate_leaf_node_deferred(cs, ctx, &kp.leaf_node, LeafNodeOrigin::KeyPackage, checks)
 }
 
@@ -259,7 +270,7 @@ pub(crate) fn apply_proposals(
     let extensions = match gce {
         Some(exts) => {
             exts.check_unique()?;
-            ctx.required_capabilities = exts.parse::<RequiredCapabilities>()?;
+            ctx.set_extensions(exts)?;
             exts.clone()
         }
         None => current_extensions.to_vec(),

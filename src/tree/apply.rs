@@ -34,7 +34,11 @@ impl RatchetTree {
         for a in ancestors {
             if let Some(Node::Parent(p)) = self.node(a) {
                 let mut p = p.clone();
-                p.unmerged_leaves.push(index.0);
+                // Kept in increasing order (RFC 9420 §7.1). The leftmost
+                // blank leaf is always filled first, so this is the end of
+                // the list in every tree built by commits.
+                let at = p.unmerged_leaves.partition_point(|&l| l < index.0);
+                p.unmerged_leaves.insert(at, index.0);
                 self.replace_node(a, Some(Arc::new(Node::Parent(p))));
             }
         }

@@ -102,7 +102,8 @@ impl RatchetTree {
     /// The last node must be non-blank; the array is then extended with the
     /// fewest blank nodes that make it a full tree. Fails if a node sits at a
     /// position of the other type, if a key is used twice, or if an
-    /// `unmerged_leaves` entry does not name a distinct leaf below its node.
+    /// `unmerged_leaves` entry does not name a distinct leaf below its node,
+    /// in increasing order (§7.1).
     /// The semantic checks of joining are [`RatchetTree::validate`].
     pub fn from_nodes(suite: CipherSuite, nodes: Vec<Option<Node>>) -> Result<Self> {
         if !matches!(nodes.last(), Some(Some(_))) {
@@ -310,16 +311,20 @@ impl RatchetTree {
     }
 }
 
-/// Checks that a parent's `unmerged_leaves` are distinct leaves below it.
+/// Checks that a parent's `unmerged_leaves` are distinct leaves below it, in
+/// increasing order ("The entries in the unmerged_leaves vector MUST be
+/// sorted in increasing order", RFC 9420 §7.1).
 fn check_unmerged_structure(at: NodeIndex, p: &ParentNode) -> Result<()> {
     let range = at.leaf_range();
-    let mut sorted = p.unmerged_leaves.clone();
-    sorted.sort_unstable();
-    for (i, &leaf) in sorted.iter().enumerate() {
-        let dup = i > 0 && sorted.get(i - 1) == Some(&leaf);
-        if dup || !range.contains(&leaf) {
+    let mut previous: Option<u32> = None;
+    for &leaf in &p.unmerged_leaves {
+        if previous == Some(leaf) || !range.contains(&leaf) {
             return Err(ProtocolError::UnmergedLeafInvalid { node: at.0, leaf }.into());
         }
+        if previous.is_some_and(|prev| leaf < prev) {
+            return Err(ProtocolError::UnmergedLeavesNotSorted { node: at.0, leaf }.into());
+        }
+        previous = Some(leaf);
     }
     Ok(())
 }

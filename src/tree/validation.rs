@@ -10,12 +10,12 @@ use std::collections::HashSet;
 
 use super::RatchetTree;
 use super::index::{leaf_supports, supported_credentials};
+use crate::crypto::CipherSuiteProvider;
 use crate::crypto::labeled::SignatureChecks;
-use crate::crypto::{CipherSuite, CipherSuiteProvider};
 use crate::error::{CryptoError, Error, ProtocolError, Result};
 use crate::messages::{
-    ExtensionList, GroupContext, LeafNode, LeafNodeGroupBinding, LeafNodeSource, ProtocolVersion,
-    RequiredCapabilities,
+    Capabilities, Extension, ExtensionList, ExtensionType, GroupContext, LeafNode,
+    LeafNodeGroupBinding, LeafNodeSource, ProtocolVersion, RequiredCapabilities,
 };
 use crate::tree_math::{LeafIndex, NodeIndex};
 
@@ -40,6 +40,10 @@ pub struct LeafValidationContext {
     pub version: ProtocolVersion,
     /// The group's `required_capabilities` extension, if it has one (§11.1).
     pub required_capabilities: Option<RequiredCapabilities>,
+    /// The types of the GroupContext extensions. A new leaf (in a
+    /// KeyPackage, an Update or a commit) must support each non-default one
+    /// (§13.4); leaves already in a tree are not held to it.
+    pub extension_types: Vec<ExtensionType>,
     /// Whether to check `key_package` lifetimes, and against what time.
     pub lifetime: LifetimeCheck,
 }
@@ -51,19 +55,42 @@ impl LeafValidationContext {
             group_id: group_id.into(),
             version: ProtocolVersion::MLS10,
             required_capabilities: None,
+            extension_types: Vec::new(),
             lifetime,
         }
     }
 
     /// The context of a group in the state `gc` (its group ID, version and
-    /// `required_capabilities`). Fails if that extension is malformed.
+    /// extensions). Fails if its `required_capabilities` is malformed.
     pub fn from_group_context(gc: &GroupContext, lifetime: LifetimeCheck) -> Result<Self> {
-        Ok(Self {
-            group_id: gc.group_id.clone(),
-            version: gc.version,
-            required_capabilities: gc.extensions.parse::<RequiredCapabilities>()?,
-            lifetime,
-        })
+        let mut ctx = Self::new(gc.group_id.clone(), lifetime);
+        ctx.version = gc.version;
+        ctx.set_extensions(&gc.extensions)?;
+        Ok(ctx)
+    }
+
+    /// Takes the group's requirements from the GroupContext extensions
+    /// `extensions` (e.g. a GroupContextExtensions proposal's, §12.3): the
+    /// `required_capabilities` and the extension types. Fails if
+    /// `required_capabilities` is malformed.
+    pub fn set_extensions(&mut self, extensions: &[Extension]) -> Result<()> {
+        self.required_capabilities = extensions.parse::<RequiredCapabilities>()?;
+        self.extension_types = extensions.iter().map(|e| e.extension_type).collect();
+        Ok(())
+    }
+
+    /// §13.4: fails with [`ProtocolError::LeafLacksGroupContextExtension`]
+    /// unless `caps` lists every non-default GroupContext extension type, as
+    /// a new member's leaf must.
+    pub fn check_extension_support(&self, caps: &Capabilities) -> Result<()> {
+        match self
+            .extension_types
+            .iter()
+            .find(|t| !t.is_default() && !caps.extensions.contains(t))
+        {
+            Some(t) => Err(ProtocolError::LeafLacksGroupContextExtension(t.0).into()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -106,8 +133,11 @@ impl RatchetTree {
     /// Validates `leaf` as a leaf node found at `origin` (RFC 9420 §7.3):
     ///
     /// 1. its source is the one `origin` requires;
-    /// 2. its capabilities list the group's cipher suite and version and
-    ///    everything `required_capabilities` requires (non-default types);
+    /// 2. its capabilities list everything `required_capabilities` requires
+    ///    (non-default types) and, for a new leaf (any origin but
+    ///    [`LeafNodeOrigin::Tree`]), every non-default GroupContext
+    ///    extension type (§13.4); the group's cipher suite and version need
+    ///    not be listed (§7.3 does not ask it);
     /// 3. its capabilities list its own credential type and the type of each
     ///    of its non-default extensions, which appear once each (§7.2, §13.4);
     /// 4. every other member supports its credential type, and it supports
@@ -133,7 +163,7 @@ impl RatchetTree {
             None => None,
         };
         check_source(leaf, origin)?;
-        check_group_support(leaf, self.suite, ctx)?;
+        check_group_support(leaf, ctx, origin)?;
         check_own_support(leaf)?;
         self.check_credential_compatibility(leaf, replaced)?;
         check_lifetime(leaf, ctx.lifetime)?;
@@ -161,7 +191,7 @@ impl RatchetTree {
             None => None,
         };
         check_source(leaf, origin)?;
-        check_group_support(leaf, self.suite, ctx)?;
+        check_group_support(leaf, ctx, origin)?;
         check_own_support(leaf)?;
         self.check_credential_compatibility(leaf, replaced)?;
         check_lifetime(leaf, ctx.lifetime)?;
@@ -329,18 +359,22 @@ fn check_source(leaf: &LeafNode, origin: LeafNodeOrigin) -> Result<()> {
     }
 }
 
-/// §7.3, §11.1: the leaf supports the group's suite, version and required capabilities.
+/// §7.3, §11.1, §13.4: the leaf supports what the group requires of it.
+///
+/// RFC 9420 §7.3 asks only that the types `required_capabilities` lists
+/// appear in the leaf's capabilities. It does not ask that the capabilities
+/// list the group's cipher suite or protocol version (other implementations
+/// create groups whose leaves do not), so neither is checked. A new leaf (of
+/// a KeyPackage, an Update or a commit) must also support every non-default
+/// extension type in the GroupContext (§13.4, §12.1.7).
 fn check_group_support(
     leaf: &LeafNode,
-    suite: CipherSuite,
     ctx: &LeafValidationContext,
+    origin: LeafNodeOrigin,
 ) -> Result<()> {
     let caps = &leaf.capabilities;
-    if !caps.cipher_suites.contains(&suite) {
-        return Err(ProtocolError::LeafLacksCipherSuite(suite.0).into());
-    }
-    if !caps.versions.contains(&ctx.version) {
-        return Err(ProtocolError::LeafLacksProtocolVersion(ctx.version.0).into());
+    if !matches!(origin, LeafNodeOrigin::Tree(_)) {
+        ctx.check_extension_support(caps)?;
     }
     let Some(req) = &ctx.required_capabilities else {
         return Ok(());

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// | `BadBytes` | `tessera::Error::Decode` | drop the message |
 /// | `ProtocolViolation` | `tessera::Error::Protocol`, or the app's validator refused a credential | drop it, maybe report the sender |
 /// | `ApiMisuse` | `tessera::Error::Api`, or a call the bindings refuse | fix the calling code |
-/// | `Storage` | the store (when the Client and its store are wrapped) | retry, or fix the store |
+/// | `Storage` | `tessera::Error::Storage` (the Client's store, once wrapped) | retry, or fix the store |
 /// | `Crypto` | `tessera::Error::Crypto` | drop the message |
 /// | `Internal` | `tessera::Error::Internal`, a panic caught at the boundary, a validator that threw something other than a `TesseraError` | report it |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -95,13 +95,15 @@ impl From<tessera::Error> for TesseraError {
             tessera::Error::Crypto(e) => Self::Crypto {
                 detail: e.to_string(),
             },
+            tessera::Error::Storage(e) => Self::Storage {
+                detail: e.to_string(),
+            },
             tessera::Error::Internal(m) => Self::Internal {
                 detail: m.to_string(),
             },
             // `tessera::Error` is non-exhaustive. A category added to the
-            // core must get its own arm here (the Client's `Storage`
-            // becomes `TesseraError::Storage`); until then it is reported
-            // as internal, never dropped, with the core's full text.
+            // core must get its own arm here; until then it is reported as
+            // internal, never dropped, with the core's full text.
             other => Self::Internal {
                 detail: other.to_string(),
             },
@@ -123,7 +125,8 @@ via_core_error!(
     tessera::error::DecodeError,
     tessera::error::ProtocolError,
     tessera::error::ApiError,
-    tessera::error::CryptoError
+    tessera::error::CryptoError,
+    tessera::error::StorageError
 );
 
 /// A foreign callback (the validator) threw an exception that is not a
@@ -163,7 +166,7 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, TesseraError>) -> Result<T,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera::error::{ApiError, CryptoError, DecodeError, ProtocolError};
+    use tessera::error::{ApiError, CryptoError, DecodeError, ProtocolError, StorageError};
 
     #[test]
     fn each_core_category_maps_to_its_own_variant_with_the_message() {
@@ -186,6 +189,12 @@ mod tests {
                 CryptoError::AeadOpenFailed.into(),
                 TesseraError::Crypto {
                     detail: "AEAD decryption failed".into(),
+                },
+            ),
+            (
+                StorageError::Busy.into(),
+                TesseraError::Storage {
+                    detail: "store busy".into(),
                 },
             ),
             (

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tessera::codec::{Decode, Encode};
 use tessera::crypto::RustCryptoProvider;
 use tessera::group::{
-    CommitOptions, Group, GroupConfig, JoinInput, KeyPackageOptions, ProcessedMessage,
+    CommitOptions, Group, GroupConfig, Incoming, JoinInput, KeyPackageOptions, ProcessedMessage,
 };
 use tessera::messages::{Add, MlsMessage, Proposal, Remove};
 
@@ -115,6 +115,7 @@ impl MlsGroup {
                         subject: CredentialSubject::Leaf { index: m.index.0 },
                         usage: CredentialUse::TreeMember,
                         credential: (&m.credential).into(),
+                        signature_key: m.leaf_node.signature_key.as_bytes().to_vec(),
                     })
                     .collect();
                 validate_all(&*validator, checks)?;
@@ -194,6 +195,7 @@ impl MlsGroup {
                     subject: CredentialSubject::KeyPackage,
                     usage: CredentialUse::Added,
                     credential: (&kp.leaf_node.credential).into(),
+                    signature_key: kp.leaf_node.signature_key.as_bytes().to_vec(),
                 });
                 proposals.push(Proposal::Add(Add { key_package: kp }));
             }
@@ -252,9 +254,9 @@ impl MlsGroup {
     }
 
     /// Processes one message received for this group (an MLSMessage). A
-    /// commit is validated (the validator is asked about each member it
-    /// adds) and merged before this returns. On any error the group is
-    /// unchanged.
+    /// commit is validated (the validator is asked about every leaf it puts
+    /// into the tree, before anything changes) and merged before this
+    /// returns. On any error the group is unchanged.
     ///
     /// KeyPackage lifetimes in a received commit are not checked: a member
     /// that processes a commit late must still follow the group.
@@ -266,17 +268,64 @@ impl MlsGroup {
                 MlsMessage::PublicMessage(m) => m.content.epoch,
                 _ => s.group.epoch(),
             };
-            match s.group.process_message(&message, &(), None)? {
+            // The validator's verdict is taken inside the core's
+            // processing, after every RFC check and before anything
+            // changes; an error the validator itself raised is kept to be
+            // returned as it was.
+            let mut raised: Option<TesseraError> = None;
+            let validator = &*self.validator;
+            let group_id = &self.group_id;
+            let mut check = |_: &Group, incoming: Incoming<'_>| -> tessera::Result<()> {
+                let Incoming::Commit { leaves, .. } = incoming else {
+                    return Ok(());
+                };
+                let checks = leaves
+                    .iter()
+                    .map(|l| CredentialCheck {
+                        group_id: group_id.clone(),
+                        subject: CredentialSubject::Leaf { index: l.leaf.0 },
+                        usage: l.kind.into(),
+                        credential: (&l.new.credential).into(),
+                        signature_key: l.new.signature_key.as_bytes().to_vec(),
+                    })
+                    .collect();
+                validate_all(validator, checks).map_err(|e| {
+                    raised = Some(e);
+                    tessera::Error::Internal("refused by the credential validator")
+                })
+            };
+            let processed = s
+                .group
+                .process_message_with(&message, &(), None, &mut check);
+            let processed = match processed {
+                Ok(p) => p,
+                Err(e) => return Err(raised.take().unwrap_or_else(|| e.into())),
+            };
+            match processed {
                 ProcessedMessage::Application {
                     sender,
                     data,
                     authenticated_data,
-                } => Ok(Received::Application {
-                    sender_leaf: sender.0,
-                    epoch,
-                    data,
-                    authenticated_data,
-                }),
+                } => {
+                    // As of the message's epoch: the leaf may hold someone
+                    // else now.
+                    let credential = s
+                        .group
+                        .leaf_at(epoch, sender)
+                        .map(|n| (&n.credential).into())
+                        .ok_or_else(|| {
+                            TesseraError::internal("sender verified but not in the tree")
+                        })?;
+                    Ok(Received::Application {
+                        sender: Member {
+                            leaf_index: sender.0,
+                            credential,
+                        },
+                        epoch,
+                        data,
+                        authenticated_data,
+                    })
+                }
                 ProcessedMessage::Proposal {
                     reference,
                     proposal,
@@ -293,21 +342,6 @@ impl MlsGroup {
                         s.active = false;
                         return Ok(Received::Removed { summary });
                     }
-                    let checks = summary
-                        .added
-                        .iter()
-                        .map(|m| CredentialCheck {
-                            group_id: self.group_id.clone(),
-                            subject: CredentialSubject::Leaf {
-                                index: m.leaf_index,
-                            },
-                            usage: CredentialUse::Added,
-                            credential: m.credential.clone(),
-                        })
-                        .collect();
-                    // A refusal drops the staged commit: the group stays
-                    // in its epoch.
-                    validate_all(&*self.validator, checks)?;
                     s.group.merge_staged_commit(*staged)?;
                     Ok(Received::Commit { summary })
                 }

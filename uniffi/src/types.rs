@@ -191,8 +191,9 @@ impl From<&tessera::group::CommitSummary> for CommitSummary {
 pub enum Received {
     /// Application data from a member.
     Application {
-        /// The sender's leaf index in the epoch the message was sent in.
-        sender_leaf: u32,
+        /// The sender: its leaf and its credential as of the epoch the
+        /// message was sent in (the leaf may hold someone else since).
+        sender: Member,
         /// The epoch the message was sent in (it may be a past epoch kept
         /// for late messages).
         epoch: u64,

@@ -4,6 +4,9 @@
 
 use std::cell::Cell;
 
+use tessera::error::{CredentialSubject as CoreSubject, ProtocolError};
+use tessera::group::LeafChangeKind;
+
 use crate::error::TesseraError;
 use crate::types::Credential;
 
@@ -27,6 +30,23 @@ pub enum CredentialUse {
     /// A member added by a commit: one this member is about to send, or one
     /// it received.
     Added,
+    /// A member's new leaf from an Update proposal, in a received commit.
+    Updated,
+    /// The committer's new leaf from its UpdatePath, in a received commit.
+    CommitterPath,
+    /// A new member joining by external commit, in a received commit.
+    ExternalJoiner,
+}
+
+impl From<LeafChangeKind> for CredentialUse {
+    fn from(kind: LeafChangeKind) -> Self {
+        match kind {
+            LeafChangeKind::Added => Self::Added,
+            LeafChangeKind::Updated => Self::Updated,
+            LeafChangeKind::CommitterPath => Self::CommitterPath,
+            LeafChangeKind::ExternalJoiner => Self::ExternalJoiner,
+        }
+    }
 }
 
 /// A credential to validate, with where it appears.
@@ -40,6 +60,9 @@ pub struct CredentialCheck {
     pub usage: CredentialUse,
     /// The credential.
     pub credential: Credential,
+    /// The signature public key it comes with: the validator must check
+    /// that the credential vouches for it (RFC 9420 §5.3.1).
+    pub signature_key: Vec<u8>,
 }
 
 /// The validator's answer.
@@ -60,7 +83,9 @@ pub enum CredentialVerdict {
 ///
 /// Called for each member of a group joined from a Welcome, for each
 /// KeyPackage this member adds (before the commit is built), and for each
-/// member a received commit adds (before it is merged). A `Reject` makes
+/// leaf a received commit puts into the tree (added members, Updates, the
+/// committer's new leaf, an external joiner), before anything in the
+/// group changes. A `Reject` makes
 /// the operation fail with `TesseraError.ProtocolViolation` and leaves the
 /// group as it was; so does an exception thrown by the validator
 /// (a `TesseraError` is passed on as thrown, anything else becomes
@@ -109,13 +134,16 @@ pub(crate) fn validate_all(
         match verdict? {
             CredentialVerdict::Accept => {}
             CredentialVerdict::Reject { reason } => {
-                let whose = match subject {
-                    CredentialSubject::Leaf { index } => format!("leaf {index}"),
-                    CredentialSubject::KeyPackage => "a KeyPackage to add".to_owned(),
+                // The core's own error, worded as the Client words it.
+                let subject = match subject {
+                    CredentialSubject::Leaf { index } => CoreSubject::Leaf(index),
+                    CredentialSubject::KeyPackage => CoreSubject::KeyPackage,
                 };
-                return Err(TesseraError::ProtocolViolation {
-                    detail: format!("credential of {whose} rejected by the validator: {reason}"),
-                });
+                return Err(tessera::Error::from(ProtocolError::CredentialRejected {
+                    subject,
+                    reason,
+                })
+                .into());
             }
         }
     }

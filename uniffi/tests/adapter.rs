@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use tessera_uniffi::{
-    CipherSuite, Credential, CredentialCheck, CredentialUse, CredentialValidator,
-    CredentialVerdict, Identity, KeyPackageBundle, MlsGroup, Received, TesseraError,
+    CipherSuite, Credential, CredentialCheck, CredentialSubject, CredentialUse,
+    CredentialValidator, CredentialVerdict, Identity, KeyPackageBundle, MlsGroup, Received,
+    TesseraError,
 };
 
 const SUITE: CipherSuite = CipherSuite::Mls128Dhkemx25519Aes128gcmSha256Ed25519;
@@ -122,13 +123,25 @@ fn two_members_exchange_messages_and_agree() {
         .unwrap();
     match bob.process(ct).unwrap() {
         Received::Application {
-            sender_leaf,
+            sender,
             epoch,
             data,
             authenticated_data,
         } => assert_eq!(
-            (sender_leaf, epoch, data, authenticated_data),
-            (0, 1, b"with ad".to_vec(), b"ad".to_vec())
+            (
+                sender.leaf_index,
+                name(&sender.credential),
+                epoch,
+                data,
+                authenticated_data
+            ),
+            (
+                0,
+                "alice".to_owned(),
+                1,
+                b"with ad".to_vec(),
+                b"ad".to_vec()
+            )
         ),
         other => panic!("{other:?}"),
     }
@@ -450,4 +463,78 @@ fn a_group_is_shared_between_threads() {
     assert_eq!(read.len(), 40);
     read.dedup();
     assert_eq!(read.len(), 40);
+}
+
+/// Records every check whole.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<CredentialCheck>>);
+
+impl CredentialValidator for Recorder {
+    fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError> {
+        self.0.lock().unwrap().push(check);
+        Ok(CredentialVerdict::Accept)
+    }
+}
+
+#[test]
+fn the_validator_sees_signature_keys_and_every_leaf_a_commit_brings() {
+    let alice_id = identity("alice");
+    let bob_id = identity("bob");
+    let carol_id = identity("carol");
+    let recorder = Arc::new(Recorder::default());
+    let alice = MlsGroup::create(alice_id.clone(), b"g".to_vec(), Policy::blocking(&[])).unwrap();
+    let (bob_kp, carol_kp) = (
+        bob_id.generate_key_package(VALIDITY).unwrap(),
+        carol_id.generate_key_package(VALIDITY).unwrap(),
+    );
+    let out = alice
+        .add_members(vec![bob_kp.key_package(), carol_kp.key_package()])
+        .unwrap();
+    alice.merge_pending_commit().unwrap();
+    let welcome = out.welcome.unwrap();
+    let bob = MlsGroup::join(bob_id.clone(), bob_kp, welcome.clone(), recorder.clone()).unwrap();
+    MlsGroup::join(carol_id, carol_kp, welcome, Policy::blocking(&[])).unwrap();
+    {
+        let seen = recorder.0.lock().unwrap();
+        let joined: Vec<_> = seen
+            .iter()
+            .map(|c| (c.usage, c.subject, name(&c.credential)))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                (
+                    CredentialUse::TreeMember,
+                    CredentialSubject::Leaf { index: 0 },
+                    "alice".into()
+                ),
+                (
+                    CredentialUse::TreeMember,
+                    CredentialSubject::Leaf { index: 1 },
+                    "bob".into()
+                ),
+                (
+                    CredentialUse::TreeMember,
+                    CredentialSubject::Leaf { index: 2 },
+                    "carol".into()
+                ),
+            ]
+        );
+        assert_eq!(seen[0].signature_key, alice_id.signature_key());
+        assert_eq!(seen[1].signature_key, bob_id.signature_key());
+        assert!(seen.iter().all(|c| c.group_id == b"g"));
+    }
+    recorder.0.lock().unwrap().clear();
+    // A remove needs a path: the committer's new leaf is shown too.
+    let remove = alice.remove_members(vec![2]).unwrap();
+    alice.merge_pending_commit().unwrap();
+    assert!(matches!(
+        bob.process(remove.commit).unwrap(),
+        Received::Commit { .. }
+    ));
+    let seen = recorder.0.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].usage, CredentialUse::CommitterPath);
+    assert_eq!(seen[0].subject, CredentialSubject::Leaf { index: 0 });
+    assert_eq!(seen[0].signature_key, alice_id.signature_key());
 }

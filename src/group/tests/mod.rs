@@ -10,7 +10,10 @@
 mod commit_processing;
 mod forge;
 mod framing;
+mod hardening;
+mod incremental;
 mod proposal_list;
+mod resumption;
 mod welcome;
 
 use std::sync::Arc;
@@ -61,6 +64,12 @@ impl Fixture {
 
     /// The fixture with `extensions` as the group context extensions.
     pub fn with_extensions(seed: u8, extensions: Vec<Extension>) -> Self {
+        Self::build(seed, extensions, false)
+    }
+
+    /// The fixture with `extensions` as the group context extensions; Bob
+    /// supports [`EXT`] if `bob_ext`.
+    pub fn build(seed: u8, extensions: Vec<Extension>, bob_ext: bool) -> Self {
         let provider = RustCryptoProvider::with_seed([seed; 32]);
         let cs = provider.cipher_suite_provider(SUITE).unwrap();
         let ids: Vec<Identity> = ["alice", "bob", "carol"]
@@ -77,7 +86,7 @@ impl Fixture {
             extensions,
         )
         .unwrap();
-        let bob_kp = generate_key_package(&*cs, &ids[BOB], kp_options(false)).unwrap();
+        let bob_kp = generate_key_package(&*cs, &ids[BOB], kp_options(bob_ext)).unwrap();
         let carol_kp = generate_key_package(&*cs, &ids[CAROL], kp_options(true)).unwrap();
         let out = alice
             .commit(

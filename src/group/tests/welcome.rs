@@ -112,7 +112,7 @@ impl Joining {
         )
         .unwrap();
         let mut secrets = GroupSecrets::decode_exact(&plaintext).unwrap();
-        let psk = resolve_psks(cs, &secrets.psks, &(), &|_, _| None).unwrap();
+        let psk = resolve_psks(cs, &secrets.psks, &(), &|_| None).unwrap();
         let kn = JoinerSecret::from_secret(secrets.joiner_secret.clone())
             .into_intermediate(cs, psk)
             .unwrap()
@@ -335,4 +335,48 @@ fn group_context_extension_the_joiner_does_not_support() {
         None,
         ProtocolError::UnsupportedGroupContextExtensions(3),
     );
+}
+
+#[test]
+fn item10_welcome_group_info_with_duplicate_extensions_refused() {
+    // RFC 9420 §13.4: "Any field containing a list of extensions MUST NOT
+    // have more than one extension of any given type." GroupInfo.extensions
+    // (outside the group context) with an unknown type twice, signed.
+    let j = joining(114, true);
+    let unknown = || Extension {
+        extension_type: ExtensionType(0xff0a),
+        extension_data: vec![1],
+    };
+    let w = j.with_group_info(|gi| {
+        gi.extensions.push(unknown());
+        gi.extensions.push(unknown());
+    });
+    j.assert_rejected(&w, None, ProtocolError::DuplicateExtension(0xff0a));
+    // Once, it is ignored (§13.4: unknown GroupInfo extensions are ignored).
+    let w = j.with_group_info(|gi| gi.extensions.push(unknown()));
+    join(&j.fx.provider, &w, &j.kp, &j.dave, None, &()).unwrap();
+}
+
+#[test]
+fn item10_unmerged_leaves_out_of_order_refused() {
+    // RFC 9420 §7.1: "The entries in the unmerged_leaves vector MUST be
+    // sorted in increasing order." The tree handed to Dave out of band lists
+    // leaves 3 and 2 at the root, in that order.
+    let j = joining(115, false);
+    let mut tree = j.tree.clone().unwrap();
+    match &mut tree.0[3] {
+        Some(Node::Parent(p)) => p.unmerged_leaves = vec![3, 2],
+        other => panic!("root is {other:?}"),
+    }
+    j.assert_rejected(
+        &j.welcome,
+        Some(tree.clone()),
+        ProtocolError::UnmergedLeavesNotSorted { node: 3, leaf: 2 },
+    );
+    // The same entries in order pass this check (and fail the tree hash).
+    match &mut tree.0[3] {
+        Some(Node::Parent(p)) => p.unmerged_leaves = vec![2, 3],
+        other => panic!("root is {other:?}"),
+    }
+    j.assert_rejected(&j.welcome, Some(tree), ProtocolError::TreeHashMismatch);
 }

@@ -168,20 +168,53 @@ fn signature_must_verify_with_the_right_binding() {
 }
 
 #[test]
-fn capabilities_must_cover_suite_and_version() {
-    let (tree, _, cs) = group();
+fn item2_capabilities_need_not_list_suite_or_version() {
+    // RFC 9420 §7.3 checks only `required_capabilities`: a leaf whose
+    // capabilities list neither the group's cipher suite nor its version is
+    // valid, new or already in the tree (other implementations make them).
+    let (mut tree, _, cs) = group();
     let leaf = new_leaf(&*cs, |l| {
-        l.capabilities.cipher_suites = vec![CipherSuite(2)]
+        l.capabilities.cipher_suites = vec![CipherSuite(2)];
+        l.capabilities.versions = vec![ProtocolVersion(2)];
     });
+    tree.validate_leaf_node(&*cs, &ctx(), &leaf, LeafNodeOrigin::KeyPackage)
+        .unwrap();
+    let at = tree.add_leaf(leaf).unwrap();
+    let hash = tree.tree_hash(&*cs).unwrap();
+    tree.validate(&*cs, &ctx(), &hash).unwrap();
+    assert_eq!(at, LeafIndex(4));
+}
+
+#[test]
+fn item3_new_leaves_must_support_the_group_context_extensions() {
+    // RFC 9420 §13.4: a new leaf lists every non-default GroupContext
+    // extension type; default types need not be listed; leaves already in
+    // the tree are not held to it when a tree is validated.
+    let (tree, _, cs) = group();
+    let mut c = ctx();
+    c.set_extensions(&[
+        Extension {
+            extension_type: ExtensionType(0xff00),
+            extension_data: vec![],
+        },
+        Extension {
+            extension_type: ExtensionType::EXTERNAL_SENDERS,
+            extension_data: vec![0],
+        },
+    ])
+    .unwrap();
+    let lacking = new_leaf(&*cs, |_| {});
     expect(
-        tree.validate_leaf_node(&*cs, &ctx(), &leaf, LeafNodeOrigin::KeyPackage),
-        ProtocolError::LeafLacksCipherSuite(1),
+        tree.validate_leaf_node(&*cs, &c, &lacking, LeafNodeOrigin::KeyPackage),
+        ProtocolError::LeafLacksGroupContextExtension(0xff00),
     );
-    let leaf = new_leaf(&*cs, |l| l.capabilities.versions = vec![ProtocolVersion(2)]);
-    expect(
-        tree.validate_leaf_node(&*cs, &ctx(), &leaf, LeafNodeOrigin::KeyPackage),
-        ProtocolError::LeafLacksProtocolVersion(1),
-    );
+    let supporting = new_leaf(&*cs, |l| {
+        l.capabilities.extensions = vec![ExtensionType(0xff00)]
+    });
+    tree.validate_leaf_node(&*cs, &c, &supporting, LeafNodeOrigin::KeyPackage)
+        .unwrap();
+    let hash = tree.tree_hash(&*cs).unwrap();
+    tree.validate(&*cs, &c, &hash).unwrap();
 }
 
 #[test]
@@ -247,6 +280,10 @@ fn from_group_context_reads_required_capabilities() {
     };
     let c = LeafValidationContext::from_group_context(&gc, LifetimeCheck::Skip).unwrap();
     assert_eq!(c.required_capabilities, Some(rc));
+    assert_eq!(
+        c.extension_types,
+        vec![ExtensionType::REQUIRED_CAPABILITIES]
+    );
     assert_eq!(c.group_id, GROUP_ID);
 }
 

@@ -87,7 +87,7 @@ fun receiveText(group: MlsGroup, bytes: ByteArray): Pair<UInt, String> {
     val r = group.process(bytes)
     check(r is Received.Application, "an application message, got $r")
     r as Received.Application
-    return r.senderLeaf to String(r.data)
+    return r.sender.leafIndex to String(r.data)
 }
 
 fun main() {
@@ -163,7 +163,8 @@ fun scenario() {
             val r = receiver.process(ct)
             check(r is Received.Application, "application message")
             r as Received.Application
-            check(r.senderLeaf == i.toUInt() && String(r.data) == text, "member $j reads member $i")
+            check(r.sender.leafIndex == i.toUInt() && String(r.data) == text, "member $j reads member $i")
+            check(nameOf(r.sender.credential) == listOf("alice", "bob", "carol")[i], "the sender's credential")
             check(String(r.authenticatedData) == "ad-$i" && r.epoch == 2uL, "authenticated data and epoch")
         }
     }

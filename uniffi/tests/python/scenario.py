@@ -114,7 +114,7 @@ class ReentrantValidator(CredentialValidator):
 def receive_text(group, data):
     r = group.process(data)
     check(r.is_application(), f"an application message, got {r!r}")
-    return r.sender_leaf, r.data.decode()
+    return r.sender.leaf_index, r.data.decode()
 
 
 def add_and_join(creator_identity, group_id, joiner_identity, joiner_validator, creator_validator=None):
@@ -184,7 +184,8 @@ def scenario():
                 continue
             r = receiver.process(ct)
             check(r.is_application(), "application message")
-            check(r.sender_leaf == i and r.data.decode() == text, f"member {j} reads member {i}")
+            check(r.sender.leaf_index == i and r.data.decode() == text, f"member {j} reads member {i}")
+            check(name_of(r.sender.credential) == names[i], "the sender's credential")
             check(r.authenticated_data == f"ad-{i}".encode() and r.epoch == 2, "authenticated data and epoch")
 
     # Errors, caught by category.
