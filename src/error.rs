@@ -573,6 +573,15 @@ pub enum StorageError {
     /// The store's encryption key is not the one its data was written with.
     #[error("wrong store key")]
     WrongKey,
+    /// The store was written by a newer version of the library, whose
+    /// format this one cannot read; nothing was changed.
+    #[error("store format {found} is newer than this library's ({supported})")]
+    NewerFormat {
+        /// The store's format version.
+        found: u32,
+        /// The newest format this library reads.
+        supported: u32,
+    },
 }
 
 /// A cryptographic operation failed.

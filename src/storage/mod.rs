@@ -45,11 +45,15 @@
 //! swapped) and overwrite deleted data where it can.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use zeroize::Zeroizing;
 
 pub use crate::error::StorageError;
 pub use memory::{MemoryStore, StoreStats};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, StoreKey, Synchronous};
 
 /// A stored value: wiped from memory when dropped.
 pub type Value = Zeroizing<Vec<u8>>;
