@@ -6,9 +6,13 @@
 //! trait, and one error type whose variant is its category. Every protocol
 //! decision stays in `tessera`.
 //!
-//! It wraps the low-level [`tessera::group::Group`] today
-//! ([`group::MlsGroup`]); it will wrap the Client and its SQLite store the
-//! same way. See `uniffi/README.md` for building and using the bindings.
+//! What apps use is [`MlsClient`]: the Client (`tessera::client`) on its
+//! SQLite store, one encrypted database file per device, with the app's
+//! [`CredentialValidator`] and [`ProposalPolicy`]; its groups are
+//! [`ClientGroup`]s; what happens comes back as [`Event`]s. The low-level
+//! [`tessera::group::Group`] is there too ([`MlsGroup`], state in memory
+//! only, for apps that keep state themselves). See `uniffi/README.md` for
+//! building and using the bindings.
 //!
 //! No panic crosses the boundary: every exported call runs inside a guard
 //! that turns a panic into [`TesseraError::Internal`], and UniFFI's own
@@ -30,16 +34,27 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod client;
 pub mod error;
+pub mod events;
 pub mod group;
+pub mod hooks;
 pub mod identity;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
 pub mod validator;
 
+pub use client::{
+    ClientGroup, MlsClient, StoreSettings, default_store_settings, generate_store_key,
+};
 pub use error::TesseraError;
+pub use events::{
+    CommitOutput, Event, GroupStatus, InactiveReason, LeftOutProposal, PendingProposal,
+    ProposalKind, ProposalSender, UpdatedMember,
+};
 pub use group::MlsGroup;
+pub use hooks::{ProposalOrigin, ProposalPolicy, SenderType};
 pub use identity::{Identity, KeyPackageBundle};
 pub use types::{CipherSuite, CommitBundle, CommitSummary, Credential, Member, Received};
 pub use validator::{

@@ -18,8 +18,15 @@ pub enum CredentialSubject {
         /// The leaf index.
         index: u32,
     },
-    /// The KeyPackage of a member about to be added, not yet at a leaf.
+    /// The KeyPackage of a member about to be added (or proposed), not yet
+    /// at a leaf.
     KeyPackage,
+    /// The external sender at this index of the group's `external_senders`
+    /// (RFC 9420 §12.1.8.1).
+    ExternalSender {
+        /// The index.
+        index: u32,
+    },
 }
 
 /// Why the credential is shown to the validator.
@@ -36,6 +43,14 @@ pub enum CredentialUse {
     CommitterPath,
     /// A new member joining by external commit, in a received commit.
     ExternalJoiner,
+    /// An external sender allowed to send proposals (`external_senders`,
+    /// RFC 9420 §12.1.8.1), in a group joined or a commit that changes
+    /// them (the Client only).
+    ExternalSender,
+    /// The KeyPackage of a received Add proposal (the Client only).
+    ProposedAdd,
+    /// A use added to Tessera after these bindings were built.
+    Other,
 }
 
 impl From<LeafChangeKind> for CredentialUse {
@@ -93,6 +108,11 @@ pub enum CredentialVerdict {
 /// verdict only if the validator decides from the credential alone (and
 /// the app's own stable data), never from which member asks or when.
 ///
+/// The Client also asks [`CredentialValidator::same_participant`] when a
+/// leaf's credential changes (an Update or a committer's path with a new
+/// credential, an external commit replacing the member's old leaf); a
+/// `false` fails the operation with `ProtocolViolation`.
+///
 /// The validator runs on the calling thread while the group is locked: it
 /// must not call back into Tessera objects (such a call fails with
 /// `ApiMisuse` instead of deadlocking).
@@ -100,6 +120,11 @@ pub enum CredentialVerdict {
 pub trait CredentialValidator: Send + Sync {
     /// Whether the credential is acceptable where it appears.
     fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError>;
+
+    /// Whether `new` names the same participant as `old` (RFC 9420
+    /// §5.3.1, §12.1.2, §12.4.3.2); only asked when they differ. An app
+    /// without credential rotation answers `false`.
+    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError>;
 }
 
 thread_local! {
@@ -111,7 +136,7 @@ thread_local! {
 pub(crate) fn not_in_validator() -> Result<(), TesseraError> {
     if IN_VALIDATOR.with(Cell::get) {
         return Err(TesseraError::api(
-            "a Tessera group was called from inside a credential validator",
+            "a Tessera object was called from inside a credential validator or proposal policy",
         ));
     }
     Ok(())
@@ -125,12 +150,7 @@ pub(crate) fn validate_all(
 ) -> Result<(), TesseraError> {
     for check in checks {
         let subject = check.subject;
-        IN_VALIDATOR.with(|f| f.set(true));
-        // The flag is reset even if the validator panics (a Rust
-        // implementation) before the panic is caught by the guard.
-        let reset = ResetOnDrop;
-        let verdict = validator.validate(check);
-        drop(reset);
+        let verdict = in_callback(|| validator.validate(check));
         match verdict? {
             CredentialVerdict::Accept => {}
             CredentialVerdict::Reject { reason } => {
@@ -138,6 +158,9 @@ pub(crate) fn validate_all(
                 let subject = match subject {
                     CredentialSubject::Leaf { index } => CoreSubject::Leaf(index),
                     CredentialSubject::KeyPackage => CoreSubject::KeyPackage,
+                    CredentialSubject::ExternalSender { index } => {
+                        CoreSubject::ExternalSender(index)
+                    }
                 };
                 return Err(tessera::Error::from(ProtocolError::CredentialRejected {
                     subject,
@@ -148,6 +171,15 @@ pub(crate) fn validate_all(
         }
     }
     Ok(())
+}
+
+/// Runs an app callback with the re-entrance flag set on this thread.
+pub(crate) fn in_callback<T>(f: impl FnOnce() -> T) -> T {
+    IN_VALIDATOR.with(|f| f.set(true));
+    // The flag is reset even if the callback panics (a Rust
+    // implementation) before the panic is caught by the guard.
+    let _reset = ResetOnDrop;
+    f()
 }
 
 struct ResetOnDrop;

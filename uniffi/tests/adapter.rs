@@ -1,5 +1,5 @@
-//! The adapter called from Rust, as the foreign code calls it (without the
-//! FFI): the paths the Kotlin and Python scenarios take, plus what only Rust
+//! The low-level adapter (`MlsGroup`) called from Rust, as the foreign code
+//! calls it (without the FFI): the paths the Kotlin and Python scenarios take, plus what only Rust
 //! can do (a validator that panics).
 
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,10 @@ impl CredentialValidator for Policy {
             CredentialVerdict::Accept
         })
     }
+
+    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError> {
+        Ok(old == new)
+    }
 }
 
 struct Panics;
@@ -61,6 +65,10 @@ struct Panics;
 impl CredentialValidator for Panics {
     fn validate(&self, _check: CredentialCheck) -> Result<CredentialVerdict, TesseraError> {
         panic!("validator bug")
+    }
+
+    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError> {
+        Ok(old == new)
     }
 }
 
@@ -473,6 +481,10 @@ impl CredentialValidator for Recorder {
     fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError> {
         self.0.lock().unwrap().push(check);
         Ok(CredentialVerdict::Accept)
+    }
+
+    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError> {
+        Ok(old == new)
     }
 }
 
