@@ -2,9 +2,12 @@
 # Builds the bindings library, generates the Kotlin, Python and Swift
 # bindings from it, and tests them:
 #   - Rust: the adapter's own tests (cargo test -p tessera-uniffi);
-#   - Kotlin: the generated code and tests/kotlin/Scenario.kt compiled by
-#     kotlinc, run on the JVM against the library through JNA;
-#   - Python: tests/python/scenario.py with the generated module (ctypes);
+#   - Kotlin: the generated code and tests/kotlin/*.kt compiled by kotlinc,
+#     run on the JVM against the library through JNA: the MlsClient scenario
+#     (three clients, each in its own SQLite database in a temporary
+#     directory), the MlsGroup scenario, the 1 KiB timings;
+#   - Python: tests/python/scenario.py with the generated module (ctypes),
+#     the same scenarios;
 #   - Swift (no toolchain here): the C header and module map compiled by
 #     clang -fsyntax-only, and the Swift file checked against the library
 #     (every FFI function it calls is declared and exported, and the API
@@ -71,14 +74,24 @@ import re, sys
 print("""import tessera.*
 // Stubs for the app's own names in the snippets.
 object directory { fun knows(identity: ByteArray) = true }
-object deliveryService { fun send(commit: ByteArray, welcome: ByteArray) {} }
+object deliveryService {
+    fun send(commit: ByteArray) {}
+    fun sendWelcome(welcome: ByteArray) {}
+}
+object keystore {
+    fun load(name: String): ByteArray? = null
+    fun save(name: String, key: ByteArray) {}
+}
 val myValidator = object : CredentialValidator {
     override fun validate(check: CredentialCheck) = CredentialVerdict.Accept
+    override fun sameParticipant(old: Credential, new: Credential) = false
 }
+val filesDir = java.io.File("/nonexistent")
 val bobKeyPackage = ByteArray(0)
 val incoming = ByteArray(0)
 val bytes = ByteArray(0)
-val group: MlsGroup by lazy { error("stub") }
+val client: MlsClient by lazy { error("stub") }
+val group: ClientGroup by lazy { error("stub") }
 fun show(sender: Credential, text: String) {}
 fun refreshMembers(members: List<Member>) {}
 fun leave() {}
@@ -95,16 +108,16 @@ if count < 3:
     sys.exit(f"expected at least 3 Kotlin snippets in the READMEs, found {count}")
 print(f"   {count} Kotlin snippets from the READMEs", file=sys.stderr)
 PY
-"$KOTLINC" -nowarn "$OUT"/kotlin/tessera/*.kt uniffi/tests/kotlin/Scenario.kt "$OUT/ReadmeSnippets.kt" \
+"$KOTLINC" -nowarn "$OUT"/kotlin/tessera/*.kt uniffi/tests/kotlin/*.kt "$OUT/ReadmeSnippets.kt" \
     -cp "$JNA_JAR" -include-runtime -d "$OUT/kotlin-scenario.jar"
-echo "   compiled ($((SECONDS - t)) s); three deliberate panic messages follow"
+echo "   compiled ($((SECONDS - t)) s); five deliberate panic messages follow"
 java -Djna.library.path="$(dirname "$LIB")" -cp "$OUT/kotlin-scenario.jar:$JNA_JAR" ScenarioKt
 elapsed $t
 
 step "Python: $(python3 --version)"
 t=$SECONDS
 cp "$LIB" "$OUT/python/"
-echo "   three deliberate panic messages follow"
+echo "   five deliberate panic messages follow"
 PYTHONPATH="$OUT/python" python3 uniffi/tests/python/scenario.py
 elapsed $t
 
@@ -119,7 +132,7 @@ cat > "$OUT/swift-module-check.m" <<'OBJC'
 // The contract version and one checksum, through the module.
 int main(void) {
     return (int)ffi_tessera_uniffi_uniffi_contract_version()
-         + (int)uniffi_tessera_uniffi_checksum_method_mlsgroup_process();
+         + (int)uniffi_tessera_uniffi_checksum_method_mlsclient_process();
 }
 OBJC
 clang -fsyntax-only -Wall -Werror -fmodules -fmodules-cache-path="$OUT/clang-modules" \

@@ -1,12 +1,16 @@
-// The Kotlin scenario: the generated bindings (package `tessera`) compiled
-// with this file by kotlinc and run on the JVM against the built library
-// (see uniffi/run-tests.sh). Exits non-zero on the first failed check.
+// The Kotlin scenarios: the generated bindings (package `tessera`) compiled
+// with this file and ClientScenario.kt by kotlinc and run on the JVM against
+// the built library (see uniffi/run-tests.sh). Exits non-zero on the first
+// failed check.
 //
-// Three members (alice, bob, carol): create, add, join, messages both ways,
+// ClientScenario.kt: what apps use, MlsClient (the Client, each in its own
+// SQLite database). This file: the low-level MlsGroup (state in memory) with
+// three members (alice, bob, carol): create, add, join, messages both ways,
 // a Kotlin validator that refuses credentials (a join, an own add and a
 // received commit are rejected, state unchanged), errors caught by their
-// category, panics that stay on the Rust side, remove, and the cost of a
-// 1 KiB encrypt and decrypt through the bindings beside the Rust figure.
+// category, panics that stay on the Rust side, remove; and the cost of a
+// 1 KiB encrypt and decrypt through the bindings beside the Rust figures,
+// for MlsClient and for MlsGroup.
 
 import tessera.*
 import kotlin.system.exitProcess
@@ -55,17 +59,26 @@ class NameValidator(private val blocked: Set<String> = emptySet()) : CredentialV
             else -> CredentialVerdict.Accept
         }
     }
+
+    // No credential rotation in this app: a leaf's credential never changes.
+    override fun sameParticipant(old: Credential, new: Credential) = nameOf(old) == nameOf(new)
 }
 
 /** A validator whose backend fails: it throws a Tessera error of its own. */
 class LockedKeychainValidator : CredentialValidator {
     override fun validate(check: CredentialCheck): CredentialVerdict =
         throw TesseraException.Storage("keychain locked")
+
+    override fun sameParticipant(old: Credential, new: Credential): Boolean =
+        throw TesseraException.Storage("keychain locked")
 }
 
 /** A validator with a bug: it throws something that is not a Tessera error. */
 class BuggyValidator : CredentialValidator {
     override fun validate(check: CredentialCheck): CredentialVerdict =
+        throw IllegalStateException("bug in the app's validator")
+
+    override fun sameParticipant(old: Credential, new: Credential): Boolean =
         throw IllegalStateException("bug in the app's validator")
 }
 
@@ -81,6 +94,8 @@ class ReentrantValidator(val group: MlsGroup) : CredentialValidator {
         }
         return CredentialVerdict.Accept
     }
+
+    override fun sameParticipant(old: Credential, new: Credential) = nameOf(old) == nameOf(new)
 }
 
 fun receiveText(group: MlsGroup, bytes: ByteArray): Pair<UInt, String> {
@@ -91,18 +106,23 @@ fun receiveText(group: MlsGroup, bytes: ByteArray): Pair<UInt, String> {
 }
 
 fun main() {
+    val dir = kotlin.io.path.createTempDirectory("tessera-kotlin").toFile()
     try {
-        scenario()
+        clientScenario(dir)
+        groupScenario()
+        clientTiming(dir)
         timing()
         println("kotlin: all $checks checks passed")
     } catch (t: Throwable) {
         System.err.println("kotlin: FAILED after $checks checks")
         t.printStackTrace()
         exitProcess(1)
+    } finally {
+        dir.deleteRecursively()
     }
 }
 
-fun scenario() {
+fun groupScenario() {
     val accept = NameValidator(blocked = setOf("mallory"))
     val alice = Identity(basic("alice"), SUITE)
     val bob = Identity(basic("bob"), SUITE)
@@ -260,10 +280,10 @@ fun scenario() {
     check(groupA.epochAuthenticator().contentEquals(groupB.epochAuthenticator()), "alice and bob agree")
 
     for (o in listOf<AutoCloseable>(groupA, groupB, groupC, alice, bob, carol, mallory)) o.close()
-    println("kotlin: scenario passed")
+    println("kotlin: MlsGroup scenario passed")
 }
 
-/** Median cost of encrypt and of decrypt of 1 KiB through the bindings, beside the Rust figures. */
+/** Median cost of encrypt and of decrypt of 1 KiB through MlsGroup, beside the Rust figures. */
 fun timing() {
     val iterations = 5000
     val warmup = 5000
@@ -299,7 +319,7 @@ fun timing() {
     val ktDec = dec[iterations / 2]
     val rust = testingRustTiming(iterations.toUInt(), 1024u)
     fun us(ns: Long) = String.format("%8.1f µs", ns / 1000.0)
-    println("kotlin: 1 KiB application message, median of $iterations calls (after $warmup warm-up), one process:")
+    println("kotlin: MlsGroup (state in memory), 1 KiB application message, median of $iterations calls (after $warmup warm-up), one process:")
     println("kotlin:                               encrypt      decrypt")
     println("kotlin:   Rust, tessera Group      ${us(rust.coreEncryptNs.toLong())}  ${us(rust.coreDecryptNs.toLong())}")
     println("kotlin:   Rust, bindings' adapter  ${us(rust.adapterEncryptNs.toLong())}  ${us(rust.adapterDecryptNs.toLong())}")
