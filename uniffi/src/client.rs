@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use tessera::client::{Client, DefaultProposalPolicy};
+use tessera::client::{Client, ClientConfig, DefaultProposalPolicy};
 use tessera::storage::{SqliteOptions, SqliteStore, StoreKey, Synchronous};
 use tessera::tree_math::LeafIndex;
 
@@ -129,8 +129,10 @@ impl MlsClient {
     ///
     /// `validator` judges every credential that enters the client's groups;
     /// `policy` decides which proposals to accept and commit (none: the
-    /// default policy).
-    #[uniffi::constructor(default(policy = None, settings = None))]
+    /// default policy). `cipher_suite` is that of the client's identity,
+    /// KeyPackages and groups (none: X25519, AES-128-GCM, SHA-256,
+    /// Ed25519); it is kept in the database.
+    #[uniffi::constructor(default(policy = None, settings = None, cipher_suite = None))]
     pub fn create(
         path: String,
         store_key: Vec<u8>,
@@ -138,10 +140,18 @@ impl MlsClient {
         validator: Arc<dyn CredentialValidator>,
         policy: Option<Arc<dyn ProposalPolicy>>,
         settings: Option<StoreSettings>,
+        cipher_suite: Option<CipherSuite>,
     ) -> Result<Arc<Self>, TesseraError> {
         call(|| {
             let store = open_store(&path, &store_key, settings, true)?;
-            let client = builder(validator, policy).create(credential.into(), store)?;
+            let mut builder = builder(validator, policy);
+            if let Some(suite) = cipher_suite {
+                builder = builder.config(ClientConfig {
+                    cipher_suite: suite.into(),
+                    ..ClientConfig::default()
+                });
+            }
+            let client = builder.create(credential.into(), store)?;
             Ok(Self::wrap(client, path))
         })
     }
@@ -237,11 +247,12 @@ impl MlsClient {
         call(|| Ok(self.client()?.groups()?.into_iter().map(|g| g.0).collect()))
     }
 
-    /// Processes a message received from the delivery service (for any of
-    /// the client's groups, or a Welcome is refused: use `join`) and
-    /// returns what happened: usually one event; none for an echo of this
-    /// member's own message; several when a commit releases held messages.
-    /// On error nothing changed.
+    /// Processes a message received from the delivery service, for any of
+    /// the client's groups, and returns what happened: usually one event;
+    /// none for an echo of this member's own message; several when a
+    /// commit releases held messages. A Welcome is joined (`Event.Joined`;
+    /// `join` does the same and returns the group). On error nothing
+    /// changed.
     pub fn process(&self, message: Vec<u8>) -> Result<Vec<Event>, TesseraError> {
         call(|| {
             Ok(self

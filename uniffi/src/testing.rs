@@ -282,12 +282,14 @@ fn adapter_client_timing(
         validator.clone(),
         None,
         None,
+        None,
     )?;
     let bob = MlsClient::create(
         path("rust-adapter-bob.db"),
         key,
         basic("bob"),
         validator,
+        None,
         None,
         None,
     )?;

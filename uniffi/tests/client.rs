@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use tessera_uniffi::{
-    ClientGroup, Credential, CredentialCheck, CredentialUse, CredentialValidator,
+    CipherSuite, ClientGroup, Credential, CredentialCheck, CredentialUse, CredentialValidator,
     CredentialVerdict, Event, MlsClient, ProposalKind, ProposalOrigin, ProposalPolicy, SenderType,
     StoreSettings, TesseraError, generate_store_key,
 };
@@ -140,6 +140,7 @@ impl Dir {
             self.key.clone(),
             basic(name),
             validator,
+            None,
             None,
             None,
         )
@@ -362,6 +363,7 @@ fn the_proposal_policy_decides_and_its_throw_discards_the_commit() {
             durable: true,
             busy_timeout_ms: 1000,
         }),
+        None,
     )
     .unwrap();
     let bob = d.create("bob", Names::blocking(&[]));
@@ -459,6 +461,7 @@ fn errors_come_by_category_and_bad_paths_are_errors() {
         Names::blocking(&[]),
         None,
         None,
+        None,
     );
     assert!(matches!(r, Err(TesseraError::Storage { .. })), "{r:?}");
     let r = MlsClient::open(
@@ -476,6 +479,7 @@ fn errors_come_by_category_and_bad_paths_are_errors() {
         Names::blocking(&[]),
         None,
         None,
+        None,
     );
     assert!(matches!(r, Err(TesseraError::ApiMisuse { .. })), "{r:?}");
     let r = MlsClient::create(
@@ -483,6 +487,7 @@ fn errors_come_by_category_and_bad_paths_are_errors() {
         d.key.clone(),
         basic("a2"),
         Names::blocking(&[]),
+        None,
         None,
         None,
     );
@@ -531,4 +536,38 @@ fn a_hook_calling_back_into_the_client_is_refused() {
         Some(TesseraError::ApiMisuse { .. })
     ));
     validator.0.lock().unwrap().take();
+}
+
+#[test]
+fn a_client_of_another_cipher_suite_keeps_it_and_joins_from_process() {
+    let d = Dir::new();
+    let suite = CipherSuite::Mls128Dhkemp256Aes128gcmSha256P256;
+    let create = |name: &str| {
+        MlsClient::create(
+            d.path(name),
+            d.key.clone(),
+            basic(name),
+            Names::blocking(&[]),
+            None,
+            None,
+            Some(suite),
+        )
+        .unwrap()
+    };
+    let (alice, bob) = (create("alice"), create("bob"));
+    assert_eq!(alice.cipher_suite().unwrap(), suite);
+    let ga = alice.clone().create_group(b"p256".to_vec()).unwrap();
+    let out = ga.add(vec![kp(&bob)]).unwrap();
+    ga.confirm_commit().unwrap();
+    // A Welcome given to process joins too.
+    let joined = bob.process(out.welcome.unwrap()).unwrap();
+    assert!(
+        matches!(joined.as_slice(), [Event::Joined { epoch: 1, members, .. }] if members.len() == 2),
+        "{joined:?}"
+    );
+    drop(bob);
+    let bob = MlsClient::open(d.path("bob"), d.key.clone(), Names::blocking(&[]), None, None).unwrap();
+    assert_eq!(bob.cipher_suite().unwrap(), suite);
+    let ct = ga.encrypt(b"p-256".to_vec()).unwrap();
+    assert_eq!(text(bob.process(ct).unwrap()).1, "p-256");
 }
