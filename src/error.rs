@@ -104,7 +104,9 @@ pub enum ProtocolError {
     /// More than one GroupContextExtensions proposal (RFC 9420 §12.2).
     #[error("more than one GroupContextExtensions proposal")]
     MultipleGroupContextExtensions,
-    /// A ReInit proposal together with other proposals (RFC 9420 §12.2).
+    /// A received commit covers a ReInit proposal together with other
+    /// proposals (RFC 9420 §12.2). (A commit this member tries to make so
+    /// fails with [`ApiError::ReInitNotAlone`] instead.)
     #[error("ReInit proposal combined with other proposals")]
     ReInitNotAlone,
     /// An ExternalInit proposal in a regular commit (RFC 9420 §12.2).
@@ -273,9 +275,20 @@ pub enum ProtocolError {
     /// This member no longer holds the membership of the parent group's
     /// epoch that a branch PSK names (it keeps the trees of the current and
     /// `GroupConfig::max_past_epochs` past epochs), so the subgroup cannot be
-    /// checked (RFC 9420 §11.3) and is refused.
-    #[error("membership of epoch {0} of the parent group is no longer kept")]
+    /// checked (RFC 9420 §11.3) and is refused. A member that expects to
+    /// join branches of older epochs must keep more past epochs; otherwise
+    /// the subgroup's creator must branch again from a recent epoch.
+    #[error(
+        "membership of epoch {0} of the parent group is no longer kept (older than max_past_epochs)"
+    )]
     ResumptionMembersUnavailable(u64),
+    /// A Welcome joined as the reinitialization or a branch of a given group
+    /// (`Client::join_reinit`, `Client::join_branch`) does not resume that
+    /// group with that usage (it names no resumption PSK with usage
+    /// `reinit` or `branch`, another group's, or the other usage); names
+    /// the usage expected.
+    #[error("the Welcome does not resume the expected group with usage {0}")]
+    UnexpectedResumption(&'static str),
 
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
@@ -545,6 +558,12 @@ pub enum ApiError {
     /// group instead.
     #[error("the group was reinitialized and no longer sends")]
     GroupReinitialized,
+    /// This member tried to commit a ReInit together with other proposals:
+    /// a ReInit is committed alone (RFC 9420 §12.2). (A received commit
+    /// that does so fails with
+    /// [`ProtocolError::ReInitNotAlone`](ProtocolError::ReInitNotAlone).)
+    #[error("a ReInit must be committed alone")]
+    ReInitNotAlone,
     /// A staged commit was given to a group state it was not staged from
     /// (another group, epoch, member or history); see
     /// [`crate::group::Group::merge_staged_commit`].

@@ -2,7 +2,7 @@
 //! they can of the cached proposals.
 
 use super::Client;
-use super::events::{Event, GroupId};
+use super::events::{Event, GroupId, InactiveReason};
 use super::hooks::CredentialUse;
 use super::process::changed_leaves;
 use super::state::Loaded;
@@ -48,10 +48,13 @@ pub struct AddResult {
     pub left_out: Vec<LeftOutProposal>,
 }
 
-/// Refuses to send in a group this member can no longer send in.
-fn ensure_active(l: &Loaded) -> Result<()> {
+/// Refuses to send in a group this member can no longer send in: removed
+/// ([`ApiError::GroupInactive`]) or closed by a ReInit
+/// ([`ApiError::GroupReinitialized`], RFC 9420 §12.4.2).
+pub(super) fn ensure_active(l: &Loaded) -> Result<()> {
     match l.inactive {
-        Some(_) => Err(ApiError::GroupInactive.into()),
+        Some(InactiveReason::Removed) => Err(ApiError::GroupInactive.into()),
+        Some(InactiveReason::ReInit) => Err(ApiError::GroupReinitialized.into()),
         None => Ok(()),
     }
 }
@@ -59,7 +62,8 @@ fn ensure_active(l: &Loaded) -> Result<()> {
 impl Client {
     /// Encrypts application data for the group (RFC 9420 §6.3); returns the
     /// MLSMessage to send. Fails with [`ApiError::GroupInactive`] once this
-    /// member was removed.
+    /// member was removed, and with [`ApiError::GroupReinitialized`] once a
+    /// ReInit of the group was merged.
     pub fn encrypt(&self, group: impl AsRef<[u8]>, data: &[u8]) -> Result<Vec<u8>> {
         self.encrypt_with_aad(group, data, &[])
     }
@@ -251,7 +255,7 @@ impl Client {
                 .ok_or(ApiError::InvalidArgument("no pending commit"))?;
             let before = changed_leaves(&l.group, &summary);
             l.group.merge_pending_commit()?;
-            let mut events = vec![self.merged_event(&id, l, batch, &summary, before)];
+            let mut events = self.merged_event(&id, l, batch, &summary, before);
             events.extend(self.release_held(&id, l, batch));
             Ok(events)
         })

@@ -249,6 +249,23 @@ pub enum Event {
         /// The committer.
         by: Option<LeafIndex>,
     },
+    /// A ReInit of the group was merged (after the [`Event::CommitMerged`]
+    /// of its commit): the group is closed (RFC 9420 §12.4.2), sending in it
+    /// fails with
+    /// [`ApiError::GroupReinitialized`](crate::error::ApiError::GroupReinitialized).
+    /// One member creates the new group
+    /// ([`Client::create_reinit_group`](super::Client::create_reinit_group),
+    /// with the others' KeyPackages in the new cipher suite); the others join
+    /// it ([`Client::join_reinit`](super::Client::join_reinit)). Keep the old
+    /// group until then: it holds the resumption PSK they need.
+    ReInitMerged {
+        /// The old group.
+        group: GroupId,
+        /// Its last epoch, the one the new group resumes.
+        epoch: u64,
+        /// The new group's parameters.
+        reinit: super::ReInitInfo,
+    },
     /// This client joined a group.
     Joined {
         /// The group.
@@ -285,6 +302,7 @@ impl Event {
             Event::ProposalReceived(p) => &p.group,
             Event::CommitMerged(c) => &c.group,
             Event::Removed { group, .. }
+            | Event::ReInitMerged { group, .. }
             | Event::Joined { group, .. }
             | Event::MessageHeld { group, .. }
             | Event::HeldMessageFailed { group, .. } => group,

@@ -109,6 +109,19 @@ pub trait IdentityValidator: Send + Sync {
     fn same_participant(&self, old: &Credential, new: &Credential) -> bool {
         old == new
     }
+
+    /// The participant a credential names, as bytes: two leaves are the
+    /// same participant when these are equal. A reinitialized group must
+    /// have exactly the old group's participants, a branch a subset of them
+    /// (RFC 9420 §11.2, §11.3: "according to the application"); a member's
+    /// credential in the new group may differ from its old one (a new
+    /// cipher suite needs a new signature key, which an X.509 credential
+    /// certifies). The default: the credential's encoding, so that equal
+    /// credentials (the same basic identity) are the same participant.
+    /// Override it together with [`IdentityValidator::same_participant`].
+    fn participant_id(&self, credential: &Credential) -> Vec<u8> {
+        crate::group::ParticipantIdentity::identity(&crate::group::CredentialIdentity, credential)
+    }
 }
 
 /// Accepts every credential; a changed credential must be equal to the old

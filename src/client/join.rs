@@ -2,11 +2,12 @@
 
 use super::events::{Event, GroupId, MemberInfo};
 use super::records::{KeyPackageRecord, corrupted};
+use super::resumption::{ClientGroups, ValidatorIds, usage_name};
 use super::{Client, poisoned};
 use crate::codec::{Decode, Encode};
-use crate::error::{ApiError, ProtocolError, Result};
+use crate::error::{ApiError, ProtocolError, Result, StorageError};
 use crate::group::{ExternalJoinOptions, Group, JoinInput};
-use crate::messages::{MlsMessage, RatchetTreeExtension, Welcome};
+use crate::messages::{MlsMessage, RatchetTreeExtension, ResumptionPskUsage, Welcome};
 use crate::storage::{Batch, RecordKind};
 use crate::tree_math::LeafIndex;
 
@@ -81,6 +82,12 @@ impl Client {
     /// is last-resort. Every member's credential (and the group's external
     /// senders) is shown to the identity validator first.
     ///
+    /// A Welcome to a group that reinitializes or branches one of this
+    /// client's groups (a resumption PSK, RFC 9420 §11.2, §11.3) is joined
+    /// with that group's PSK, read from the store if need be, and checked as
+    /// [`Client::join_reinit`] and [`Client::join_branch`] say; those two
+    /// also require that the Welcome resumes a given group.
+    ///
     /// Fails, changing nothing, with [`ApiError::GroupExists`] if the
     /// client already has the group (RFC 9420 §12.4.3.1), with
     /// [`ProtocolError::WelcomeNotForUs`] if no KeyPackage of this client is
@@ -100,13 +107,17 @@ impl Client {
         let tree = ratchet_tree
             .map(RatchetTreeExtension::decode_exact)
             .transpose()?;
-        self.join_welcome(&welcome, tree)
+        self.join_welcome(&welcome, tree, None)
     }
 
+    /// Joins from a Welcome. Resumption PSKs are looked up in the client's
+    /// groups, or only in `expected`'s group, when the Welcome must resume
+    /// that group with that usage.
     pub(super) fn join_welcome(
         &self,
         welcome: &Welcome,
         ratchet_tree: Option<RatchetTreeExtension>,
+        expected: Option<(&[u8], ResumptionPskUsage)>,
     ) -> Result<Event> {
         let _guard = self.membership.lock().map_err(poisoned)?;
         // The KeyPackage the Welcome is for: the first entry we hold.
@@ -127,20 +138,49 @@ impl Client {
             .lifetime
             .check_tree_on_join
             .then(|| self.clock.now());
-        let group = Group::join(
+        // The KeyPackage may be of another suite than the configured one
+        // (a reinitialized group's): sign with this client's key in it,
+        // stored when the KeyPackage was generated.
+        let signer = self
+            .existing_identity(record.key_package.cipher_suite)?
+            .ok_or_else(|| {
+                StorageError::Corrupted("no identity in the KeyPackage's cipher suite".into())
+            })?
+            .signer()
+            .clone();
+        let source = ClientGroups::new(self, expected.map(|(old, _)| old));
+        let joined = Group::join_resumed(
             &*self.provider,
             self.config.group.clone(),
             welcome,
             JoinInput {
                 key_package: &record.key_package,
                 key_package_private: &record.private,
-                signer: self.identity.signer().clone(),
+                signer,
                 ratchet_tree,
                 psk_store: &*self.psks,
                 now,
             },
-        )?;
-        if self.has_group(group.group_id())? {
+            &source,
+            &ValidatorIds(&*self.validator),
+        );
+        // A store failure while looking up a resumed group is the cause of
+        // whatever the join then failed with.
+        let (group, link) = joined.map_err(|e| source.take_error().unwrap_or(e))?;
+        if let Some((old, usage)) = expected
+            && !link
+                .as_ref()
+                .is_some_and(|l| l.psk_group_id == old && l.usage == usage)
+        {
+            return Err(ProtocolError::UnexpectedResumption(usage_name(usage)).into());
+        }
+        // A group that reinitializes one with the same id replaces it (the
+        // old one was checked to be closed by that ReInit, RFC 9420
+        // §12.4.3.1: the client no longer participates in it).
+        let replaces_old = link.as_ref().is_some_and(|l| {
+            l.usage == ResumptionPskUsage::Reinit && l.psk_group_id == group.group_id()
+        });
+        if !replaces_old && self.has_group(group.group_id())? {
             return Err(ApiError::GroupExists.into());
         }
         self.validate_joined_tree(

@@ -18,6 +18,13 @@
 //!   which cached ones a commit covers. A commit never fails because of one
 //!   bad or conflicting cached proposal: it is left out, and the commit
 //!   result says so.
+//! * **ReInit and branch** (RFC 9420 §11.2, §11.3): [`Client::reinit`]
+//!   closes a group ([`Event::ReInitMerged`]), [`Client::create_reinit_group`]
+//!   recreates it with new parameters from the others' KeyPackages in the
+//!   new cipher suite ([`Client::generate_key_packages_in`]), and
+//!   [`Client::join_reinit`] joins it, the old group's resumption PSK read
+//!   from the store; [`Client::branch`] and [`Client::join_branch`] start a
+//!   subgroup. See the [`resumption`] module.
 //! * **Events**: [`Event`]s tell what happened: application data (with the
 //!   sender's credential as of the message's epoch), proposals, merged
 //!   commits (who was added, removed, updated), removal of this member,
@@ -58,6 +65,7 @@ mod hooks;
 mod join;
 mod process;
 mod records;
+pub mod resumption;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -86,6 +94,7 @@ pub use hooks::{
     IdentityValidator, ProposalOrigin, ProposalPolicy, Rejection, SystemClock,
 };
 pub use join::ExternalJoin;
+pub use resumption::{ReInitInfo, ResumedGroup};
 
 use records::{IdentityRecord, KeyPackageRecord, corrupted};
 use state::Slot;
@@ -177,6 +186,9 @@ pub struct GroupStatus {
     pub pending_proposals: usize,
     /// The epochs of the messages held for later epochs, in arrival order.
     pub held_messages: Vec<u64>,
+    /// The ReInit that closed the group, once merged (then `inactive` is
+    /// [`InactiveReason::ReInit`]).
+    pub reinit: Option<ReInitInfo>,
 }
 
 /// Builds a [`Client`] with hooks and settings other than the defaults.
@@ -333,6 +345,7 @@ impl ClientBuilder {
             store,
             groups: Mutex::new(HashMap::new()),
             membership: Mutex::new(()),
+            identities: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -352,6 +365,9 @@ pub struct Client {
     groups: Mutex<HashMap<Vec<u8>, Arc<Mutex<Slot>>>>,
     /// Serialises what adds or removes groups, and KeyPackage use.
     membership: Mutex<()>,
+    /// The identities in cipher suites other than the configured one, once
+    /// loaded or created (see [`Client::with_identity`]).
+    identities: Mutex<HashMap<CipherSuite, Identity>>,
 }
 
 impl core::fmt::Debug for Client {
@@ -394,9 +410,98 @@ impl Client {
         self.identity.signature_key()
     }
 
+    /// This client's signature public key in cipher suite `suite`: the
+    /// configured suite's ([`Client::signature_key`]) or, for another
+    /// suite, the key created (and stored) on first use of that suite, by
+    /// [`Client::generate_key_packages_in`] or a ReInit to it. The
+    /// credential is the same in every suite.
+    pub fn signature_key_in(&self, suite: CipherSuite) -> Result<SignaturePublicKey> {
+        self.with_identity(suite, |identity, batch| {
+            if !batch.is_empty() {
+                self.store.apply(batch)?;
+            }
+            Ok(identity.signature_key().clone())
+        })
+    }
+
     /// The settings.
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// Runs `op` with this client's identity in `suite`: the configured
+    /// one, or one with the same credential and a signature key of
+    /// `suite`'s scheme, read from the store or, the first time, generated.
+    /// A generated identity's record ([`RecordKind::Identity`], keyed by the
+    /// suite) is in the batch given to `op`, which must write it with what
+    /// it writes, or fail: a failed operation leaves no identity behind.
+    /// Identities are created one at a time (the caller may hold the
+    /// membership lock, never the other way round).
+    pub(super) fn with_identity<T>(
+        &self,
+        suite: CipherSuite,
+        op: impl FnOnce(&Identity, Batch) -> Result<T>,
+    ) -> Result<T> {
+        if suite == self.config.cipher_suite {
+            return op(&self.identity, Batch::default());
+        }
+        let mut identities = self.identities.lock().map_err(poisoned)?;
+        if let Some(identity) = self.load_identity(&mut identities, suite)? {
+            return op(&identity, Batch::default());
+        }
+        let cs = self.provider.cipher_suite_provider(suite)?;
+        let identity = Identity::generate(&*cs, self.identity.credential().clone())?;
+        let record = IdentityRecord {
+            suite,
+            credential: identity.credential().clone(),
+            signer: identity.signer().clone(),
+        };
+        let mut batch = Batch::default();
+        batch.put(
+            RecordKind::Identity,
+            suite.0.to_be_bytes().to_vec(),
+            record.encode()?,
+        );
+        let out = op(&identity, batch)?;
+        identities.insert(suite, identity);
+        Ok(out)
+    }
+
+    /// This client's identity in `suite` if it has one (in memory or in
+    /// the store); never creates one.
+    pub(super) fn existing_identity(&self, suite: CipherSuite) -> Result<Option<Identity>> {
+        if suite == self.config.cipher_suite {
+            return Ok(Some(self.identity.clone()));
+        }
+        let mut identities = self.identities.lock().map_err(poisoned)?;
+        self.load_identity(&mut identities, suite)
+    }
+
+    /// The identity in another suite than the configured one, from memory
+    /// or the store (then kept in memory).
+    fn load_identity(
+        &self,
+        identities: &mut HashMap<CipherSuite, Identity>,
+        suite: CipherSuite,
+    ) -> Result<Option<Identity>> {
+        if let Some(identity) = identities.get(&suite) {
+            return Ok(Some(identity.clone()));
+        }
+        let Some(bytes) = self
+            .store
+            .get(RecordKind::Identity, &suite.0.to_be_bytes())?
+        else {
+            return Ok(None);
+        };
+        let record = IdentityRecord::decode(&bytes).map_err(corrupted("identity"))?;
+        if record.suite != suite {
+            return Err(StorageError::Corrupted("identity: cipher suite".into()).into());
+        }
+        let cs = self.provider.cipher_suite_provider(suite)?;
+        let identity = Identity::from_keys(&*cs, record.credential, record.signer)
+            .map_err(|_| StorageError::Corrupted("identity: signature key".into()))?;
+        identities.insert(suite, identity.clone());
+        Ok(Some(identity))
     }
 
     /// Options for a new leaf: valid from an hour ago for the configured time.
@@ -411,34 +516,59 @@ impl Client {
     /// Generates `count` KeyPackages and stores their private keys; returns
     /// them as MLSMessages to publish (to the delivery service, say).
     pub fn generate_key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>> {
-        self.generate(count, false)
+        self.generate(self.config.cipher_suite, count, false)
+    }
+
+    /// Generates `count` KeyPackages in cipher suite `suite` (for a group
+    /// reinitialized to it, say: [`Client::create_reinit_group`]) and stores
+    /// their private keys; returns them as MLSMessages to publish. Their
+    /// leaves carry this client's credential and its signature key in
+    /// `suite` ([`Client::signature_key_in`]). A Welcome to one of them is
+    /// joined like any other.
+    pub fn generate_key_packages_in(
+        &self,
+        suite: CipherSuite,
+        count: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        self.generate(suite, count, false)
     }
 
     /// Generates a last-resort KeyPackage (kept after use, for when all
     /// others are used up); returns it as an MLSMessage to publish.
     pub fn generate_last_resort_key_package(&self) -> Result<Vec<u8>> {
-        self.generate(1, true)?
+        self.generate(self.config.cipher_suite, 1, true)?
             .pop()
             .ok_or(Error::Internal("no KeyPackage generated"))
     }
 
-    fn generate(&self, count: usize, last_resort: bool) -> Result<Vec<Vec<u8>>> {
-        let mut batch = Batch::default();
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            let (key_package, private) =
-                generate_key_package(&*self.cs, &self.identity, self.leaf_options())?;
-            let reference = key_package.reference(&*self.cs)?;
-            let record = KeyPackageRecord {
-                last_resort,
-                key_package,
-                private,
-            };
-            batch.put(RecordKind::KeyPackage, reference.0, record.encode()?);
-            out.push(MlsMessage::KeyPackage(record.key_package).to_bytes()?);
-        }
-        self.store.apply(batch)?;
-        Ok(out)
+    fn generate(
+        &self,
+        suite: CipherSuite,
+        count: usize,
+        last_resort: bool,
+    ) -> Result<Vec<Vec<u8>>> {
+        let cs = if suite == self.config.cipher_suite {
+            self.cs.clone()
+        } else {
+            self.provider.cipher_suite_provider(suite)?
+        };
+        self.with_identity(suite, |identity, mut batch| {
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let (key_package, private) =
+                    generate_key_package(&*cs, identity, self.leaf_options())?;
+                let reference = key_package.reference(&*cs)?;
+                let record = KeyPackageRecord {
+                    last_resort,
+                    key_package,
+                    private,
+                };
+                batch.put(RecordKind::KeyPackage, reference.0, record.encode()?);
+                out.push(MlsMessage::KeyPackage(record.key_package).to_bytes()?);
+            }
+            self.store.apply(batch)?;
+            Ok(out)
+        })
     }
 
     /// The KeyPackages whose private keys the client holds (not used yet,
@@ -518,6 +648,7 @@ impl Client {
             pending_commit: l.group.has_pending_commit(),
             pending_proposals: l.group.pending_proposal_count(),
             held_messages: l.held.iter().map(|h| h.epoch).collect(),
+            reinit: l.group.reinit().map(ReInitInfo::of),
         })
     }
 

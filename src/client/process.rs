@@ -7,6 +7,7 @@ use super::events::{
     ProposalKind, ProposalReceived, ProposalSender, UpdatedMember,
 };
 use super::records::encode_held;
+use super::resumption::ReInitInfo;
 use super::state::{Held, Loaded, group_key, stage_meta};
 use crate::codec::Decode;
 use crate::error::{ApiError, Error, ProtocolError, Result};
@@ -51,7 +52,7 @@ impl Client {
     pub fn process(&self, bytes: &[u8]) -> Result<Processed> {
         let message = MlsMessage::decode_exact(bytes)?;
         if let MlsMessage::Welcome(welcome) = &message {
-            let event = self.join_welcome(welcome, None)?;
+            let event = self.join_welcome(welcome, None, None)?;
             return Ok(Processed {
                 events: vec![event],
             });
@@ -81,8 +82,13 @@ impl Client {
     ) -> Result<Vec<Event>> {
         let (_, epoch) = group_and_epoch(&message).ok_or(Error::Internal("not a group message"))?;
         if epoch > l.group.epoch() {
-            if l.inactive.is_some() {
-                return Err(ApiError::GroupInactive.into());
+            match l.inactive {
+                Some(InactiveReason::Removed) => return Err(ApiError::GroupInactive.into()),
+                // No epoch follows the one a ReInit started (RFC 9420 §12.4.2).
+                Some(InactiveReason::ReInit) => {
+                    return Err(ProtocolError::MessageAfterReInit.into());
+                }
+                None => {}
             }
             if l.held.len() >= self.config.max_held_messages {
                 return Err(
@@ -164,7 +170,11 @@ impl Client {
         batch: &mut Batch,
         message: &MlsMessage,
     ) -> Result<(Vec<Event>, bool)> {
-        if l.inactive.is_some() && !is_application(message) {
+        // A removed member stays in the epoch it was removed from, and reads
+        // only its application messages. A group closed by a ReInit is in
+        // its last epoch: the group refuses that epoch's messages
+        // (`ProtocolError::MessageAfterReInit`) and reads older ones.
+        if l.inactive == Some(InactiveReason::Removed) && !is_application(message) {
             return Err(ApiError::GroupInactive.into());
         }
         let (_, epoch) = group_and_epoch(message).ok_or(Error::Internal("not a group message"))?;
@@ -249,11 +259,12 @@ impl Client {
         }
         let before = changed_leaves(&l.group, &summary);
         l.group.merge_staged_commit(staged)?;
-        let event = self.merged_event(id, l, batch, &summary, before);
-        Ok((vec![event], true))
+        let events = self.merged_event(id, l, batch, &summary, before);
+        Ok((events, true))
     }
 
-    /// The event of a merged commit; marks the group inactive after a ReInit.
+    /// The events of a merged commit: [`Event::CommitMerged`], then, for a
+    /// ReInit, [`Event::ReInitMerged`] (the group is marked inactive).
     pub(super) fn merged_event(
         &self,
         id: &GroupId,
@@ -261,7 +272,7 @@ impl Client {
         batch: &mut Batch,
         summary: &CommitSummary,
         before: Vec<(LeafIndex, Credential, crate::messages::LeafNode)>,
-    ) -> Event {
+    ) -> Vec<Event> {
         let committer = match summary.committer {
             Sender::Member(leaf) => Some(LeafIndex(leaf)),
             _ => None,
@@ -287,7 +298,7 @@ impl Client {
             l.inactive = Some(InactiveReason::ReInit);
             stage_meta(&group_key_prefix(&id.0), l.inactive, batch);
         }
-        Event::CommitMerged(CommitMerged {
+        let merged = Event::CommitMerged(CommitMerged {
             group: id.clone(),
             epoch: l.group.epoch(),
             committer,
@@ -297,7 +308,16 @@ impl Client {
             updated,
             extensions_changed: summary.new_extensions.is_some(),
             reinit: summary.reinit.is_some(),
-        })
+        });
+        let mut events = vec![merged];
+        if let Some(reinit) = &summary.reinit {
+            events.push(Event::ReInitMerged {
+                group: id.clone(),
+                epoch: l.group.epoch(),
+                reinit: ReInitInfo::of(reinit),
+            });
+        }
+        events
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! struct { uint8 version = 1; CipherSuite suite; Credential credential;
-//!          opaque signer<V>; } IdentityRecord;
+//!          opaque signer<V>; } IdentityRecord;  // key: empty, or the suite (another suite's)
 //! struct { uint8 version = 1; uint8 last_resort; KeyPackage key_package;
 //!          opaque private<V>; } KeyPackageRecord;    // KeyPackagePrivate::to_bytes
 //! struct { uint8 version = 1; uint8 status; } GroupMetaRecord;  // 0 active, 1 removed, 2 reinit

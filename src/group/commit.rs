@@ -315,6 +315,17 @@ impl Group {
             });
         }
 
+        // A ReInit goes alone (RFC 9420 §12.2). Pending ReInits were left
+        // out above when anything else is committed, so a list that breaks
+        // the rule here is the caller's: API misuse, not a protocol error
+        // (which is what a received commit breaking it gets).
+        if committed.len() > 1
+            && committed
+                .iter()
+                .any(|p| matches!(p.proposal, Proposal::ReInit(_)))
+        {
+            return Err(ApiError::ReInitNotAlone.into());
+        }
         let lifetime = now.map_or(LifetimeCheck::Skip, LifetimeCheck::At);
         let ctx = LeafValidationContext::from_group_context(&self.context, lifetime)?;
         let AppliedProposals {

@@ -23,8 +23,11 @@ use crate::secret_tree::SecretTree;
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-/// The format version of the epoch piece.
-const EPOCH_PIECE_VERSION: u16 = 1;
+/// The format version of the epoch piece: 2 added the ReInit that closed
+/// the group; version 1 pieces (written by the first SQLite store format,
+/// kept as a fixture in `tests/fixtures/sqlite-v1/`) are still read, with
+/// no ReInit.
+const EPOCH_PIECE_VERSION: u16 = 2;
 
 /// One piece of a member's group state, saved and written on its own.
 ///
@@ -60,7 +63,7 @@ const EPOCH_PIECE_VERSION: u16 = 1;
 /// [`Group::to_bytes`] to the same bytes as the group that wrote them.
 ///
 /// Every value is encoded like the rest of MLS (RFC 9420 §2.1); the epoch
-/// piece starts with a `uint16` format version (1).
+/// piece starts with a `uint16` format version (currently 2; version 1, without the ReInit, is still read).
 ///
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StatePiece {
@@ -575,7 +578,7 @@ impl Group {
     }
 
     // struct {
-    //     uint16 version = 1;
+    //     uint16 version = 2;
     //     GroupConfigState config;            // as in `persist`
     //     GroupContext context;
     //     opaque interim_transcript_hash<V>;
@@ -590,6 +593,7 @@ impl Group {
     //     {uint64 epoch; opaque psk<V>} resumption_psks<V>;
     //     uint64 past_epochs<V>;
     //     optional<ReInit> reinit;           // the ReInit that closed the group
+    //                                        // (absent in version 1)
     // } EpochPiece;
     fn write_epoch_piece(&self, out: &mut Vec<u8>) -> Result<()> {
         // Every field, so that a new one cannot be forgotten here: it goes
@@ -859,7 +863,7 @@ struct EpochPiece {
 
 fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
     let version = u16::decode(r)?;
-    if version != EPOCH_PIECE_VERSION {
+    if !(1..=EPOCH_PIECE_VERSION).contains(&version) {
         return Err(DecodeError::UnsupportedFormatVersion(version).into());
     }
     let config = read_config(r)?;
@@ -879,7 +883,11 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
     let secret_tree_header = Zeroizing::new(Vec::<u8>::decode(r)?);
     let resumption_psks = read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))?;
     let past_epochs = read_list(r, |r| Ok(u64::decode(r)?))?;
-    let reinit = Option::<ReInit>::decode(r)?;
+    let reinit = if version >= 2 {
+        Option::<ReInit>::decode(r)?
+    } else {
+        None
+    };
     Ok(EpochPiece {
         config,
         context,

@@ -116,6 +116,19 @@ impl Group {
         groups: &dyn ResumptionSource,
         ids: &dyn ParticipantIdentity,
     ) -> Result<Group> {
+        Self::join_resumed(provider, config, welcome, input, groups, ids).map(|(g, _)| g)
+    }
+
+    /// [`Group::join_with_resumption`], also giving the Welcome's resumption
+    /// PSK with usage `reinit` or `branch`, if it has one (checked).
+    pub(crate) fn join_resumed(
+        provider: &dyn CryptoProvider,
+        config: GroupConfig,
+        welcome: &Welcome,
+        input: JoinInput<'_>,
+        groups: &dyn ResumptionSource,
+        ids: &dyn ParticipantIdentity,
+    ) -> Result<(Group, Option<ResumptionPsk>)> {
         let kp = input.key_package;
         if welcome.cipher_suite != kp.cipher_suite {
             return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
@@ -251,7 +264,8 @@ impl Group {
             check_resumed(link, old, &context, &tree, ids)?;
         }
         let keys = EpochKeys::new(cs_ref, secrets, tree.size(), config.secret_tree);
-        Ok(Group {
+        let link = resumed.map(|(link, _)| link.clone());
+        let group = Group {
             cs: cs.clone(),
             config,
             context,
@@ -269,7 +283,8 @@ impl Group {
             journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
             reinit: None,
-        })
+        };
+        Ok((group, link))
     }
 }
 

@@ -19,7 +19,7 @@
 //!
 //! | kind | key | written | deleted |
 //! |---|---|---|---|
-//! | [`RecordKind::Identity`] | empty | when the client is created | never |
+//! | [`RecordKind::Identity`] | empty (the client's identity); a cipher suite, 2 bytes big-endian (its identity in another suite) | when the client is created; when another suite is first used (KeyPackages in it, a ReInit to it) | never |
 //! | [`RecordKind::KeyPackage`] | the KeyPackage reference | when generated | in the batch of the join that used it (unless last-resort) |
 //! | [`RecordKind::GroupMeta`] | group | when the group is created or joined, when this member is removed | with the group |
 //! | [`RecordKind::Epoch`] | group | once per epoch | with the group |

@@ -3,6 +3,7 @@
 
 mod lifecycle;
 mod policy;
+mod resumption;
 mod storage;
 mod validation;
 

@@ -999,3 +999,47 @@ fn branch_keeps_required_capabilities() {
         join_resumed(&net.provider, &out.welcome.unwrap(), &bob, &net.groups[BOB]).unwrap();
     assert_agree(&[sub, bob_sub]);
 }
+
+/// A ReInit committed with other proposals: this member's own attempt is
+/// API misuse ([`ApiError::ReInitNotAlone`], nothing changes), while a
+/// received commit that does it is a protocol error (RFC 9420 §12.2; see
+/// `proposal_list::reinit_with_another_proposal`).
+#[test]
+fn own_commit_of_reinit_with_others_is_api_misuse() {
+    let mut net = Net::new(ALL_SUITES[0], 3, 0x72);
+    let dave = fresh(&net.provider, ALL_SUITES[0], "dave", true);
+    let reinit = Proposal::ReInit(reinit_params(ALL_SUITES[1], b"x"));
+    let before = net.groups[ALICE].to_bytes().unwrap();
+    let by_value = net.groups[ALICE].commit(
+        CommitOptions {
+            proposals: vec![reinit.clone(), add(&dave.kp.0)],
+            ..Default::default()
+        },
+        &(),
+        Some(NOW),
+    );
+    assert_eq!(by_value.unwrap_err(), ApiError::ReInitNotAlone.into());
+    // A ReInit by value with another proposal pending (taken by default).
+    let p = net.groups[BOB]
+        .propose(Proposal::Remove(Remove {
+            removed: CAROL as u32,
+        }))
+        .unwrap();
+    net.deliver_proposal(BOB, &p);
+    let with_before = net.groups[ALICE].to_bytes().unwrap();
+    let with_pending = net.groups[ALICE].commit(
+        CommitOptions {
+            proposals: vec![reinit],
+            ..Default::default()
+        },
+        &(),
+        Some(NOW),
+    );
+    assert_eq!(with_pending.unwrap_err(), ApiError::ReInitNotAlone.into());
+    assert_eq!(
+        net.groups[ALICE].to_bytes().unwrap().as_bytes(),
+        with_before.as_bytes()
+    );
+    assert_ne!(before.as_bytes(), with_before.as_bytes()); // the cached proposal
+    assert!(!net.groups[ALICE].has_pending_commit());
+}
