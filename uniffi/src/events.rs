@@ -3,7 +3,7 @@
 
 use tessera::client as core;
 
-use crate::types::{Credential, Member};
+use crate::types::{CipherSuite, Credential, Member};
 
 /// A member's leaf whose node was replaced (an Update, or a committer's
 /// path), with its credential before and after (often the same).
@@ -143,6 +143,19 @@ pub enum Event {
         epoch: u64,
         /// The committer's leaf (none: an external committer).
         by_leaf: Option<u32>,
+    },
+    /// A commit re-initialized the group (RFC 9420 §11.2): it is closed
+    /// (sending and committing fail with `ApiMisuse`). Creating and joining
+    /// the new group is not wrapped by these bindings yet.
+    ReInitMerged {
+        /// The old group.
+        group_id: Vec<u8>,
+        /// Its last epoch.
+        epoch: u64,
+        /// The new group's id.
+        new_group_id: Vec<u8>,
+        /// The new group's cipher suite (none: not one of RFC 9420's seven).
+        new_cipher_suite: Option<CipherSuite>,
     },
     /// This client joined a group.
     Joined {
@@ -332,6 +345,16 @@ impl From<core::Event> for Event {
                 group_id: group.0,
                 epoch,
                 by_leaf: by.map(|l| l.0),
+            },
+            core::Event::ReInitMerged {
+                group,
+                epoch,
+                reinit,
+            } => Self::ReInitMerged {
+                group_id: group.0,
+                epoch,
+                new_group_id: reinit.new_group.0,
+                new_cipher_suite: CipherSuite::from_core(reinit.cipher_suite),
             },
             core::Event::Joined {
                 group,

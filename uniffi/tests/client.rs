@@ -566,7 +566,14 @@ fn a_client_of_another_cipher_suite_keeps_it_and_joins_from_process() {
         "{joined:?}"
     );
     drop(bob);
-    let bob = MlsClient::open(d.path("bob"), d.key.clone(), Names::blocking(&[]), None, None).unwrap();
+    let bob = MlsClient::open(
+        d.path("bob"),
+        d.key.clone(),
+        Names::blocking(&[]),
+        None,
+        None,
+    )
+    .unwrap();
     assert_eq!(bob.cipher_suite().unwrap(), suite);
     let ct = ga.encrypt(b"p-256".to_vec()).unwrap();
     assert_eq!(text(bob.process(ct).unwrap()).1, "p-256");
