@@ -10,7 +10,12 @@
 //!   to its tree (successive commits by the same member);
 //! * `update_path/process_sibling` and `update_path/process_far`: a
 //!   receiver merges and decrypts it, the sibling deriving the whole path,
-//!   the far member only the root.
+//!   the far member only the root;
+//! * `secret_tree/stage_apply`: a receiver takes the next key of one sender
+//!   from a secret tree in which every leaf's ratchets are started (what a
+//!   PrivateMessage costs the secret tree since issue 11), and
+//!   `secret_tree/clone`, the copy of that tree each PrivateMessage made
+//!   before, for contrast.
 //!
 //! Run with `cargo bench --bench tree`.
 
@@ -240,6 +245,40 @@ fn update_path(c: &mut Criterion) {
     g.finish();
 }
 
+fn secret_tree(c: &mut Criterion) {
+    use tessera::secret_tree::{RatchetKind, SecretTree, SecretTreeConfig};
+    let cs = suite();
+    let mut g = c.benchmark_group("secret_tree");
+    for n in SIZES {
+        let mut tree = SecretTree::new(
+            &cs,
+            Secret::from(vec![3; 32]),
+            TreeSize::covering(n).unwrap(),
+            SecretTreeConfig::default(),
+        );
+        // Every member has sent one message this member decrypted.
+        for leaf in 0..n {
+            tree.key(&cs, LeafIndex(leaf), RatchetKind::Application, 0)
+                .unwrap();
+        }
+        let mut generation = 1;
+        g.bench_function(BenchmarkId::new("stage_apply", n), |b| {
+            b.iter(|| {
+                let (key, update) = tree
+                    .stage_key(&cs, LeafIndex(n / 2), RatchetKind::Application, generation)
+                    .unwrap();
+                tree.apply(update).unwrap();
+                generation += 1;
+                black_box(key)
+            })
+        });
+        g.bench_function(BenchmarkId::new("clone", n), |b| {
+            b.iter(|| black_box(tree.clone()))
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -250,6 +289,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = tree_hash, update_path
+    targets = tree_hash, update_path, secret_tree
 }
 criterion_main!(benches);

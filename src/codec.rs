@@ -318,6 +318,18 @@ impl<T: Decode> Decode for Box<T> {
     }
 }
 
+impl<T: Encode + ?Sized> Encode for std::sync::Arc<T> {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        (**self).encode(out)
+    }
+}
+
+impl<T: Decode> Decode for std::sync::Arc<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        T::decode(r).map(std::sync::Arc::new)
+    }
+}
+
 /// Implements [`Encode`] and [`Decode`] for a struct whose fields are
 /// encoded one after another, in the order given (the usual TLS `struct`).
 ///

@@ -358,6 +358,18 @@ pub enum ProtocolError {
     /// A `ratchet_tree` holds more nodes than a tree of 2^31 leaves (RFC 9420 §4.1.1, §12.4.3.3).
     #[error("ratchet tree has too many nodes")]
     RatchetTreeTooLarge,
+    /// A ratchet tree (from a Welcome, a GroupInfo or out of band) or a
+    /// commit (its Adds, an external joiner) would give the group more leaf
+    /// positions than this member accepts
+    /// ([`GroupConfig::max_group_size`](crate::group::GroupConfig::max_group_size)).
+    /// A tree is refused while it is decoded, as soon as it is too wide.
+    #[error("the group would span {leaves} leaves, more than the {max} this member accepts")]
+    GroupTooLarge {
+        /// The leaves the tree or commit needs (at least).
+        leaves: u64,
+        /// The configured maximum.
+        max: u32,
+    },
     /// A leaf node sits at a parent position or a parent node at a leaf position:
     /// leaves are at even array indices, parents at odd ones (RFC 9420 §12.4.3.3, Appendix C).
     #[error("node {0} has the wrong node type for its position")]
@@ -542,6 +554,20 @@ pub enum ApiError {
     /// An argument was out of its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A configuration value (for example in
+    /// [`GroupConfig`](crate::group::GroupConfig)) lies outside the range
+    /// the library accepts.
+    #[error("configuration value {field} = {value} is outside {min}..={max}")]
+    ConfigOutOfRange {
+        /// The field, as `struct.field`.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest value accepted.
+        min: u64,
+        /// The largest value accepted.
+        max: u64,
+    },
     /// The client has no group with this id.
     #[error("no such group")]
     UnknownGroup,

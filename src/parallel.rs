@@ -31,18 +31,6 @@ where
     items.iter().map(f).collect()
 }
 
-/// The number of threads [`map`] spreads work over.
-#[cfg(feature = "parallel")]
-pub(crate) fn threads() -> usize {
-    rayon::current_num_threads().max(1)
-}
-
-/// The number of threads [`map`] spreads work over (one without `parallel`).
-#[cfg(not(feature = "parallel"))]
-pub(crate) fn threads() -> usize {
-    1
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -34,7 +34,7 @@ use tessera::client::{Client, ClientConfig};
 use tessera::error::ProtocolError;
 use tessera::messages::Credential;
 use tessera::storage::sqlite::FORMAT_VERSION;
-use tessera::storage::{SqliteStore, StoreKey};
+use tessera::storage::{RecordKind, SqliteStore, Storage, StoreKey};
 
 /// Alice's store key in every fixture.
 const ALICE_KEY: [u8; 32] = [0xa1; 32];
@@ -117,6 +117,21 @@ fn continue_conversation(version: u32, fixture: &Path) {
         SqliteStore::open(&bob_db, &StoreKey::new(ALICE_KEY)).unwrap_err(),
         tessera::storage::StorageError::WrongKey
     );
+    // Format 1 was written by builds that saved a leaf's two sender
+    // ratchets in one record; this build reads them and replaces them by
+    // one record per ratchet head and kept key on the group's next write.
+    let legacy = |db: &Path, key: [u8; 32]| {
+        let store = SqliteStore::open(db, &StoreKey::new(key)).unwrap();
+        let n = store
+            .scan(RecordKind::LegacySenderRatchets, &[])
+            .unwrap()
+            .len();
+        (n, store.scan(RecordKind::SenderRatchet, &[]).unwrap().len())
+    };
+    if version == 1 {
+        assert!(legacy(&bob_db, BOB_KEY).0 > 0);
+        assert!(legacy(&alice_db, ALICE_KEY).0 > 0);
+    }
     let alice = client("alice", &alice_db, ALICE_KEY, false);
     let bob = client("bob", &bob_db, BOB_KEY, false);
     // The files were migrated to the current format.
@@ -190,12 +205,17 @@ fn continue_conversation(version: u32, fixture: &Path) {
         alice.process(&last).unwrap().data(),
         Some(&b"still here"[..])
     );
+    drop((alice, bob));
     for db in [&alice_db, &bob_db] {
         let key = if db == &alice_db { ALICE_KEY } else { BOB_KEY };
         SqliteStore::open(db, &StoreKey::new(key))
             .unwrap()
             .verify()
             .unwrap();
+        // Nothing is left in the old layout.
+        let (old, new) = legacy(db, key);
+        assert_eq!(old, 0);
+        assert!(new > 0);
     }
 }
 

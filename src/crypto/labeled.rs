@@ -93,7 +93,7 @@ pub fn verify_with_label(
 }
 
 /// `VerifyWithLabel` checks collected to be verified together with
-/// [`CipherSuiteProvider::verify_many`] (in batches, in parallel), each with
+/// [`CipherSuiteProvider::verify_many`] (in parallel), each with
 /// the error to report if its signature does not hold. Other failures (a
 /// malformed key, say) keep their crypto error.
 pub(crate) struct SignatureChecks<'a> {

@@ -9,6 +9,8 @@
 pub mod labeled;
 mod rust_crypto;
 mod secret;
+#[cfg(test)]
+pub(crate) mod torsion;
 
 use std::sync::Arc;
 
@@ -344,12 +346,14 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Ok(())` if every one holds; otherwise the index of the first that
     /// does not, with the error [`CipherSuiteProvider::verify`] gives for it.
     ///
-    /// Providers may verify in batches and in parallel; the default verifies
-    /// each in turn. A batch check is sound (it accepts no signature that the
-    /// key's holder did not make) but, for Ed25519, may accept a signature
-    /// whose `R` or key encoding carries a small torsion component that
-    /// single strict verification rejects; such a signature can only come
-    /// from the holder of the key.
+    /// Every item must get exactly the verdict [`CipherSuiteProvider::verify`]
+    /// gives it alone, whatever the list, its order or length, the thread
+    /// count or the features: members that disagreed on one signature would
+    /// fork the group. Providers may verify in parallel; the default verifies
+    /// each in turn. (A batch equation does not qualify for Ed25519: it can
+    /// accept a signature whose `R` or key carries a small torsion component
+    /// that single verification rejects, depending on its random
+    /// coefficients.)
     fn verify_many(
         &self,
         items: &[(&SignaturePublicKey, &[u8], &[u8])],

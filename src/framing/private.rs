@@ -14,7 +14,7 @@ use crate::messages::{
     AuthenticatedContent, ContentType, FramedContent, PrivateMessage, PrivateMessageContent,
     Sender, SenderData, WireFormat,
 };
-use crate::secret_tree::{MessageKey, RatchetKind, SecretTree};
+use crate::secret_tree::{MessageKey, RatchetKind, SecretTree, SecretTreeUpdate};
 use crate::tree_math::LeafIndex;
 
 /// The ratchet that keys content of this type (RFC 9420 §6.3.1, §9): the
@@ -159,12 +159,13 @@ pub fn decrypt_sender_data(
 ///
 /// The key is taken from `secret_tree` for the sender's leaf, the ratchet of
 /// the message's content type and the sender data's generation, and is
-/// deleted from the tree (§9.2), so a replay fails with
-/// [`ProtocolError::KeyAlreadyUsed`]. The key is spent even if decryption then
-/// fails. Other failures: [`CryptoError::AeadOpenFailed`] (tampered
-/// ciphertext, AAD or reuse guard), a [`DecodeError`](crate::error::DecodeError)
-/// for a malformed plaintext, in particular
-/// [`DecodeError::NonZeroPadding`](crate::error::DecodeError::NonZeroPadding).
+/// deleted from the tree (§9.2) if decryption succeeds, so a replay fails
+/// with [`ProtocolError::KeyAlreadyUsed`]; if it fails the tree is unchanged
+/// (see [`decrypt_content_staged`] to delete the key only once the whole
+/// message is accepted). Failures: [`CryptoError::AeadOpenFailed`]
+/// (tampered ciphertext, AAD or reuse guard), a
+/// [`DecodeError`](crate::error::DecodeError) for a malformed plaintext, in
+/// particular [`DecodeError::NonZeroPadding`](crate::error::DecodeError::NonZeroPadding).
 ///
 /// The content is decoded as the type the PrivateMessage announces, which the
 /// AEAD binds (it is in both AADs), so the content type always matches.
@@ -174,7 +175,22 @@ pub fn decrypt_content(
     sender_data: &SenderData,
     secret_tree: &mut SecretTree,
 ) -> Result<AuthenticatedContent> {
-    let key = secret_tree.key(
+    let (content, update) = decrypt_content_staged(cs, message, sender_data, secret_tree)?;
+    secret_tree.apply(update)?;
+    Ok(content)
+}
+
+/// [`decrypt_content`] without changing `secret_tree`: the content and the
+/// [`SecretTreeUpdate`] that deletes its key, to apply with
+/// [`SecretTree::apply`] once the message has been accepted (RFC 9420 §9.2).
+/// The cost does not depend on how many ratchets the tree holds.
+pub fn decrypt_content_staged(
+    cs: &dyn CipherSuiteProvider,
+    message: &PrivateMessage,
+    sender_data: &SenderData,
+    secret_tree: &SecretTree,
+) -> Result<(AuthenticatedContent, SecretTreeUpdate)> {
+    let (key, update) = secret_tree.stage_key(
         cs,
         LeafIndex(sender_data.leaf_index),
         ratchet_for(message.content_type),
@@ -195,7 +211,7 @@ pub fn decrypt_content(
             "decoded content type differs from the announced one",
         ));
     }
-    Ok(AuthenticatedContent {
+    let content = AuthenticatedContent {
         wire_format: WireFormat::PRIVATE_MESSAGE,
         content: FramedContent {
             group_id: message.group_id.clone(),
@@ -205,7 +221,8 @@ pub fn decrypt_content(
             content: pmc.content,
         },
         auth: pmc.auth,
-    })
+    };
+    Ok((content, update))
 }
 
 /// Unprotects a PrivateMessage (RFC 9420 §6.3) in one call:
@@ -215,9 +232,11 @@ pub fn decrypt_content(
 /// 3. asks `signature_key_for` for the signature key of the sender's leaf:
 ///    the caller checks there that the leaf is in its tree and not blank
 ///    (§6.3.2) and fails if not, before any ratchet key is spent;
-/// 4. decrypts the content ([`decrypt_content`]);
+/// 4. decrypts the content ([`decrypt_content_staged`]);
 /// 5. verifies the signature over the reconstructed FramedContent with
-///    `context` ([`verify_content_signature`]).
+///    `context` ([`verify_content_signature`]);
+/// 6. only then deletes the key from `secret_tree`: a message that fails
+///    any step leaves the tree unchanged.
 ///
 /// `context`, `sender_data_secret` and `secret_tree` are those of the
 /// message's epoch.
@@ -232,7 +251,8 @@ pub fn unprotect(
     check_group_and_epoch(&message.group_id, message.epoch, context)?;
     let sender_data = decrypt_sender_data(cs, message, sender_data_secret)?;
     let signature_key = signature_key_for(LeafIndex(sender_data.leaf_index))?;
-    let content = decrypt_content(cs, message, &sender_data, secret_tree)?;
+    let (content, update) = decrypt_content_staged(cs, message, &sender_data, secret_tree)?;
     verify_content_signature(cs, &content, Some(context), &signature_key)?;
+    secret_tree.apply(update)?;
     Ok(content)
 }

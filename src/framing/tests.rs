@@ -756,6 +756,40 @@ fn private_signature_is_checked() {
     );
 }
 
+/// Issue 11, item 8: a PrivateMessage that decrypts but fails a later check
+/// (here its signature, or a tampered ciphertext) deletes no key: the tree
+/// is unchanged and the genuine message of that generation still opens.
+#[test]
+fn item8_refused_private_message_keeps_its_key() {
+    let f = fx();
+    let mut receiver = f.tree();
+    let state = |t: &SecretTree| {
+        let mut out = Vec::new();
+        t.write_state(&mut out).unwrap();
+        out
+    };
+    let before = state(&receiver);
+    let plaintext = f.plaintext(WireFormat::PUBLIC_MESSAGE, remove(1), 0);
+    let wrong_signature = f.seal_raw(
+        &mut f.tree(),
+        ContentType::Proposal,
+        RatchetKind::Handshake,
+        SENDER,
+        &plaintext,
+    );
+    assert_eq!(
+        f.unprotect_private(&mut receiver, &wrong_signature),
+        crypto(CryptoError::InvalidSignature)
+    );
+    let genuine = f.private(&mut f.tree(), remove(1));
+    let mut tampered = genuine.clone();
+    *tampered.ciphertext.last_mut().unwrap() ^= 1;
+    assert!(f.unprotect_private(&mut receiver, &tampered).is_err());
+    assert_eq!(state(&receiver), before);
+    f.unprotect_private(&mut receiver, &genuine).unwrap();
+    assert_ne!(state(&receiver), before);
+}
+
 #[test]
 fn private_protect_refuses_misuse() {
     let f = fx();

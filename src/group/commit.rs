@@ -85,8 +85,13 @@ impl Group {
     fn protect(&mut self, auth: &AuthenticatedContent) -> Result<MlsMessage> {
         let cs = self.cs.clone();
         if auth.wire_format == WireFormat::PRIVATE_MESSAGE {
-            self.journal
-                .ratchet_used(&self.keys.secret_tree, self.context.epoch, self.own_leaf);
+            let kind = framing::private::ratchet_for(auth.content.content_type());
+            self.journal.secret_tree_parts(
+                self.context.epoch,
+                self.keys
+                    .secret_tree
+                    .parts_changed_by_send(self.own_leaf, kind),
+            );
             let m = framing::private::protect(
                 &*cs,
                 auth,
@@ -345,6 +350,7 @@ impl Group {
             &ctx,
             Committer::Member(self.own_leaf),
             &committed,
+            self.config.max_group_size,
         )?;
         // The resumption PSK of a new group's first commit: not subject to
         // the rule against reinit and branch PSKs in ordinary commits (§12.1.4).

@@ -34,6 +34,7 @@ impl Group {
         leaf: KeyPackageOptions,
         extensions: Vec<Extension>,
     ) -> Result<Group> {
+        config.validate()?;
         let cs = provider.cipher_suite_provider(suite)?;
         let cs_ref = &*cs;
         extensions.check_unique()?;

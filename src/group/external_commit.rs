@@ -10,7 +10,8 @@ use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
 use super::own_messages::OwnMessages;
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_group_size,
+    lifetime_check,
 };
 use super::{EpochKeys, Group, GroupConfig, Identity, PskStore};
 use crate::crypto::{CryptoProvider, HpkePublicKey};
@@ -75,12 +76,19 @@ impl Group {
         psk_store: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<(Group, MlsMessage)> {
+        config.validate()?;
         let context = &group_info.group_context;
         let cs = provider.cipher_suite_provider(context.cipher_suite)?;
         let cs_ref = &*cs;
 
         // The GroupInfo and its tree, checked as for a Welcome (§12.4.3.1).
-        let tree = verified_tree(cs_ref, group_info, options.ratchet_tree, now)?;
+        let tree = verified_tree(
+            cs_ref,
+            group_info,
+            options.ratchet_tree,
+            now,
+            config.max_group_size,
+        )?;
         let ExternalPub { external_pub } = group_info
             .extensions
             .parse::<ExternalPub>()?
@@ -119,11 +127,13 @@ impl Group {
             &ctx,
             Committer::External,
             &committed,
+            config.max_group_size,
         )?;
         ctx.set_extensions(&extensions)?;
 
         // The joiner's leaf and path (§12.4.2): the leftmost blank leaf.
         let own_leaf = tree.reserve_leaf()?;
+        check_group_size(own_leaf, config.max_group_size)?;
         let template = LeafNode {
             // Replaced by a fresh key by create_update_path.
             encryption_key: HpkePublicKey::default(),

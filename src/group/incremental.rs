@@ -19,14 +19,12 @@ use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey, Tag};
 use crate::error::{DecodeError, Error, Result};
 use crate::key_schedule::{ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret};
 use crate::messages::{GroupContext, Proposal, ProposalRef, ReInit, Sender};
-use crate::secret_tree::SecretTree;
+use crate::secret_tree::{RatchetKind, SecretTree, TreePart};
 use crate::tree::{RatchetTree, TreePrivateKeys};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-/// The format version of the epoch piece: 2 added the ReInit that closed
-/// the group; version 1 pieces (written by the first SQLite store format,
-/// kept as a fixture in `tests/fixtures/sqlite-v1/`) are still read, with
-/// no ReInit.
+/// The format version of the epoch piece: 2 since the config holds
+/// `max_group_size` (version 1, without it, is still read).
 const EPOCH_PIECE_VERSION: u16 = 2;
 
 /// One piece of a member's group state, saved and written on its own.
@@ -42,18 +40,26 @@ const EPOCH_PIECE_VERSION: u16 = 2;
 /// | [`StatePiece::Tree`] | the ratchet tree of an epoch (public) | when the epoch starts | when the epoch is no longer kept |
 /// | [`StatePiece::PastEpoch`] | a kept past epoch: its context and sender-data secret | when the epoch ends | when it ages out |
 /// | [`StatePiece::SecretTreeNode`] | one node secret of an epoch's secret tree (RFC 9420 §9) | when derived | when consumed (§9.2) |
-/// | [`StatePiece::SenderRatchets`] | one leaf's two sender ratchets and their kept out-of-order keys | after each message it protects or decrypts | when its epoch is no longer kept |
+/// | [`StatePiece::SenderRatchet`] | the head of one of a leaf's two sender ratchets (its next generation and secret) | when the ratchet starts or moves on | when its epoch is no longer kept, or its epoch ends (handshake ratchets, ratchets of leaves that cannot send) |
+/// | [`StatePiece::RetainedKey`] | one key a sender ratchet keeps for a message out of order | when a message skips its generation | when used, dropped (the oldest beyond [`SecretTreeConfig::max_retained_keys`](crate::secret_tree::SecretTreeConfig)) or its ratchet is |
 /// | [`StatePiece::Proposal`] | a cached proposal | when received or sent | when the epoch ends or it is dropped |
 /// | [`StatePiece::PendingCommit`] | this member's commit awaiting merge | when committing | on merge or discard |
 /// | [`StatePiece::SentMessage`] | the digest of a PrivateMessage this member sent | when sent | when it leaves the window or its epoch is no longer kept |
 ///
-/// A received application message changes one [`StatePiece::SenderRatchets`]
-/// (its ratchet head and kept keys: bounded by
-/// [`SecretTreeConfig::max_retained_keys`](crate::secret_tree::SecretTreeConfig),
-/// never by the group's size), plus, for the sender's first message in the
-/// epoch, the few node secrets on its path (at most 2 log2 N). The key it
-/// used is gone from the new value, so writing the changes deletes it on
-/// disk too (RFC 9420 §9.2).
+/// A received application message in order changes one
+/// [`StatePiece::SenderRatchet`] (about 40 bytes); one out of order deletes
+/// the [`StatePiece::RetainedKey`] it used and writes nothing; one that
+/// skips generations also writes a [`StatePiece::RetainedKey`] per key it
+/// skips (at most
+/// [`SecretTreeConfig::max_retained_keys`](crate::secret_tree::SecretTreeConfig))
+/// and deletes those that fall out. The sender's first message in the epoch
+/// also writes its other ratchet and the few node secrets on its path (at
+/// most 2 log2 N). Nothing grows with the group's size, and the key a
+/// message used is deleted on disk in the same write (RFC 9420 §9.2).
+///
+/// [`StatePiece::LegacySenderRatchets`] pieces, written by earlier builds,
+/// are read by [`Group::from_pieces`] and replaced by the pieces above in
+/// the next [`Group::take_state_changes`]; so are epoch pieces of version 1.
 ///
 /// [`Group::take_state_changes`] returns the pieces written and deleted since
 /// it was last called; the application (or [`crate::client`]) writes them
@@ -63,7 +69,7 @@ const EPOCH_PIECE_VERSION: u16 = 2;
 /// [`Group::to_bytes`] to the same bytes as the group that wrote them.
 ///
 /// Every value is encoded like the rest of MLS (RFC 9420 §2.1); the epoch
-/// piece starts with a `uint16` format version (currently 2; version 1, without the ReInit, is still read).
+/// piece starts with a `uint16` format version (2).
 ///
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StatePiece {
@@ -86,8 +92,32 @@ pub enum StatePiece {
         /// The node.
         node: NodeIndex,
     },
-    /// A leaf's two sender ratchets in an epoch's secret tree.
-    SenderRatchets {
+    /// The head of one of a leaf's sender ratchets in an epoch's secret
+    /// tree.
+    SenderRatchet {
+        /// The epoch.
+        epoch: u64,
+        /// The leaf.
+        leaf: LeafIndex,
+        /// Which of its ratchets.
+        ratchet: RatchetKind,
+    },
+    /// A key a leaf's sender ratchet keeps for a message out of order.
+    RetainedKey {
+        /// The epoch.
+        epoch: u64,
+        /// The leaf.
+        leaf: LeafIndex,
+        /// Which of its ratchets.
+        ratchet: RatchetKind,
+        /// The key's generation.
+        generation: u32,
+    },
+    /// A leaf's two sender ratchets with their kept keys, as earlier builds
+    /// saved them: read, never written (replaced by
+    /// [`StatePiece::SenderRatchet`] and [`StatePiece::RetainedKey`] pieces
+    /// in the next changes).
+    LegacySenderRatchets {
         /// The epoch.
         epoch: u64,
         /// The leaf.
@@ -118,8 +148,12 @@ pub enum PieceKind {
     PastEpoch,
     /// [`StatePiece::SecretTreeNode`].
     SecretTreeNode,
-    /// [`StatePiece::SenderRatchets`].
-    SenderRatchets,
+    /// [`StatePiece::SenderRatchet`].
+    SenderRatchet,
+    /// [`StatePiece::RetainedKey`].
+    RetainedKey,
+    /// [`StatePiece::LegacySenderRatchets`] (read, never written).
+    LegacySenderRatchets,
     /// [`StatePiece::Proposal`].
     Proposal,
     /// [`StatePiece::PendingCommit`].
@@ -130,12 +164,14 @@ pub enum PieceKind {
 
 impl PieceKind {
     /// Every kind.
-    pub const ALL: [PieceKind; 8] = [
+    pub const ALL: [PieceKind; 10] = [
         PieceKind::Epoch,
         PieceKind::Tree,
         PieceKind::PastEpoch,
         PieceKind::SecretTreeNode,
-        PieceKind::SenderRatchets,
+        PieceKind::SenderRatchet,
+        PieceKind::RetainedKey,
+        PieceKind::LegacySenderRatchets,
         PieceKind::Proposal,
         PieceKind::PendingCommit,
         PieceKind::SentMessage,
@@ -150,7 +186,9 @@ impl StatePiece {
             Self::Tree { .. } => PieceKind::Tree,
             Self::PastEpoch { .. } => PieceKind::PastEpoch,
             Self::SecretTreeNode { .. } => PieceKind::SecretTreeNode,
-            Self::SenderRatchets { .. } => PieceKind::SenderRatchets,
+            Self::SenderRatchet { .. } => PieceKind::SenderRatchet,
+            Self::RetainedKey { .. } => PieceKind::RetainedKey,
+            Self::LegacySenderRatchets { .. } => PieceKind::LegacySenderRatchets,
             Self::Proposal(_) => PieceKind::Proposal,
             Self::PendingCommit => PieceKind::PendingCommit,
             Self::SentMessage { .. } => PieceKind::SentMessage,
@@ -158,14 +196,21 @@ impl StatePiece {
     }
 
     /// The piece's key within its kind: empty for the epoch and the pending
-    /// commit, the big-endian epoch, then the big-endian node or leaf index,
-    /// or the proposal reference. Keys of one epoch sort together.
+    /// commit, the big-endian epoch, then the big-endian node or leaf index
+    /// (then for a ratchet a byte, 0 handshake or 1 application, and for a
+    /// kept key its big-endian generation), the digest of a sent message, or
+    /// the proposal reference. Keys of one epoch sort together.
     ///
     /// ```
     /// use tessera::group::StatePiece;
+    /// use tessera::secret_tree::RatchetKind;
     /// use tessera::tree_math::LeafIndex;
-    /// let piece = StatePiece::SenderRatchets { epoch: 7, leaf: LeafIndex(2) };
-    /// assert_eq!(piece.key(), [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2]);
+    /// let piece = StatePiece::SenderRatchet {
+    ///     epoch: 7,
+    ///     leaf: LeafIndex(2),
+    ///     ratchet: RatchetKind::Application,
+    /// };
+    /// assert_eq!(piece.key(), [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2, 1]);
     /// assert_eq!(StatePiece::from_key(piece.kind(), &piece.key()).unwrap(), piece);
     /// ```
     pub fn key(&self) -> Vec<u8> {
@@ -178,7 +223,27 @@ impl StatePiece {
             Self::Epoch | Self::PendingCommit => Vec::new(),
             Self::Tree { epoch } | Self::PastEpoch { epoch } => epoch.to_be_bytes().to_vec(),
             Self::SecretTreeNode { epoch, node } => with_index(*epoch, node.0),
-            Self::SenderRatchets { epoch, leaf } => with_index(*epoch, leaf.0),
+            Self::SenderRatchet {
+                epoch,
+                leaf,
+                ratchet,
+            } => {
+                let mut k = with_index(*epoch, leaf.0);
+                k.push(ratchet_code(*ratchet));
+                k
+            }
+            Self::RetainedKey {
+                epoch,
+                leaf,
+                ratchet,
+                generation,
+            } => {
+                let mut k = with_index(*epoch, leaf.0);
+                k.push(ratchet_code(*ratchet));
+                k.extend_from_slice(&generation.to_be_bytes());
+                k
+            }
+            Self::LegacySenderRatchets { epoch, leaf } => with_index(*epoch, leaf.0),
             Self::Proposal(r) => r.0.clone(),
             Self::SentMessage { epoch, digest } => {
                 let mut k = epoch.to_be_bytes().to_vec();
@@ -232,9 +297,39 @@ impl StatePiece {
                     node: NodeIndex(n),
                 }
             }
-            PieceKind::SenderRatchets => {
+            PieceKind::SenderRatchet => {
+                let (head, code) = key.split_at_checked(12).ok_or(bad.clone())?;
+                let (epoch, l) = epoch_index(head)?;
+                let ratchet = match code {
+                    [c] => ratchet_kind(*c).ok_or(bad.clone())?,
+                    _ => return Err(bad),
+                };
+                Self::SenderRatchet {
+                    epoch,
+                    leaf: LeafIndex(l),
+                    ratchet,
+                }
+            }
+            PieceKind::RetainedKey => {
+                let (head, rest) = key.split_at_checked(12).ok_or(bad.clone())?;
+                let (epoch, l) = epoch_index(head)?;
+                let (ratchet, generation) = match rest {
+                    [c, g @ ..] => (
+                        ratchet_kind(*c).ok_or(bad.clone())?,
+                        <[u8; 4]>::try_from(g).map_err(|_| bad.clone())?,
+                    ),
+                    _ => return Err(bad),
+                };
+                Self::RetainedKey {
+                    epoch,
+                    leaf: LeafIndex(l),
+                    ratchet,
+                    generation: u32::from_be_bytes(generation),
+                }
+            }
+            PieceKind::LegacySenderRatchets => {
                 let (epoch, l) = epoch_index(key)?;
-                Self::SenderRatchets {
+                Self::LegacySenderRatchets {
                     epoch,
                     leaf: LeafIndex(l),
                 }
@@ -259,7 +354,9 @@ impl StatePiece {
             Self::Tree { epoch }
             | Self::PastEpoch { epoch }
             | Self::SecretTreeNode { epoch, .. }
-            | Self::SenderRatchets { epoch, .. }
+            | Self::SenderRatchet { epoch, .. }
+            | Self::RetainedKey { epoch, .. }
+            | Self::LegacySenderRatchets { epoch, .. }
             | Self::SentMessage { epoch, .. } => Some(*epoch),
             _ => None,
         }
@@ -314,18 +411,14 @@ impl Journal {
         }
     }
 
-    /// A key of `leaf`'s ratchets in `epoch` is about to be taken from
-    /// `tree` (the tree as it is before), which may also start the leaf.
-    pub fn ratchet_used(&mut self, tree: &SecretTree, epoch: u64, leaf: LeafIndex) {
+    /// Marks the pieces of parts of `epoch`'s secret tree that changed (as
+    /// [`SecretTree::parts_changed_by`] and the like list them).
+    pub fn secret_tree_parts(&mut self, epoch: u64, parts: impl IntoIterator<Item = TreePart>) {
         if self.all {
             return;
         }
-        for node in tree.nodes_changed_by_start(leaf) {
-            self.dirty
-                .insert(StatePiece::SecretTreeNode { epoch, node });
-        }
         self.dirty
-            .insert(StatePiece::SenderRatchets { epoch, leaf });
+            .extend(parts.into_iter().map(|part| part_piece(epoch, part)));
     }
 
     /// Marks every piece of `epoch`'s secret tree (and the epoch's tree and
@@ -336,14 +429,7 @@ impl Journal {
         }
         self.dirty.insert(StatePiece::Tree { epoch });
         self.dirty.insert(StatePiece::PastEpoch { epoch });
-        for node in tree.node_indices() {
-            self.dirty
-                .insert(StatePiece::SecretTreeNode { epoch, node });
-        }
-        for leaf in tree.started_leaves() {
-            self.dirty
-                .insert(StatePiece::SenderRatchets { epoch, leaf });
-        }
+        self.secret_tree_parts(epoch, tree.parts());
     }
 
     /// A proposal entered the cache.
@@ -447,14 +533,7 @@ impl Group {
             if epoch != self.context.epoch {
                 pieces.push(StatePiece::PastEpoch { epoch });
             }
-            pieces.extend(
-                tree.node_indices()
-                    .map(|node| StatePiece::SecretTreeNode { epoch, node }),
-            );
-            pieces.extend(
-                tree.started_leaves()
-                    .map(|leaf| StatePiece::SenderRatchets { epoch, leaf }),
-            );
+            pieces.extend(tree.parts().into_iter().map(|p| part_piece(epoch, p)));
         }
         pieces.extend(
             self.proposals
@@ -505,22 +584,17 @@ impl Group {
                     None => false,
                 }
             }
-            StatePiece::SecretTreeNode { epoch, node } => {
-                match self
-                    .secret_tree_of(*epoch)
-                    .and_then(|t| t.node_secret(*node))
-                {
-                    Some(s) => {
-                        out.extend_from_slice(s.as_bytes());
-                        true
-                    }
+            StatePiece::SecretTreeNode { .. }
+            | StatePiece::SenderRatchet { .. }
+            | StatePiece::RetainedKey { .. } => match piece_part(piece) {
+                Some((epoch, part)) => match self.secret_tree_of(epoch) {
+                    Some(t) => t.write_part(part, &mut out)?,
                     None => false,
-                }
-            }
-            StatePiece::SenderRatchets { epoch, leaf } => match self.secret_tree_of(*epoch) {
-                Some(t) => t.write_leaf_state(*leaf, &mut out)?,
+                },
                 None => false,
             },
+            // Never written: read from earlier builds' stores, then deleted.
+            StatePiece::LegacySenderRatchets { .. } => false,
             StatePiece::Proposal(r) => match self.proposals.iter().find(|p| p.reference == *r) {
                 Some(p) => {
                     let seq = self.journal.seqs.get(piece).copied().unwrap_or(u64::MAX);
@@ -579,7 +653,8 @@ impl Group {
 
     // struct {
     //     uint16 version = 2;
-    //     GroupConfigState config;            // as in `persist`
+    //     GroupConfigState config;            // as in `persist` (version 1:
+    //                                         // without max_group_size)
     //     GroupContext context;
     //     opaque interim_transcript_hash<V>;
     //     opaque confirmation_tag<V>;
@@ -593,7 +668,7 @@ impl Group {
     //     {uint64 epoch; opaque psk<V>} resumption_psks<V>;
     //     uint64 past_epochs<V>;
     //     optional<ReInit> reinit;           // the ReInit that closed the group
-    //                                        // (absent in version 1)
+    //                                         // (version 1: may be absent)
     // } EpochPiece;
     fn write_epoch_piece(&self, out: &mut Vec<u8>) -> Result<()> {
         // Every field, so that a new one cannot be forgotten here: it goes
@@ -676,8 +751,8 @@ impl Group {
         // Split the per-epoch pieces by epoch; anything else left is stale.
         let mut trees: BTreeMap<u64, &[u8]> = BTreeMap::new();
         let mut metas: BTreeMap<u64, &[u8]> = BTreeMap::new();
-        let mut nodes: BTreeMap<u64, Vec<(NodeIndex, &[u8])>> = BTreeMap::new();
-        let mut leaves: BTreeMap<u64, Vec<(LeafIndex, &[u8])>> = BTreeMap::new();
+        let mut parts: BTreeMap<u64, Vec<(TreePart, &[u8])>> = BTreeMap::new();
+        let mut legacy: BTreeMap<u64, Vec<(LeafIndex, &[u8])>> = BTreeMap::new();
         let mut proposals = Vec::new();
         let mut sent = Vec::new();
         let mut pending = None;
@@ -696,11 +771,15 @@ impl Group {
                     ensure(epoch != current, "past-epoch piece of the current epoch")?;
                     metas.insert(epoch, value);
                 }
-                StatePiece::SecretTreeNode { epoch, node } => {
-                    nodes.entry(epoch).or_default().push((node, value));
+                StatePiece::SecretTreeNode { .. }
+                | StatePiece::SenderRatchet { .. }
+                | StatePiece::RetainedKey { .. } => {
+                    let (epoch, part) = piece_part(&piece)
+                        .ok_or(Error::Internal("secret-tree piece without a part"))?;
+                    parts.entry(epoch).or_default().push((part, value));
                 }
-                StatePiece::SenderRatchets { epoch, leaf } => {
-                    leaves.entry(epoch).or_default().push((leaf, value));
+                StatePiece::LegacySenderRatchets { epoch, leaf } => {
+                    legacy.entry(epoch).or_default().push((leaf, value));
                 }
                 StatePiece::Proposal(reference) => {
                     let (seq, sender, proposal) = parse(value, |r| {
@@ -722,17 +801,38 @@ impl Group {
                 .ok_or(DecodeError::InvalidValue("tree piece missing"))?;
             parse(bytes, |r| read_tree(r, suite))
         };
-        let mut secret_tree_of = |epoch: u64, header: &[u8]| -> Result<SecretTree> {
-            Ok(SecretTree::from_pieces(
+        // What the store holds in an older layout is rewritten by the next
+        // changes: the epoch piece of version 1, leaves saved whole, and the
+        // parts of past epochs' secret trees that retiring them drops.
+        let mut journal = Journal::default();
+        if e.version != EPOCH_PIECE_VERSION {
+            journal.mark(StatePiece::Epoch);
+        }
+        let mut secret_tree_of = |epoch: u64, header: &[u8], past: bool| -> Result<SecretTree> {
+            let legacy = legacy.remove(&epoch).unwrap_or_default();
+            for (leaf, _) in &legacy {
+                journal.mark(StatePiece::LegacySenderRatchets { epoch, leaf: *leaf });
+            }
+            let legacy_leaves: BTreeSet<LeafIndex> = legacy.iter().map(|(l, _)| *l).collect();
+            let tree = SecretTree::from_parts(
                 header,
-                nodes.remove(&epoch).unwrap_or_default(),
-                leaves.remove(&epoch).unwrap_or_default(),
-            )?)
+                parts.remove(&epoch).unwrap_or_default(),
+                legacy,
+                past,
+            )?;
+            journal.secret_tree_parts(
+                epoch,
+                tree.parts()
+                    .into_iter()
+                    .filter(|p| leaf_of(*p).is_some_and(|l| legacy_leaves.contains(&l))),
+            );
+            Ok(tree)
         };
 
         let tree = tree_of(current)?;
-        let secret_tree = secret_tree_of(current, &e.secret_tree_header)?;
+        let secret_tree = secret_tree_of(current, &e.secret_tree_header, false)?;
         let mut past_epochs = Vec::with_capacity(e.past_epochs.len());
+        let mut past_parts_dropped = Vec::new();
         for epoch in &e.past_epochs {
             let meta = metas
                 .remove(epoch)
@@ -744,19 +844,25 @@ impl Group {
                     Zeroizing::new(Vec::<u8>::decode(r)?),
                 ))
             })?;
-            past_epochs.push(PastEpoch {
+            let mut past = PastEpoch {
                 epoch: *epoch,
                 context,
                 sender_data_secret,
-                secret_tree: secret_tree_of(*epoch, &header)?,
+                secret_tree: secret_tree_of(*epoch, &header, true)?,
                 tree: Arc::new(tree_of(*epoch)?),
-            });
+            };
+            // Earlier builds kept past epochs' secret trees whole.
+            let dropped = past.retire(e.own_leaf);
+            past_parts_dropped.push((*epoch, dropped));
+            past_epochs.push(past);
+        }
+        for (epoch, dropped) in past_parts_dropped {
+            journal.secret_tree_parts(epoch, dropped);
         }
         ensure(metas.is_empty(), "past-epoch piece of an epoch not kept")?;
 
         proposals.sort_by_key(|(seq, ..)| *seq);
         sent.sort_by_key(|(seq, _)| *seq);
-        let mut journal = Journal::default();
         let ordered = proposals
             .iter()
             .map(|(seq, r, ..)| (*seq, StatePiece::Proposal(r.clone())))
@@ -775,6 +881,7 @@ impl Group {
             .collect();
 
         let EpochPiece {
+            version: _,
             config,
             context,
             interim_transcript_hash,
@@ -840,6 +947,7 @@ impl Group {
 
 /// The epoch piece, read.
 struct EpochPiece {
+    version: u16,
     config: super::GroupConfig,
     context: GroupContext,
     interim_transcript_hash: Vec<u8>,
@@ -866,7 +974,8 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
     if !(1..=EPOCH_PIECE_VERSION).contains(&version) {
         return Err(DecodeError::UnsupportedFormatVersion(version).into());
     }
-    let config = read_config(r)?;
+    // Version 1 has no `max_group_size`.
+    let config = read_config(r, |_| version >= 2)?;
     let context = GroupContext::decode(r)?;
     let interim_transcript_hash = Vec::<u8>::decode(r)?;
     let confirmation_tag = Tag::decode(r)?;
@@ -883,12 +992,15 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
     let secret_tree_header = Zeroizing::new(Vec::<u8>::decode(r)?);
     let resumption_psks = read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))?;
     let past_epochs = read_list(r, |r| Ok(u64::decode(r)?))?;
-    let reinit = if version >= 2 {
-        Option::<ReInit>::decode(r)?
-    } else {
+    // Version 1 pieces were written both without it (before ReInit) and
+    // with it; without it, the group was not closed by a ReInit.
+    let reinit = if version == 1 && r.is_empty() {
         None
+    } else {
+        Option::<ReInit>::decode(r)?
     };
     Ok(EpochPiece {
+        version,
         config,
         context,
         interim_transcript_hash,
@@ -908,6 +1020,67 @@ fn read_epoch_piece(r: &mut Reader<'_>) -> Result<EpochPiece> {
         past_epochs,
         reinit,
     })
+}
+
+/// The code of a ratchet kind in piece keys.
+fn ratchet_code(kind: RatchetKind) -> u8 {
+    match kind {
+        RatchetKind::Handshake => 0,
+        RatchetKind::Application => 1,
+    }
+}
+
+fn ratchet_kind(code: u8) -> Option<RatchetKind> {
+    match code {
+        0 => Some(RatchetKind::Handshake),
+        1 => Some(RatchetKind::Application),
+        _ => None,
+    }
+}
+
+/// The piece of a part of `epoch`'s secret tree.
+fn part_piece(epoch: u64, part: TreePart) -> StatePiece {
+    match part {
+        TreePart::Node(node) => StatePiece::SecretTreeNode { epoch, node },
+        TreePart::Ratchet(leaf, ratchet) => StatePiece::SenderRatchet {
+            epoch,
+            leaf,
+            ratchet,
+        },
+        TreePart::RetainedKey(leaf, ratchet, generation) => StatePiece::RetainedKey {
+            epoch,
+            leaf,
+            ratchet,
+            generation,
+        },
+    }
+}
+
+/// The epoch and secret-tree part of a piece, if it is one.
+fn piece_part(piece: &StatePiece) -> Option<(u64, TreePart)> {
+    Some(match *piece {
+        StatePiece::SecretTreeNode { epoch, node } => (epoch, TreePart::Node(node)),
+        StatePiece::SenderRatchet {
+            epoch,
+            leaf,
+            ratchet,
+        } => (epoch, TreePart::Ratchet(leaf, ratchet)),
+        StatePiece::RetainedKey {
+            epoch,
+            leaf,
+            ratchet,
+            generation,
+        } => (epoch, TreePart::RetainedKey(leaf, ratchet, generation)),
+        _ => return None,
+    })
+}
+
+/// The leaf a secret-tree part belongs to, if any.
+fn leaf_of(part: TreePart) -> Option<LeafIndex> {
+    match part {
+        TreePart::Node(_) => None,
+        TreePart::Ratchet(l, _) | TreePart::RetainedKey(l, ..) => Some(l),
+    }
 }
 
 /// The piece of a sent message.

@@ -15,8 +15,8 @@ use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, GroupContext, GroupInfo, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
-    ResumptionPsk, ResumptionPskUsage, Welcome,
+    ExtensionList, ExtensionType, GroupContext, GroupInfo, KeyPackage, PreSharedKeyId, Psk,
+    RatchetTreeExtension, ResumptionPsk, ResumptionPskUsage, Welcome,
 };
 use crate::psk::PskSecret;
 use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
@@ -129,6 +129,7 @@ impl Group {
         groups: &dyn ResumptionSource,
         ids: &dyn ParticipantIdentity,
     ) -> Result<(Group, Option<ResumptionPsk>)> {
+        config.validate()?;
         let kp = input.key_package;
         if welcome.cipher_suite != kp.cipher_suite {
             return Err(ProtocolError::WelcomeCipherSuiteMismatch.into());
@@ -195,7 +196,13 @@ impl Group {
         }
 
         // 3-5. The tree, the GroupInfo signature, the whole tree.
-        let tree = verified_tree(cs_ref, &group_info, input.ratchet_tree, input.now)?;
+        let tree = verified_tree(
+            cs_ref,
+            &group_info,
+            input.ratchet_tree,
+            input.now,
+            config.max_group_size,
+        )?;
 
         // 6. Our own leaf.
         let own_leaf = tree
@@ -362,7 +369,10 @@ fn check_resumed(
 /// before using it (RFC 9420 §12.4.3.1, also for external joins, §12.4.3.2):
 ///
 /// 1. the tree comes from the GroupInfo's `ratchet_tree` extension, else
-///    from `ratchet_tree` supplied out of band;
+///    from `ratchet_tree` supplied out of band; either is refused with
+///    [`ProtocolError::GroupTooLarge`] if it spans more than
+///    `max_group_size` leaves (the extension as soon as it is decoded that
+///    far);
 /// 2. the GroupInfo signature verifies with the signer's leaf key;
 /// 3. the whole tree is valid: tree hash, parent hashes, unmerged leaves and
 ///    every leaf node (lifetimes checked at `now`, if given);
@@ -374,12 +384,17 @@ pub(crate) fn verified_tree(
     group_info: &GroupInfo,
     ratchet_tree: Option<RatchetTreeExtension>,
     now: Option<u64>,
+    max_group_size: u32,
 ) -> Result<RatchetTree> {
     let context = &group_info.group_context;
     group_info.extensions.check_unique()?;
-    let tree_ext = match group_info.extensions.parse::<RatchetTreeExtension>()? {
-        Some(t) => t,
-        None => ratchet_tree.ok_or(ProtocolError::RatchetTreeMissing)?,
+    let tree_ext = match group_info.extensions.find(ExtensionType::RATCHET_TREE) {
+        Some(e) => RatchetTreeExtension::decode_bounded(&e.extension_data, max_group_size)?,
+        None => {
+            let t = ratchet_tree.ok_or(ProtocolError::RatchetTreeMissing)?;
+            t.check_width(max_group_size)?;
+            t
+        }
     };
     let tree = RatchetTree::from_extension(context.cipher_suite, tree_ext)?;
     let signer_leaf = tree

@@ -54,7 +54,12 @@ impl Group {
             next.tree.size(),
             self.config.secret_tree,
         );
-        let old_keys = core::mem::replace(&mut self.keys, keys);
+        let EpochKeys {
+            sender_data_secret,
+            secret_tree,
+            resumption_psk,
+            ..
+        } = core::mem::replace(&mut self.keys, keys);
         let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
         let old_epoch = self.context.epoch;
         self.journal.mark(StatePiece::Epoch);
@@ -63,26 +68,30 @@ impl Group {
 
         // Keep what late application messages of the old epoch need.
         if self.config.max_past_epochs > 0 {
+            // Retiring the old secret tree deletes what a past epoch cannot
+            // use; its other pieces stay as they are.
+            let (past, dropped) = PastEpoch::new(
+                self.context.clone(),
+                sender_data_secret,
+                secret_tree,
+                old_tree,
+                self.own_leaf,
+            );
             self.journal
                 .mark(StatePiece::PastEpoch { epoch: old_epoch });
-            self.past_epochs.push_back(PastEpoch {
-                epoch: old_epoch,
-                context: self.context.clone(),
-                sender_data_secret: old_keys.sender_data_secret.clone(),
-                secret_tree: old_keys.secret_tree.clone(),
-                tree: old_tree,
-            });
+            self.journal.secret_tree_parts(old_epoch, dropped);
+            self.past_epochs.push_back(past);
             while self.past_epochs.len() > self.config.max_past_epochs {
                 if let Some(p) = self.past_epochs.pop_front() {
                     self.journal.whole_epoch(p.epoch, &p.secret_tree);
                 }
             }
         } else {
-            self.journal.whole_epoch(old_epoch, &old_keys.secret_tree);
+            self.journal.whole_epoch(old_epoch, &secret_tree);
         }
         if self.config.max_resumption_psks > 0 {
             self.resumption_psks
-                .push_back((self.context.epoch, old_keys.resumption_psk.clone()));
+                .push_back((self.context.epoch, resumption_psk));
             while self.resumption_psks.len() > self.config.max_resumption_psks {
                 self.resumption_psks.pop_front();
             }

@@ -27,7 +27,7 @@
 //!
 //! | tag | field | value |
 //! |---|---|---|
-//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint8 padding_kind` (0 none, 1 multiple of, 2 power of two, 3 fixed) and `uint64 padding_value` (0 for none), `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys` |
+//! | 1 | config | `GroupConfig`: `uint8 handshake_format` (0 public, 1 private), `uint8 padding_kind` (0 none, 1 multiple of, 2 power of two, 3 fixed) and `uint64 padding_value` (0 for none), `uint64 max_past_epochs`, `uint64 max_resumption_psks`, `uint32 max_forward_distance`, `uint32 max_retained_keys`, `uint32 max_group_size` (absent in states saved before it existed: the default; older builds refuse states that have it) |
 //! | 2 | context | `GroupContext` (§8.1) |
 //! | 3 | tree | `optional<Node> ratchet_tree<V>`, as the `ratchet_tree` extension (§12.4.3.3) |
 //! | 4 | interim transcript hash | `opaque<V>` |
@@ -36,7 +36,7 @@
 //! | 7 | signer | `opaque<V>`: the signature private key |
 //! | 8 | path keys | `TreePrivateKeysState` (`uint32 leaf; {uint32 node; opaque key<V>} keys<V>`) |
 //! | 9 | epoch keys | seven `opaque<V>` secrets (sender data, exporter, external, membership key, resumption PSK, epoch authenticator, init), then `SecretTreeState` (see `secret_tree`) |
-//! | 10 | past epochs | `{uint64 epoch; GroupContext context; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>` |
+//! | 10 | past epochs | `{uint64 epoch; GroupContext context; opaque sender_data_secret<V>; SecretTreeState; optional<Node> tree<V>} <V>`; the secret tree holds only what late application messages can use (`SecretTree::retire`: no handshake ratchet, nothing of leaves that cannot send), so it need not cover every leaf; an older state that holds more is reduced when read |
 //! | 11 | resumption PSKs | `{uint64 epoch; opaque psk<V>} <V>` |
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
@@ -92,8 +92,8 @@ use crate::key_schedule::{
     EpochSecrets, ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret,
 };
 use crate::messages::{
-    ContentType, Credential, Extension, FramedContentBody, GroupContext, MlsMessage, Node,
-    PreSharedKeyId, Proposal, ProposalRef, ReInit, Sender,
+    ContentType, Credential, Extension, FramedContentBody, GroupContext, MlsMessage,
+    PreSharedKeyId, Proposal, ProposalRef, RatchetTreeExtension, ReInit, Sender,
 };
 use crate::secret_tree::{SecretTree, SecretTreeConfig};
 use crate::transcript::{interim_transcript_hash, verify_confirmation_tag};
@@ -254,7 +254,10 @@ impl Group {
             return Err(DecodeError::UnsupportedFormatVersion(version).into());
         }
         let mut s = SectionReader { r, peeked: None };
-        let config = parse(s.require(tag::CONFIG)?, read_config)?;
+        // `max_group_size` is absent from states saved before it existed.
+        let config = parse(s.require(tag::CONFIG)?, |r| {
+            read_config(r, |r| !r.is_empty())
+        })?;
         let context = parse(s.require(tag::CONTEXT)?, |r| Ok(GroupContext::decode(r)?))?;
         let suite = context.cipher_suite;
         let tree = parse(s.require(tag::TREE)?, |r| read_tree(r, suite))?;
@@ -271,7 +274,7 @@ impl Group {
         })?;
         let keys = parse(s.require(tag::KEYS)?, read_epoch_keys)?;
         let past_epochs = parse(s.require(tag::PAST_EPOCHS)?, |r| {
-            read_list(r, |r| read_past_epoch(r, suite))
+            read_list(r, |r| read_past_epoch(r, suite, own_leaf))
         })?;
         let resumption_psks = parse(s.require(tag::RESUMPTION_PSKS)?, |r| {
             read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))
@@ -409,6 +412,17 @@ impl Group {
             ensure(
                 p.secret_tree.size() == p.tree.size(),
                 "past secret tree size differs from its ratchet tree's",
+            )?;
+            // A past epoch keeps the application keys of every member who
+            // can still send in it, and nothing else (`PastEpoch::retire`):
+            // a lost part would silently lose that member's messages.
+            let all = 0..p.tree.size().leaf_count();
+            ensure(
+                p.secret_tree.is_retired()
+                    && p.tree
+                        .members_in(all)
+                        .all(|l| l == self.own_leaf || p.secret_tree.covers(l)),
+                "past secret tree lacks a member's keys",
             )?;
         }
 
@@ -732,6 +746,7 @@ pub(super) fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()
                 max_forward_distance,
                 max_retained_keys,
             },
+        max_group_size,
     } = config;
     let wide = |n: usize| u64::try_from(n).map_err(|_| ApiError::ValueTooLarge(n));
     out.push(match handshake_format {
@@ -749,10 +764,17 @@ pub(super) fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()
     wide(*max_past_epochs)?.encode(out)?;
     wide(*max_resumption_psks)?.encode(out)?;
     max_forward_distance.encode(out)?;
-    Ok(max_retained_keys.encode(out)?)
+    max_retained_keys.encode(out)?;
+    Ok(max_group_size.encode(out)?)
 }
 
-pub(super) fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+/// Reads a `GroupConfigState`. `with_group_size` tells whether it ends
+/// with `max_group_size` (absent from encodings made before it existed,
+/// which get the default); it is asked once the fields before it are read.
+pub(super) fn read_config(
+    r: &mut Reader<'_>,
+    with_group_size: impl FnOnce(&Reader<'_>) -> bool,
+) -> Result<GroupConfig> {
     let narrow = |n: u64| {
         usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
     };
@@ -773,7 +795,7 @@ pub(super) fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
         3 => PaddingPolicy::Fixed(value),
         _ => return Err(DecodeError::InvalidValue("config: padding").into()),
     };
-    Ok(GroupConfig {
+    let config = GroupConfig {
         handshake_format,
         padding,
         max_past_epochs: narrow(u64::decode(r)?)?,
@@ -782,12 +804,23 @@ pub(super) fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
             max_forward_distance: u32::decode(r)?,
             max_retained_keys: u32::decode(r)?,
         },
-    })
+        max_group_size: if with_group_size(r) {
+            u32::decode(r)?
+        } else {
+            GroupConfig::DEFAULT_MAX_GROUP_SIZE
+        },
+    };
+    config
+        .validate()
+        .map_err(|_| DecodeError::InvalidValue("config: value out of range"))?;
+    Ok(config)
 }
 
+/// A saved ratchet tree (decoded compactly: a blank node costs a pointer).
+/// Not bounded by `max_group_size`: the tree was accepted when it was saved.
 pub(super) fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
-    let nodes = Vec::<Option<Node>>::decode(r)?;
-    RatchetTree::from_nodes(suite, nodes).map_err(invalid("ratchet tree"))
+    let nodes = RatchetTreeExtension::decode(r)?;
+    RatchetTree::from_extension(suite, nodes).map_err(invalid("ratchet tree"))
 }
 
 fn write_epoch_keys(keys: &EpochKeys, out: &mut Vec<u8>) -> Result<()> {
@@ -825,7 +858,7 @@ fn read_epoch_keys(r: &mut Reader<'_>) -> Result<EpochKeys> {
         resumption_psk: Secret::decode(r)?,
         epoch_authenticator: Secret::decode(r)?,
         init_secret: InitSecret::from_secret(Secret::decode(r)?),
-        secret_tree: SecretTree::read_state(r)?,
+        secret_tree: SecretTree::read_state(r, false)?,
     })
 }
 
@@ -844,14 +877,22 @@ fn write_past_epoch(past: &PastEpoch, out: &mut Vec<u8>) -> Result<()> {
     Ok(tree.to_nodes().encode(out)?)
 }
 
-fn read_past_epoch(r: &mut Reader<'_>, suite: CipherSuite) -> Result<PastEpoch> {
-    Ok(PastEpoch {
+fn read_past_epoch(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    own_leaf: LeafIndex,
+) -> Result<PastEpoch> {
+    let mut past = PastEpoch {
         epoch: u64::decode(r)?,
         context: GroupContext::decode(r)?,
         sender_data_secret: SenderDataSecret::from_secret(Secret::decode(r)?),
-        secret_tree: SecretTree::read_state(r)?,
+        secret_tree: SecretTree::read_state(r, true)?,
         tree: Arc::new(read_tree(r, suite)?),
-    })
+    };
+    // A state saved by an older build kept the whole tree: drop what a past
+    // epoch cannot use, as `merge` does now.
+    let _dropped = past.retire(own_leaf);
+    Ok(past)
 }
 
 // The pending commit:

@@ -4,8 +4,8 @@
 use super::epoch::PastEpoch;
 use super::join::resolve_psks;
 use super::proposals::{
-    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_sender_may_propose,
-    lifetime_check,
+    AppliedProposals, CommittedProposal, Committer, apply_proposals, check_group_size,
+    check_sender_may_propose, lifetime_check,
 };
 use super::{CachedProposal, Group, PskStore};
 use crate::crypto::{Secret, SignaturePublicKey, Tag};
@@ -396,15 +396,15 @@ impl Group {
                 }
             }
         };
-        let (sender_data_secret, tree, mut secret_tree) = match past {
+        let (sender_data_secret, tree, secret_tree) = match past {
             None => (
                 &self.keys.sender_data_secret,
                 &self.tree,
-                self.keys.secret_tree.clone(),
+                &self.keys.secret_tree,
             ),
             Some(i) => {
                 let p = self.past_epoch(i)?;
-                (&p.sender_data_secret, &p.tree, p.secret_tree.clone())
+                (&p.sender_data_secret, &p.tree, &p.secret_tree)
             }
         };
         let sender_data = framing::private::decrypt_sender_data(cs, m, sender_data_secret)?;
@@ -422,7 +422,10 @@ impl Group {
             .leaf(sender)
             .map(|l| l.signature_key.clone())
             .ok_or(ProtocolError::SenderNotMember(sender.0))?;
-        let auth = framing::private::decrypt_content(cs, m, &sender_data, &mut secret_tree)?;
+        // The key is deleted (the update applied) only once the whole
+        // message is accepted: O(1) in the number of ratchets started.
+        let (auth, update) =
+            framing::private::decrypt_content_staged(cs, m, &sender_data, secret_tree)?;
         if auth.content.group_id != self.context.group_id || auth.content.epoch != m.epoch {
             return Err(ProtocolError::WrongGroup.into());
         }
@@ -433,21 +436,23 @@ impl Group {
                 framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
                 let processed = self.process_authenticated(auth, psks, now, check)?;
                 self.journal
-                    .ratchet_used(&self.keys.secret_tree, m.epoch, sender);
-                self.keys.secret_tree = secret_tree;
+                    .secret_tree_parts(m.epoch, self.keys.secret_tree.parts_changed_by(&update));
+                self.keys.secret_tree.apply(update)?;
                 processed
             }
             Some(i) => {
                 let ctx = self.past_epoch(i)?.context.clone();
                 framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
                 let processed = self.process_authenticated(auth, psks, now, check)?;
+                let own_leaf = self.own_leaf;
                 let past = self
                     .past_epochs
                     .get_mut(i)
                     .ok_or(Error::Internal("past epoch index out of range"))?;
+                let update = past.reduce_update(update, own_leaf);
                 self.journal
-                    .ratchet_used(&past.secret_tree, m.epoch, sender);
-                past.secret_tree = secret_tree;
+                    .secret_tree_parts(m.epoch, past.secret_tree.parts_changed_by(&update));
+                past.secret_tree.apply(update)?;
                 processed
             }
         };
@@ -669,6 +674,7 @@ impl Group {
             &ctx,
             committer,
             &proposals,
+            self.config.max_group_size,
         )?;
         if path_required && commit.path.is_none() {
             return Err(ProtocolError::PathRequired.into());
@@ -689,7 +695,11 @@ impl Group {
                 // RFC 9420 §12.4.2: "If this is an external Commit, assign
                 // the sender the leftmost blank leaf node in the new ratchet
                 // tree", adding one on the right if there is none.
-                Committer::External => tree.reserve_leaf()?,
+                Committer::External => {
+                    let leaf = tree.reserve_leaf()?;
+                    check_group_size(leaf, self.config.max_group_size)?;
+                    leaf
+                }
             };
             let mut ctx = ctx.clone();
             ctx.set_extensions(&extensions)?;

@@ -176,6 +176,7 @@ pub(crate) fn apply_proposals(
     ctx: &LeafValidationContext,
     committer: Committer,
     proposals: &[CommittedProposal],
+    max_group_size: u32,
 ) -> Result<AppliedProposals> {
     // Structural rules of the list (§12.2).
     let mut gce: Option<&Vec<Extension>> = None;
@@ -302,13 +303,15 @@ pub(crate) fn apply_proposals(
     }
 
     // The KeyPackages' signatures are verified together once every other
-    // rule has passed (in batches, in parallel: the bulk of a large add).
+    // rule has passed (each on its own, in parallel: the bulk of a large add).
     let mut added = Vec::new();
     let mut checks = SignatureChecks::new();
     for p in proposals {
         if let Proposal::Add(a) = &p.proposal {
             validate_key_package_deferred(cs, &new_tree, &ctx, &a.key_package, &mut checks)?;
             let leaf = new_tree.add_leaf(a.key_package.leaf_node.clone())?;
+            // Refused before any signature is verified.
+            check_group_size(leaf, max_group_size)?;
             added.push((leaf, a.key_package.clone()));
         }
     }
@@ -336,6 +339,21 @@ pub(crate) fn apply_proposals(
         reinit: reinit.cloned(),
         path_required,
     })
+}
+
+/// Fails with [`ProtocolError::GroupTooLarge`] if a new member at `leaf`
+/// would make the group span more than `max_group_size` leaves
+/// ([`super::GroupConfig::max_group_size`]).
+pub(crate) fn check_group_size(leaf: LeafIndex, max_group_size: u32) -> Result<()> {
+    let leaves = u64::from(leaf.0) + 1;
+    if leaves > u64::from(max_group_size) {
+        return Err(ProtocolError::GroupTooLarge {
+            leaves,
+            max: max_group_size,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The lifetime policy for leaves received at time `now` (seconds since the

@@ -187,6 +187,7 @@ impl Group {
                 &ctx,
                 committer,
                 list,
+                self.config.max_group_size,
             )?;
             let ids: Vec<_> = list
                 .iter()

@@ -26,7 +26,9 @@
 //! | [`RecordKind::Tree`] | group, epoch | once per epoch | when the epoch ages out |
 //! | [`RecordKind::PastEpoch`] | group, epoch | when the epoch ends | when it ages out |
 //! | [`RecordKind::SecretTreeNode`] | group, epoch, node | when derived | when consumed |
-//! | [`RecordKind::SenderRatchets`] | group, epoch, leaf | after each message of that leaf | when the epoch ages out |
+//! | [`RecordKind::SenderRatchet`] | group, epoch, leaf, ratchet | when the ratchet starts or moves on (a message of that leaf) | when the epoch ages out, or when it ends (handshake ratchets, leaves that cannot send) |
+//! | [`RecordKind::RetainedKey`] | group, epoch, leaf, ratchet, generation | when a message skips that generation | when used, dropped or its ratchet is |
+//! | [`RecordKind::LegacySenderRatchets`] | group, epoch, leaf | never (earlier builds) | on the group's next write |
 //! | [`RecordKind::Proposal`] | group, reference | when received | when the epoch ends |
 //! | [`RecordKind::PendingCommit`] | group | when committing | on merge or discard |
 //! | [`RecordKind::HeldMessage`] | group, sequence | when a message for a later epoch arrives | when it is processed |
@@ -34,10 +36,11 @@
 //!
 //! Group keys start with the group id, length-prefixed
 //! ([`group_key_prefix`]), so that one group's records are one prefix.
-//! A received application message writes one small
-//! [`RecordKind::SenderRatchets`] record (and, for a sender's first message
-//! in an epoch, a few [`RecordKind::SecretTreeNode`]s): the key it used is
-//! deleted on disk in the same batch (RFC 9420 §9.2).
+//! A received application message in order writes one small
+//! [`RecordKind::SenderRatchet`] record (and, for a sender's first message
+//! in an epoch, its other ratchet and a few [`RecordKind::SecretTreeNode`]s);
+//! one out of order deletes the [`RecordKind::RetainedKey`] it used. Either
+//! way the key it used is deleted on disk in the same batch (RFC 9420 §9.2).
 //!
 //! Values of kinds for which [`RecordKind::holds_secrets`] is true contain
 //! private keys or secrets: a store that persists them should encrypt them
@@ -80,8 +83,10 @@ pub enum RecordKind {
     PastEpoch,
     /// A node secret of a secret tree.
     SecretTreeNode,
-    /// A leaf's sender ratchets in a secret tree.
-    SenderRatchets,
+    /// A leaf's two sender ratchets in a secret tree, as earlier builds
+    /// wrote them: read, then replaced by [`RecordKind::SenderRatchet`] and
+    /// [`RecordKind::RetainedKey`] records.
+    LegacySenderRatchets,
     /// A cached proposal.
     Proposal,
     /// A commit of this member awaiting merge.
@@ -90,11 +95,15 @@ pub enum RecordKind {
     HeldMessage,
     /// The digest of a PrivateMessage this member sent (to recognise its echo).
     SentMessage,
+    /// The head of one of a leaf's sender ratchets in a secret tree.
+    SenderRatchet,
+    /// A key a sender ratchet keeps for a message out of order.
+    RetainedKey,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::Identity,
         RecordKind::KeyPackage,
         RecordKind::GroupMeta,
@@ -102,11 +111,13 @@ impl RecordKind {
         RecordKind::Tree,
         RecordKind::PastEpoch,
         RecordKind::SecretTreeNode,
-        RecordKind::SenderRatchets,
+        RecordKind::LegacySenderRatchets,
         RecordKind::Proposal,
         RecordKind::PendingCommit,
         RecordKind::HeldMessage,
         RecordKind::SentMessage,
+        RecordKind::SenderRatchet,
+        RecordKind::RetainedKey,
     ];
 
     /// A stable name (a table name, say).
@@ -119,11 +130,13 @@ impl RecordKind {
             Self::Tree => "tree",
             Self::PastEpoch => "past_epoch",
             Self::SecretTreeNode => "secret_tree_node",
-            Self::SenderRatchets => "sender_ratchets",
+            Self::LegacySenderRatchets => "sender_ratchets",
             Self::Proposal => "proposal",
             Self::PendingCommit => "pending_commit",
             Self::HeldMessage => "held_message",
             Self::SentMessage => "sent_message",
+            Self::SenderRatchet => "sender_ratchet",
+            Self::RetainedKey => "retained_key",
         }
     }
 
@@ -137,11 +150,13 @@ impl RecordKind {
             Self::Tree => 5,
             Self::PastEpoch => 6,
             Self::SecretTreeNode => 7,
-            Self::SenderRatchets => 8,
+            Self::LegacySenderRatchets => 8,
             Self::Proposal => 9,
             Self::PendingCommit => 10,
             Self::HeldMessage => 11,
             Self::SentMessage => 12,
+            Self::SenderRatchet => 13,
+            Self::RetainedKey => 14,
         }
     }
 

@@ -1,11 +1,16 @@
-//! Tree hashes (RFC 9420 §7.8), cached per node.
+//! Tree hashes (RFC 9420 §7.8), cached per subtree.
 //!
-//! Each node's tree hash is kept in a cell that is filled on first use and
-//! emptied when the node or anything below it changes. A filled cell implies
-//! that the cells of both children are filled (a hash is computed from its
-//! children's), so emptying stops at the first cell that is already empty:
-//! after changing one leaf or one direct path, only the O(log N) nodes above
-//! the change are rehashed.
+//! The tree hash of every node of level 2 or more (a subtree of at least
+//! four leaves) is kept in a cell that is filled on first use and emptied
+//! when the node or anything below it changes. The hashes of leaves and of
+//! level-1 nodes are not kept: recomputing one costs one or three hash
+//! calls, and not keeping them makes the cache a quarter of the nodes, so
+//! that a wide tree of blank nodes (one byte each on the wire) costs little
+//! memory once hashed. A filled cell implies that the cells of the cached
+//! nodes below it are filled (a hash is computed from its children's), so
+//! emptying stops at the first cached cell that is already empty: after
+//! changing one leaf or one direct path, only the O(log N) nodes above the
+//! change are rehashed.
 
 use std::sync::OnceLock;
 
@@ -16,43 +21,59 @@ use crate::error::{ApiError, Error, Result};
 use crate::messages::{LeafNode, Node, ParentNode};
 use crate::tree_math::{NodeIndex, TreeSize};
 
-/// One cached tree hash per node, in array order.
+/// One cached tree hash per node of level 2 or more, in array order.
 #[derive(Clone, Debug, Default)]
 pub(super) struct HashCache {
-    cells: Vec<OnceLock<Vec<u8>>>,
+    /// The number of nodes of the tree.
+    nodes: usize,
+    /// Cell `i` holds the hash of node `4i + 3` (the nodes of level 2 or
+    /// more are exactly those with index 3 mod 4).
+    cells: Vec<OnceLock<Box<[u8]>>>,
+}
+
+/// The cell of node `at`, if its hash is kept.
+fn slot(at: NodeIndex) -> Option<usize> {
+    (at.0 & 3 == 3).then_some((at.0 >> 2) as usize)
 }
 
 impl HashCache {
     /// An empty cache for `n` nodes.
     pub(super) fn new(n: usize) -> Self {
         Self {
-            cells: (0..n).map(|_| OnceLock::new()).collect(),
+            nodes: n,
+            cells: (0..(n + 1) / 4).map(|_| OnceLock::new()).collect(),
         }
     }
 
     /// Follows a change of the number of nodes (new cells are empty).
     pub(super) fn resize(&mut self, n: usize) {
-        self.cells.resize_with(n, OnceLock::new);
+        self.nodes = n;
+        self.cells.resize_with((n + 1) / 4, OnceLock::new);
     }
 
     /// Forgets the hashes of `at` and its ancestors.
     pub(super) fn invalidate(&mut self, at: NodeIndex, size: TreeSize) {
         let mut cur = Some(at);
         while let Some(n) = cur {
-            // An empty cell's ancestors are empty too.
-            match self.cells.get_mut(n.0 as usize).and_then(OnceLock::take) {
-                Some(_) => cur = size.parent(n),
-                None => break,
+            if let Some(i) = slot(n) {
+                // An empty cell's cached ancestors are empty too.
+                if self.cells.get_mut(i).and_then(OnceLock::take).is_none() {
+                    break;
+                }
             }
+            cur = size.parent(n);
         }
     }
 
-    fn cell(&self, at: NodeIndex) -> Result<&OnceLock<Vec<u8>>> {
-        self.cells
-            .get(at.0 as usize)
-            .ok_or(Error::Api(ApiError::InvalidArgument(
+    /// The cell of `at`: `Some` if its hash is kept, `None` if not; an
+    /// error if `at` is outside the tree.
+    fn cell(&self, at: NodeIndex) -> Result<Option<&OnceLock<Box<[u8]>>>> {
+        if (at.0 as usize) >= self.nodes {
+            return Err(Error::Api(ApiError::InvalidArgument(
                 "node index outside the tree",
-            )))
+            )));
+        }
+        Ok(slot(at).and_then(|i| self.cells.get(i)))
     }
 }
 
@@ -89,29 +110,34 @@ impl RatchetTree {
     /// The tree hash of the subtree under `node` (RFC 9420 §7.8).
     pub fn node_tree_hash(&self, cs: &dyn CipherSuiteProvider, node: NodeIndex) -> Result<Vec<u8>> {
         self.check_suite(cs)?;
-        self.cached_hash(cs, node).map(<[u8]>::to_vec)
+        self.cached_hash(cs, node).map(|h| h.to_vec())
     }
 
-    /// The tree hash of `node`, from the cache or computed (and cached) from
-    /// its children's. Recursion depth is at most the tree's depth (≤ 32).
+    /// The tree hash of `node`, from the cache or computed (and cached, at
+    /// level 2 and above) from its children's. Recursion depth is at most
+    /// the tree's depth (≤ 32).
     pub(super) fn cached_hash(
         &self,
         cs: &dyn CipherSuiteProvider,
         node: NodeIndex,
-    ) -> Result<&[u8]> {
+    ) -> Result<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
         let cell = self.hashes.cell(node)?;
-        if let Some(h) = cell.get() {
-            return Ok(h);
+        if let Some(h) = cell.and_then(OnceLock::get) {
+            return Ok(Cow::Borrowed(h));
         }
         let input = match (node.left(), node.right()) {
             (Some(l), Some(r)) => {
                 let lh = self.cached_hash(cs, l)?;
                 let rh = self.cached_hash(cs, r)?;
-                parent_hash_input(self.parent_node(node), lh, rh)?
+                parent_hash_input(self.parent_node(node), &lh, &rh)?
             }
             _ => leaf_hash_input(node.0 / 2, self.leaf_at(node))?,
         };
-        Ok(cell.get_or_init(|| cs.hash(&input)))
+        Ok(match cell {
+            Some(cell) => Cow::Borrowed(cell.get_or_init(|| cs.hash(&input).into_boxed_slice())),
+            None => Cow::Owned(cs.hash(&input)),
+        })
     }
 
     /// The tree hash of `node` in the tree modified as for an original sibling
@@ -128,7 +154,7 @@ impl RatchetTree {
         let range = node.leaf_range();
         let first = excluded.partition_point(|&l| l < range.start);
         if excluded.get(first).is_none_or(|&l| l >= range.end) {
-            return self.cached_hash(cs, node).map(<[u8]>::to_vec);
+            return self.cached_hash(cs, node).map(|h| h.into_owned());
         }
         let input = match (node.left(), node.right()) {
             (Some(l), Some(r)) => {

@@ -105,7 +105,18 @@ impl RatchetTree {
     /// `unmerged_leaves` entry does not name a distinct leaf below its node,
     /// in increasing order (§7.1).
     /// The semantic checks of joining are [`RatchetTree::validate`].
-    pub fn from_nodes(suite: CipherSuite, nodes: Vec<Option<Node>>) -> Result<Self> {
+    ///
+    /// Given shared nodes (`Arc<Node>`, as [`RatchetTreeExtension`] holds
+    /// them) the array becomes the tree's own: no node is copied, and the
+    /// tree costs about 12 bytes per node beyond its nodes (after the tree
+    /// hash is computed, about 30).
+    pub fn from_nodes<N: Into<Arc<Node>>>(
+        suite: CipherSuite,
+        nodes: Vec<Option<N>>,
+    ) -> Result<Self> {
+        // In place when `N` is `Arc<Node>` (same layout).
+        let mut nodes: Vec<Option<Arc<Node>>> =
+            nodes.into_iter().map(|n| n.map(Into::into)).collect();
         if !matches!(nodes.last(), Some(Some(_))) {
             return Err(ProtocolError::RatchetTreeTrailingBlank.into());
         }
@@ -113,16 +124,28 @@ impl RatchetTree {
         let min_leaves =
             u32::try_from(nodes.len() / 2 + 1).map_err(|_| ProtocolError::RatchetTreeTooLarge)?;
         let size = TreeSize::covering(min_leaves).ok_or(ProtocolError::RatchetTreeTooLarge)?;
-        let mut tree = Self::blank(suite, size);
-        for (i, node) in nodes.into_iter().enumerate() {
+        // The nodes are checked and indexed, then become the tree's array.
+        let mut tree = Self {
+            suite,
+            size,
+            nodes: Vec::new(),
+            hashes: hash::HashCache::new(size.node_count() as usize),
+            index: index::KeyIndex::default(),
+            occupancy: occupancy::Occupancy::new(size),
+            journal: journal::Journal::default(),
+        };
+        for (i, node) in nodes.iter().enumerate() {
             if let Some(node) = node {
                 // i < node_count <= u32::MAX, checked by TreeSize above.
                 let at =
                     NodeIndex(u32::try_from(i).map_err(|_| ProtocolError::RatchetTreeTooLarge)?);
-                tree.check_node_entry(at, &node)?;
-                tree.replace_node(at, Some(Arc::new(node)));
+                tree.check_node_entry(at, node)?;
+                tree.index.insert(at, node);
+                tree.occupancy.set(at, true);
             }
         }
+        nodes.resize(size.node_count() as usize, None);
+        tree.nodes = nodes;
         Ok(tree)
     }
 
@@ -133,37 +156,20 @@ impl RatchetTree {
 
     /// The nodes in array order without trailing blank nodes, as the
     /// `ratchet_tree` extension carries them (RFC 9420 §12.4.3.3: "the sender
-    /// MUST NOT include blank nodes after the last non-blank node").
-    pub fn to_nodes(&self) -> Vec<Option<Node>> {
+    /// MUST NOT include blank nodes after the last non-blank node"). The
+    /// nodes are shared with the tree, not copied.
+    pub fn to_nodes(&self) -> Vec<Option<Arc<Node>>> {
         let end = self
             .nodes
             .iter()
             .rposition(Option::is_some)
             .map_or(0, |i| i + 1);
-        self.nodes
-            .iter()
-            .take(end)
-            .map(|n| n.as_deref().cloned())
-            .collect()
+        self.nodes.iter().take(end).cloned().collect()
     }
 
     /// The content of a `ratchet_tree` extension for this tree (RFC 9420 §12.4.3.3).
     pub fn to_extension(&self) -> RatchetTreeExtension {
         RatchetTreeExtension(self.to_nodes())
-    }
-
-    /// An all-blank tree of `size` leaves.
-    fn blank(suite: CipherSuite, size: TreeSize) -> Self {
-        let n = size.node_count() as usize;
-        Self {
-            suite,
-            size,
-            nodes: vec![None; n],
-            hashes: hash::HashCache::new(n),
-            index: index::KeyIndex::default(),
-            occupancy: occupancy::Occupancy::new(size),
-            journal: journal::Journal::default(),
-        }
     }
 
     /// The group's cipher suite.
@@ -233,6 +239,15 @@ impl RatchetTree {
         self.occupancy
             .occupied_leaves()
             .filter_map(move |l| self.leaf(l).map(|n| (l, n)))
+    }
+
+    /// The non-blank leaves with an index in the half-open range `leaves`,
+    /// in increasing order (O(log N) to the first one).
+    pub fn members_in(
+        &self,
+        leaves: core::ops::Range<u32>,
+    ) -> impl Iterator<Item = LeafIndex> + '_ {
+        self.occupancy.occupied_leaves_in(leaves)
     }
 
     /// The leaf whose signature key is `key`, if any (O(1)).

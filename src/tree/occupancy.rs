@@ -91,6 +91,16 @@ impl Occupancy {
         self.leaves.iter().copied().map(LeafIndex)
     }
 
+    /// The non-blank leaves with an index in `range`, in increasing order.
+    pub(super) fn occupied_leaves_in(
+        &self,
+        range: core::ops::Range<u32>,
+    ) -> impl Iterator<Item = LeafIndex> + '_ {
+        // An empty range (end before start would make `range` panic).
+        let range = range.start..range.end.max(range.start);
+        self.leaves.range(range).copied().map(LeafIndex)
+    }
+
     /// The non-blank parent nodes in increasing order.
     pub(super) fn occupied_parents(&self) -> impl Iterator<Item = NodeIndex> + '_ {
         self.parents.iter().copied().map(NodeIndex)

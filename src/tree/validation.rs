@@ -228,7 +228,7 @@ impl RatchetTree {
         }
         self.verify_parent_hashes(cs)?;
         // Every rule but the signatures, leaf by leaf; then all N signatures
-        // at once (in batches, in parallel: the bulk of a join's work).
+        // at once (each on its own, in parallel: the bulk of a join's work).
         let mut checks = SignatureChecks::new();
         for (index, leaf) in self.members() {
             self.validate_leaf_node_deferred(

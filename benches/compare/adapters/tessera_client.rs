@@ -54,9 +54,15 @@ pub fn group_from_store(store: &MemoryStore) -> Group {
         (RecordKind::Tree, PieceKind::Tree),
         (RecordKind::PastEpoch, PieceKind::PastEpoch),
         (RecordKind::SecretTreeNode, PieceKind::SecretTreeNode),
-        (RecordKind::SenderRatchets, PieceKind::SenderRatchets),
+        (RecordKind::SenderRatchet, PieceKind::SenderRatchet),
+        (RecordKind::RetainedKey, PieceKind::RetainedKey),
+        (
+            RecordKind::LegacySenderRatchets,
+            PieceKind::LegacySenderRatchets,
+        ),
         (RecordKind::Proposal, PieceKind::Proposal),
         (RecordKind::PendingCommit, PieceKind::PendingCommit),
+        (RecordKind::SentMessage, PieceKind::SentMessage),
     ];
     let mut pieces = Vec::new();
     for (record, piece) in kinds {

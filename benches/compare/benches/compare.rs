@@ -64,9 +64,12 @@ enum Op {
     AppEncrypt,
     /// Leaf 1 decrypts one of leaf 0's 1 KiB application messages.
     AppDecrypt,
+    /// The same once every member (up to the senders cap) has sent one
+    /// message that leaf 1 decrypted: its secret tree is populated.
+    AppDecryptAllSent,
 }
 
-const OPS: [Op; 12] = [
+const OPS: [Op; 13] = [
     Op::CreateAdd,
     Op::Join,
     Op::UpdateCreate(Tree::Fresh),
@@ -79,6 +82,7 @@ const OPS: [Op; 12] = [
     Op::RemoveProcess(Tree::Populated),
     Op::AppEncrypt,
     Op::AppDecrypt,
+    Op::AppDecryptAllSent,
 ];
 
 impl Op {
@@ -92,6 +96,7 @@ impl Op {
             Op::RemoveProcess(t) => format!("remove-process-{}", t.name()),
             Op::AppEncrypt => "app-encrypt-1KiB".into(),
             Op::AppDecrypt => "app-decrypt-1KiB".into(),
+            Op::AppDecryptAllSent => "app-decrypt-1KiB-all-sent".into(),
         }
     }
 
@@ -130,7 +135,10 @@ impl<H: MlsHarness> Runner for Fixture<H> {
     }
 
     fn has(&self, op: Op) -> bool {
-        op.tree() != Some(Tree::Populated) || self.populated.is_some()
+        match op {
+            Op::AppDecryptAllSent => self.all_sent.is_some(),
+            _ => op.tree() != Some(Tree::Populated) || self.populated.is_some(),
+        }
     }
 
     fn bench(&mut self, op: Op, b: &mut Bencher<'_, WallTime>) {
@@ -192,9 +200,13 @@ impl<H: MlsHarness> Runner for Fixture<H> {
                 let mut sender = H::fork_member(&roles.m0);
                 b.iter_with_large_drop(|| H::encrypt(&mut sender, black_box(&APP_PAYLOAD)));
             }
-            Op::AppDecrypt => {
+            Op::AppDecrypt | Op::AppDecryptAllSent => {
                 // Messages are made outside the timed region, in order, and
                 // the receiver decrypts each once, in order.
+                let roles = match op {
+                    Op::AppDecryptAllSent => &self.all_sent.as_ref().expect("all-sent built").0,
+                    _ => roles,
+                };
                 let mut sender = H::fork_member(&roles.m0);
                 let mut receiver = H::fork_member(&roles.m1);
                 b.iter_batched(
@@ -233,7 +245,7 @@ fn fixtures(cfg: &Config, n: usize) -> Vec<Box<dyn Runner>> {
         populated: bool,
     ) {
         if cfg.runs(H::NAME) {
-            v.push(Box::new(build_fixture::<H>(n, populated)));
+            v.push(Box::new(build_fixture::<H>(n, populated, cfg.senders_max)));
         }
     }
     add::<tessera_adapter::Tessera>(&mut v, cfg, n, populated);

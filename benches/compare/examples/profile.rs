@@ -9,7 +9,8 @@
 //! KeyPackages made beforehand), `join` (process the Welcome of that
 //! commit), and in the fresh tree of the benchmarks: `encrypt`, `decrypt`
 //! (1 KiB application messages), `update`, `update-process`, `remove`,
-//! `remove-process`. Setup is done once before the loop, so with enough iterations
+//! `remove-process`; `decrypt-all-sent` decrypts after every member has
+//! sent one message (N joins of setup). Setup is done once before the loop, so with enough iterations
 //! the operation dominates the profile. Prints the mean time per iteration.
 
 use std::time::Instant;
@@ -52,6 +53,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
         }
         "encrypt"
         | "decrypt"
+        | "decrypt-all-sent"
         | "update"
         | "update-process"
         | "remove"
@@ -61,11 +63,18 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
         | "remove-populated"
         | "remove-process-populated" => {
             let populated = op.ends_with("-populated");
-            let op = op.trim_end_matches("-populated");
-            let mut fx = tessera_bench::build_fixture::<H>(n, populated);
+            let all_sent = op.ends_with("-all-sent");
+            let op = op
+                .trim_end_matches("-populated")
+                .trim_end_matches("-all-sent");
+            let senders = if all_sent { n - 1 } else { 0 };
+            let mut fx = tessera_bench::build_fixture::<H>(n, populated, senders);
             if let Some((roles, msgs)) = fx.populated.take() {
                 fx.fresh = roles;
                 fx.fresh_msgs = msgs;
+            }
+            if let Some((roles, _)) = fx.all_sent.take() {
+                fx.fresh = roles;
             }
             let mut sender = H::fork_member(&fx.fresh.m0);
             let mut receiver = H::fork_member(&fx.fresh.m1);

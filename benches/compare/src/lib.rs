@@ -139,20 +139,34 @@ pub struct Fixture<H: MlsHarness> {
     /// Members of a group in which every member has committed once (see
     /// [`build_populated`]); `None` when N is above the populated limit.
     pub populated: Option<(Roles<H>, Prepared)>,
+    /// Leaves 0 and 1 of the fresh group after `senders` members (leaf 0
+    /// and leaves 2, 3, ...) have each sent one application message that
+    /// leaf 1 decrypted: leaf 1's secret tree holds that many started
+    /// ratchets (see [`build_all_sent`]); `None` if no sender was asked for.
+    pub all_sent: Option<(Roles<H>, usize)>,
 }
 
 /// Builds the fixture of one library at group size `n` (`n >= 2`).
-/// `populated` says whether to build the populated scenario too.
-pub fn build_fixture<H: MlsHarness>(n: usize, populated: bool) -> Fixture<H> {
+/// `populated` says whether to build the populated scenario too, `senders`
+/// how many members send in the all-sent scenario (capped at `n - 1`; 0:
+/// not built).
+pub fn build_fixture<H: MlsHarness>(n: usize, populated: bool, senders: usize) -> Fixture<H> {
     assert!(n >= 2, "a group has at least 2 members");
+    let senders = senders.min(n - 1);
     let t = Instant::now();
     let creator = H::new_creator("member 0");
     let mut key_packages = Vec::with_capacity(n - 1);
     let mut m1_joiner = None;
     let mut last_joiner = None;
+    // The joiners at leaves 2, 3, ... that send in the all-sent scenario
+    // (leaf 0 is the other sender).
+    let mut sender_joiners = Vec::new();
     for i in 1..n {
         let (joiner, kp) = H::new_joiner(&format!("member {i}"));
         key_packages.push(kp);
+        if i >= 2 && i <= senders {
+            sender_joiners.push(H::fork_joiner(&joiner));
+        }
         if i == 1 {
             if n == 2 {
                 last_joiner = Some(H::fork_joiner(&joiner));
@@ -167,6 +181,16 @@ pub fn build_fixture<H: MlsHarness>(n: usize, populated: bool) -> Fixture<H> {
     let last_joiner = last_joiner.expect("n >= 2");
     check_roles::<H>(&m0, &m1, n);
     let fresh = Roles { m0, m1 };
+    let all_sent = (senders > 0).then(|| {
+        let t = Instant::now();
+        let roles = build_all_sent::<H>(&fresh, sender_joiners, &welcome);
+        eprintln!(
+            "[{}] N={n}: {senders} senders' messages decrypted in {:.1?}",
+            H::NAME,
+            t.elapsed()
+        );
+        (roles, senders)
+    });
     let fresh_msgs = prepare::<H>(&fresh, n);
     eprintln!(
         "[{}] N={n}: fresh group built in {:.1?}",
@@ -194,7 +218,34 @@ pub fn build_fixture<H: MlsHarness>(n: usize, populated: bool) -> Fixture<H> {
         fresh,
         fresh_msgs,
         populated,
+        all_sent,
     }
+}
+
+/// Leaves 0 and 1 of the fresh group after leaf 0 and each joiner of
+/// `senders` (joining from `welcome`) sent one 1 KiB application message,
+/// which leaf 1 decrypted: the receiver's secret tree then holds one
+/// started ratchet per sender. Each sender's state is dropped after its
+/// message. Cost: one join per sender.
+pub fn build_all_sent<H: MlsHarness>(
+    fresh: &Roles<H>,
+    senders: Vec<H::Joiner>,
+    welcome: &[u8],
+) -> Roles<H> {
+    let mut m0 = H::fork_member(&fresh.m0);
+    let mut m1 = H::fork_member(&fresh.m1);
+    let first = H::encrypt(&mut m0, &APP_PAYLOAD);
+    assert_eq!(H::decrypt(&mut m1, &first), APP_PAYLOAD, "{}", H::NAME);
+    let report_every = (senders.len() / 10).max(1);
+    for (i, joiner) in senders.into_iter().enumerate() {
+        let mut sender = H::join(joiner, welcome);
+        let ct = H::encrypt(&mut sender, &APP_PAYLOAD);
+        assert_eq!(H::decrypt(&mut m1, &ct), APP_PAYLOAD, "{}", H::NAME);
+        if (i + 1) % report_every == 0 {
+            eprintln!("[{}] all-sent: {} senders done", H::NAME, i + 2);
+        }
+    }
+    Roles { m0, m1 }
 }
 
 fn check_roles<H: MlsHarness>(m0: &H::Member, m1: &H::Member, n: usize) {
@@ -332,6 +383,9 @@ pub struct Config {
     pub sizes: Vec<usize>,
     /// Largest N for which the populated scenario is built.
     pub populated_max: usize,
+    /// Most members that send in the all-sent scenario
+    /// (`TESSERA_BENCH_SENDERS_MAX`, default 1000; 0 skips it).
+    pub senders_max: usize,
     /// Libraries to run (by [`MlsHarness::NAME`]); empty means all.
     pub libs: Vec<String>,
     /// Threads of rayon's global pool (`TESSERA_BENCH_THREADS`, default 1).
@@ -347,6 +401,8 @@ impl Config {
     /// - `TESSERA_BENCH_N=2,10,100` restricts the group sizes (default 2,10,100,1000);
     /// - `TESSERA_BENCH_10K=1` adds N = 10000 (fresh scenario only by default);
     /// - `TESSERA_BENCH_POPULATED_MAX=1000` is the largest N with a populated scenario;
+    /// - `TESSERA_BENCH_SENDERS_MAX=1000` caps the senders of the all-sent
+    ///   scenario (each costs a join; 0 skips the scenario);
     /// - `TESSERA_BENCH_LIBS=openmls,mls-rs` restricts the libraries;
     /// - `TESSERA_BENCH_THREADS=1` sets the threads of rayon's global pool,
     ///   which openmls and mls-rs use for path encryption (default 1).
@@ -382,9 +438,14 @@ impl Config {
             .ok()
             .map(|v| v.parse().expect("TESSERA_BENCH_POPULATED_MAX: an integer"))
             .unwrap_or(1000);
+        let senders_max = std::env::var("TESSERA_BENCH_SENDERS_MAX")
+            .ok()
+            .map(|v| v.parse().expect("TESSERA_BENCH_SENDERS_MAX: an integer"))
+            .unwrap_or(1000);
         Self {
             sizes,
             populated_max,
+            senders_max,
             libs: list("TESSERA_BENCH_LIBS").unwrap_or_default(),
             threads: std::env::var("TESSERA_BENCH_THREADS")
                 .ok()

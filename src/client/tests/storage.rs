@@ -48,19 +48,45 @@ fn a_received_message_writes_little() {
     let m = group_of(&["alice", "bob", "carol"]);
     let first = m[0].client.encrypt(GROUP, &[1; 1024]).unwrap();
     m[1].client.process(&first).unwrap();
+    // One record: the head of the sender's application ratchet (the group's
+    // key prefix, epoch, leaf and ratchet; its next generation and secret).
+    let head = group_key_prefix(GROUP).len() + 13 + 38;
     for _ in 0..3 {
         let msg = m[0].client.encrypt(GROUP, &[1; 1024]).unwrap();
         m[1].store.reset_stats();
         m[1].client.process(&msg).unwrap();
         let stats = m[1].store.stats();
         assert_eq!(stats.batches, 1);
-        assert_eq!(stats.writes, 1, "one record: the sender's ratchets");
-        assert!(stats.bytes_written < 256, "{stats:?}");
+        assert_eq!(stats.writes, 1, "one record: the sender's ratchet");
+        assert_eq!(stats.bytes_written, head as u64, "{stats:?}");
     }
-    // Sending writes this member's ratchets only.
+    // Sending writes this member's ratchet only (and its sent message's
+    // digest, to recognise the echo).
     m[0].store.reset_stats();
-    m[0].client.encrypt(GROUP, &[1; 1024]).unwrap();
+    let sent = m[0].client.encrypt(GROUP, &[1; 1024]).unwrap();
     assert!(m[0].store.stats().bytes_written < 256);
+    m[1].client.process(&sent).unwrap();
+
+    // Out of order: skipping two generations writes their keys; reading
+    // them later writes nothing and deletes each one's record.
+    let skipped: Vec<_> = (0..2)
+        .map(|_| m[0].client.encrypt(GROUP, &[2; 1024]).unwrap())
+        .collect();
+    let ahead = m[0].client.encrypt(GROUP, &[3; 1024]).unwrap();
+    m[1].store.reset_stats();
+    m[1].client.process(&ahead).unwrap();
+    let stats = m[1].store.stats();
+    assert_eq!(stats.writes, 3, "the head and two kept keys: {stats:?}");
+    for s in &skipped {
+        m[1].store.reset_stats();
+        assert_eq!(m[1].client.process(s).unwrap().data(), Some(&[2; 1024][..]));
+        let stats = m[1].store.stats();
+        assert_eq!(
+            (stats.batches, stats.writes, stats.bytes_written),
+            (1, 0, 0)
+        );
+        assert_eq!(stats.deletes, 1, "{stats:?}");
+    }
     for member in &m {
         assert_store_matches_group(member);
     }
@@ -238,6 +264,17 @@ fn events_and_config_serialize() {
     let config = ClientConfig::default();
     let json = serde_json::to_string(&config).unwrap();
     assert_eq!(serde_json::from_str::<ClientConfig>(&json).unwrap(), config);
+    // A configuration saved before `max_group_size` existed gets the default.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["group"]
+        .as_object_mut()
+        .unwrap()
+        .remove("max_group_size")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_value::<ClientConfig>(value).unwrap(),
+        config
+    );
     let status = m[1].client.status(GROUP).unwrap();
     let json = serde_json::to_string(&status).unwrap();
     assert_eq!(serde_json::from_str::<GroupStatus>(&json).unwrap(), status);

@@ -68,118 +68,31 @@ fn ed448_sign(
 }
 
 /// Verifies several signatures (see `CipherSuiteProvider::verify_many`):
-/// Ed25519 ones in batches, the other schemes one by one; both in parallel
-/// with the crate feature `parallel`.
+/// each one exactly as [`verify`] verifies it alone, in parallel with the
+/// crate feature `parallel`.
+///
+/// Ed25519 signatures are deliberately not checked with a batch equation.
+/// The batch form of RFC 8032 §5.1.7 (as `ed25519_dalek::verify_batch`
+/// computes it) checks `Σ zᵢ·([sᵢ]B − Rᵢ − [kᵢ]Aᵢ) = 0` for random `zᵢ`: a
+/// signature whose `R` (or key) carries a small torsion component `T`
+/// (`R = [r]B + T`, which single verification rejects) passes it whenever
+/// its coefficient happens to kill `T`, one time in eight for `T` of order
+/// eight, and several such signatures can cancel each other. The verdict
+/// would then depend on the random coefficients and on how the list is cut
+/// into batches (which depends on the thread count): two members could
+/// disagree on one KeyPackage and fork the group. Guaranteeing the single
+/// verdict in a batch needs every `R` and key proven torsion-free, which
+/// costs about a verification each; so every signature is verified on its
+/// own, the cost spread over threads instead.
 pub(super) fn verify_many(
     alg: SigAlg,
     items: &[(&SignaturePublicKey, &[u8], &[u8])],
 ) -> Result<(), (usize, CryptoError)> {
-    let failed: Vec<usize> = match alg {
-        SigAlg::Ed25519 => ed25519_failures(items),
-        _ => crate::parallel::map(items, |(key, msg, sig)| verify(alg, key, msg, sig).is_err())
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, bad)| bad.then_some(i))
-            .collect(),
-    };
-    match failed.into_iter().min() {
-        None => Ok(()),
-        Some(i) => {
-            // The exact error of the first failure, as `verify` reports it.
-            let error = items
-                .get(i)
-                .and_then(|(key, msg, sig)| verify(alg, key, msg, sig).err());
-            Err((i, error.unwrap_or(CryptoError::InvalidSignature)))
-        }
-    }
-}
-
-/// One signature to check: key, message, signature.
-type SignatureItem<'a> = (&'a SignaturePublicKey, &'a [u8], &'a [u8]);
-
-/// Fewest signatures worth a batch of their own.
-const MIN_BATCH: usize = 32;
-
-/// Most signatures in one batch. A batch holds every key and `R`
-/// decompressed, plus the multi-scalar tables, at once: about 1 KiB per
-/// signature. Bounding it keeps a join of a 10,000-member group from holding
-/// ~15 MiB of curve points at its peak; past a few thousand points Pippenger's
-/// cost per point barely drops, so larger batches would gain little.
-const MAX_BATCH: usize = 2048;
-
-/// The key and signature of an Ed25519 item, if [`ed25519_verify`] would
-/// get as far as checking its equation. With `R` canonical, decompressing
-/// it (as the batch equation does) and comparing encodings agree.
-fn ed25519_prepare(
-    key: &[u8],
-    sig: &[u8],
-) -> Option<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature)> {
-    let key = ed25519_dalek::VerifyingKey::from_bytes(<&[u8; 32]>::try_from(key).ok()?).ok()?;
-    let sig = ed25519_dalek::Signature::from_bytes(<&[u8; 64]>::try_from(sig).ok()?);
-    let canonical_s =
-        bool::from(curve25519_dalek::Scalar::from_canonical_bytes(*sig.s_bytes()).is_some());
-    if key.is_weak() || !ed25519_r_acceptable(sig.r_bytes()) || !canonical_s {
-        return None;
-    }
-    Some((key, sig))
-}
-
-/// The indices of the Ed25519 signatures in `items` that do not verify.
-///
-/// `items` is cut into chunks, one per thread, of [`MIN_BATCH`] to
-/// [`MAX_BATCH`] signatures each; chunks are checked in parallel (feature
-/// `parallel`), each by [`ed25519_chunk_failures`].
-fn ed25519_failures(items: &[SignatureItem<'_>]) -> Vec<usize> {
-    let per_thread = items.len().div_ceil(crate::parallel::threads());
-    let size = per_thread.clamp(MIN_BATCH, MAX_BATCH);
-    let chunks: Vec<(usize, &[SignatureItem<'_>])> = items
-        .chunks(size)
+    crate::parallel::map(items, |(key, msg, sig)| verify(alg, key, msg, sig).err())
+        .into_iter()
         .enumerate()
-        .map(|(c, chunk)| (c * size, chunk))
-        .collect();
-    crate::parallel::map(&chunks, |(offset, chunk)| {
-        ed25519_chunk_failures(*offset, chunk)
-    })
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// The indices (from `offset`) of the signatures of one chunk that do not
-/// verify.
-///
-/// Items [`ed25519_verify`] would reject before its equation fail at once.
-/// The others are checked with one multi-scalar equation
-/// (`ed25519_dalek::verify_batch`, RFC 8032 §5.1.7 batch form, 128-bit
-/// coefficients); if it fails, they are re-verified one at a time to find the
-/// bad ones.
-fn ed25519_chunk_failures(offset: usize, chunk: &[SignatureItem<'_>]) -> Vec<usize> {
-    let mut failed = Vec::new();
-    // The batch, as `verify_batch` takes it, and each item's index.
-    let (mut indices, mut msgs, mut sigs, mut keys) = (vec![], vec![], vec![], vec![]);
-    for (i, (key, msg, sig)) in (offset..).zip(chunk) {
-        match ed25519_prepare(key.as_bytes(), sig) {
-            Some((key, sig)) => {
-                indices.push(i);
-                msgs.push(*msg);
-                sigs.push(sig);
-                keys.push(key);
-            }
-            None => failed.push(i),
-        }
-    }
-    if !msgs.is_empty() && ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
-        failed.extend(
-            indices
-                .iter()
-                .zip(msgs.iter().zip(sigs.iter().zip(&keys)))
-                .filter(|(_, (msg, (sig, key)))| {
-                    ed25519_verify_equation(key, msg, &sig.to_bytes()).is_err()
-                })
-                .map(|(i, _)| *i),
-        );
-    }
-    failed
+        .find_map(|(i, error)| error.map(|e| (i, e)))
+        .map_or(Ok(()), Err)
 }
 
 /// Decompressed Ed25519 public keys by their encoding, so that a member's
@@ -238,9 +151,12 @@ pub(super) fn verify_cached(
 /// Strict Ed25519 verification (RFC 8032 §5.1.7, cofactorless): the
 /// equation checked on the canonical encoding of `R` (as RFC 8032 §5.1.3
 /// decoding requires, so a non-canonical `R` fails), a canonical `s`, and
-/// neither the key nor `R` of small order. It accepts what
-/// `verify_strict` accepts with a canonical `R`, at the cost of `verify`:
-/// `R` is compared as bytes, not decompressed.
+/// neither the key nor `R` of small order. Its verdict is that of
+/// ed25519-dalek's `verify_strict` on every input (a property test checks
+/// it), at the cost of `verify`: `R` is compared as bytes, not
+/// decompressed. Like `verify_strict` it is cofactorless: a mixed-order `R`
+/// (`[r]B + T`, `T` of small order) fails, and so does a mixed-order key
+/// unless the challenge kills its torsion.
 fn ed25519_verify(
     pk: &ed25519_dalek::VerifyingKey,
     msg: &[u8],
@@ -504,10 +420,10 @@ mod tests {
             .collect()
     }
 
-    /// More signatures than one batch holds: every bad one is found, by its
-    /// index in the whole list, whichever chunk it falls in.
+    /// Many signatures (more than the threads, more than the old batches
+    /// of 2048): the first bad one is reported, by its index in the list.
     #[test]
-    fn ed25519_failures_span_several_batches() {
+    fn ed25519_first_failure_found_among_many() {
         use ed25519_dalek::Signer;
         let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let pk = SignaturePublicKey::from(sk.verifying_key().to_bytes().to_vec());
@@ -515,18 +431,25 @@ mod tests {
         let good = sk.sign(msg).to_bytes().to_vec();
         let mut bad = good.clone();
         bad[40] ^= 1;
-        let n = 2 * super::MAX_BATCH + 5;
-        let wrong = [0, super::MAX_BATCH - 1, super::MAX_BATCH, n - 1];
-        let items: Vec<(&SignaturePublicKey, &[u8], &[u8])> = (0..n)
-            .map(|i| {
-                let sig = if wrong.contains(&i) { &bad } else { &good };
-                (&pk, msg, sig.as_slice())
-            })
-            .collect();
-        let mut failed = super::ed25519_failures(&items);
-        failed.sort_unstable();
-        assert_eq!(failed, wrong);
-        assert!(super::ed25519_failures(&items[1..super::MAX_BATCH - 1]).is_empty());
+        let n = 4101;
+        let items_with = |wrong: &[usize]| -> Vec<(&SignaturePublicKey, &[u8], &[u8])> {
+            (0..n)
+                .map(|i| {
+                    let sig = if wrong.contains(&i) { &bad } else { &good };
+                    (&pk, msg, sig.as_slice())
+                })
+                .collect()
+        };
+        for wrong in [&[0, 2047, 2048, n - 1][..], &[2049, 4000], &[n - 1]] {
+            assert_eq!(
+                super::verify_many(super::SigAlg::Ed25519, &items_with(wrong)),
+                Err((wrong[0], CryptoError::InvalidSignature))
+            );
+        }
+        assert_eq!(
+            super::verify_many(super::SigAlg::Ed25519, &items_with(&[])),
+            Ok(())
+        );
     }
 
     /// `verify_many` gives what `verify` gives for the first failure, in
@@ -594,11 +517,11 @@ mod tests {
         }
     }
 
-    /// The checks strict verification makes before its equation hold in a
-    /// batch too: a signature with `R` of small order, one with a
+    /// The checks strict verification makes before its equation hold in
+    /// `verify_many` too: a signature with `R` of small order, one with a
     /// non-canonical `s` and a small-order key are refused.
     #[test]
-    fn ed25519_batch_keeps_the_strict_checks() {
+    fn ed25519_verify_many_keeps_the_strict_checks() {
         let cs = &suites(5)[0];
         let keys: Vec<_> = (0..40)
             .map(|_| cs.signature_generate_key_pair().unwrap())
@@ -621,7 +544,7 @@ mod tests {
             cs.verify_many(&refs)
         };
         // R = the identity (small order) and s = k·a for a key A = [a]B
-        // whose scalar we know: [s]B = R + [k]A holds, so a batch equation
+        // whose scalar we know: [s]B = R + [k]A holds, so the equation
         // alone would accept it; strict verification refuses small-order R.
         {
             use curve25519_dalek::{Scalar, constants::ED25519_BASEPOINT_POINT as B};
@@ -638,10 +561,12 @@ mod tests {
             );
             let mut sig = r.to_vec();
             sig.extend_from_slice((k * a).as_bytes());
-            // Alone, the equation holds: dalek's batch form accepts it.
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
-            let dsig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
-            assert!(ed25519_dalek::verify_batch(&[&b"m"[..]], &[dsig], &[vk]).is_ok());
+            // The equation holds ([s]B = R + [k]A): only the small-order
+            // check refuses it.
+            let r_point = curve25519_dalek::edwards::CompressedEdwardsY(r)
+                .decompress()
+                .unwrap();
+            assert_eq!((k * a) * B, r_point + k * (a * B));
             assert_eq!(
                 check(SignaturePublicKey(key.to_vec()), sig.clone()),
                 Err((3, CryptoError::InvalidSignature))
@@ -671,6 +596,86 @@ mod tests {
         let mut identity_key = vec![0u8; 32];
         identity_key[0] = 1;
         assert!(check(SignaturePublicKey(identity_key), good[3].clone()).is_err());
+    }
+
+    /// Runs `f` on the calling thread and, with the feature `parallel`, in
+    /// local rayon pools of 1 and 2 threads; the results must all be equal.
+    pub(crate) fn same_under_every_thread_count<R: PartialEq + core::fmt::Debug + Send>(
+        f: impl Fn() -> R + Send + Sync,
+    ) -> R {
+        let here = f();
+        #[cfg(feature = "parallel")]
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(pool.install(&f), here, "{threads} thread(s)");
+        }
+        here
+    }
+
+    /// Issue 11, item 1: mixed-order `R` (torsion of order 2, 4 and 8) is
+    /// refused alone, in a list of one, among many valid signatures at any
+    /// position, and many of them side by side (which could cancel in a
+    /// batch equation), with 1 and 2 threads.
+    #[test]
+    fn item1_mixed_order_r_rejected_in_every_list() {
+        use crate::crypto::torsion::{sign_mixed_r, torsion_point};
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let pk = SignaturePublicKey::from(sk.verifying_key().to_bytes().to_vec());
+        let msgs: Vec<Vec<u8>> = (0..150).map(|i| format!("m{i}").into_bytes()).collect();
+        let good: Vec<Vec<u8>> = msgs
+            .iter()
+            .map(|m| {
+                use ed25519_dalek::Signer;
+                sk.sign(m).to_bytes().to_vec()
+            })
+            .collect();
+        let run = |sigs: &[Vec<u8>]| {
+            let items: Vec<(&SignaturePublicKey, &[u8], &[u8])> = msgs
+                .iter()
+                .zip(sigs)
+                .map(|(m, s)| (&pk, m.as_slice(), s.as_slice()))
+                .collect();
+            same_under_every_thread_count(|| super::verify_many(super::SigAlg::Ed25519, &items))
+        };
+        assert_eq!(run(&good), Ok(()));
+        for order in [2u8, 4, 8] {
+            let t = torsion_point(order);
+            // 64 crafted signatures, each alone: a batch of one accepts
+            // about one in `order` of them.
+            for nonce in 0..64 {
+                let bad = sign_mixed_r(&[9; 32], &msgs[0], t, nonce);
+                assert_eq!(
+                    run(std::slice::from_ref(&bad)),
+                    Err((0, CryptoError::InvalidSignature)),
+                    "order {order}, nonce {nonce}"
+                );
+            }
+            // Among valid ones, at several positions.
+            for at in [0, 31, 32, 75, 149] {
+                let mut sigs = good.clone();
+                sigs[at] = sign_mixed_r(&[9; 32], &msgs[at], t, at as u64);
+                assert_eq!(run(&sigs), Err((at, CryptoError::InvalidSignature)));
+            }
+            // Every signature crafted, T and -T alternating.
+            let sigs: Vec<Vec<u8>> = msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let t = if i % 2 == 0 { t } else { -t };
+                    sign_mixed_r(&[9; 32], m, t, i as u64)
+                })
+                .collect();
+            assert_eq!(run(&sigs), Err((0, CryptoError::InvalidSignature)));
+            for (i, (m, s)) in msgs.iter().zip(&sigs).enumerate() {
+                assert!(
+                    super::verify(super::SigAlg::Ed25519, &pk, m, s).is_err(),
+                    "{i}"
+                );
+            }
+        }
     }
 
     /// The eight small-order encodings are distinct, canonical, of small
@@ -900,5 +905,140 @@ mod tests {
         assert_ne!(s1, s2, "hedged: fresh randomness per signature");
         cs.verify(&pk, b"m", &s1).unwrap();
         cs.verify(&pk, b"m", &s2).unwrap();
+    }
+
+    /// One generated Ed25519 item: a key, a message, a signature, each
+    /// possibly spoiled.
+    #[derive(Clone, Debug)]
+    struct Case {
+        seed: u8,
+        msg: Vec<u8>,
+        spoil: u8,
+        order: u8,
+        nonce: u64,
+        at: usize,
+    }
+
+    fn case() -> impl proptest::strategy::Strategy<Value = Case> {
+        use proptest::prelude::*;
+        (
+            0u8..4,
+            proptest::collection::vec(any::<u8>(), 0..24),
+            0u8..12,
+            prop_oneof![Just(2u8), Just(4), Just(8)],
+            any::<u64>(),
+            0usize..64,
+        )
+            .prop_map(|(seed, msg, spoil, order, nonce, at)| Case {
+                seed,
+                msg,
+                spoil,
+                order,
+                nonce,
+                at,
+            })
+    }
+
+    /// The key, message and signature of a case: valid (spoil 0-3), or with
+    /// a mixed-order `R` (4, 5), a mixed-order key (6, 7), a small-order `R`
+    /// with a matching `s` (8), a non-canonical `s` (9), a flipped bit (10)
+    /// or a small-order key (11).
+    fn item(c: &Case) -> (SignaturePublicKey, Vec<u8>, Vec<u8>) {
+        use crate::crypto::torsion::{
+            mixed_order_key, sign_for_mixed_key, sign_mixed_r, torsion_point,
+        };
+        use ed25519_dalek::Signer;
+        let seed = [c.seed; 32];
+        let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let pk = sk.verifying_key().to_bytes().to_vec();
+        let t = torsion_point(c.order);
+        let msg = c.msg.clone();
+        let (key, sig) = match c.spoil {
+            0..=3 => (pk, sk.sign(&msg).to_bytes().to_vec()),
+            4 | 5 => (pk, sign_mixed_r(&seed, &msg, t, c.nonce)),
+            6 | 7 => (
+                mixed_order_key(&seed, t).to_vec(),
+                sign_for_mixed_key(&seed, &msg, t, c.nonce),
+            ),
+            8 => {
+                // R = a small-order point, s = k·a: the equation holds.
+                let mut sig = sign_mixed_r(&seed, &msg, t, c.nonce);
+                let r = t.compress().to_bytes();
+                sig[..32].copy_from_slice(&r);
+                let a = curve25519_dalek::Scalar::from_bytes_mod_order(sk.to_scalar_bytes());
+                use sha2::Digest;
+                let k = curve25519_dalek::Scalar::from_hash(
+                    sha2::Sha512::new()
+                        .chain_update(r)
+                        .chain_update(&pk)
+                        .chain_update(&msg),
+                );
+                sig[32..].copy_from_slice((k * a).as_bytes());
+                (pk, sig)
+            }
+            9 => {
+                // s + l: the same scalar, not canonically encoded.
+                let mut sig = sk.sign(&msg).to_bytes().to_vec();
+                let l: [u8; 32] = [
+                    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde,
+                    0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+                ];
+                let mut carry = 0u16;
+                for (b, l) in sig[32..].iter_mut().zip(l) {
+                    let v = u16::from(*b) + u16::from(l) + carry;
+                    *b = v as u8;
+                    carry = v >> 8;
+                }
+                (pk, sig)
+            }
+            10 => {
+                let mut sig = sk.sign(&msg).to_bytes().to_vec();
+                sig[c.at] ^= 1 << (c.nonce % 8);
+                (pk, sig)
+            }
+            _ => (
+                t.compress().to_bytes().to_vec(),
+                sk.sign(&msg).to_bytes().to_vec(),
+            ),
+        };
+        (SignaturePublicKey(key), msg, sig)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+        /// Issue 11, item 1: `verify_many` gives every list exactly the
+        /// verdict of verifying each signature alone (the first failure,
+        /// with its error), with 1 and 2 threads; and single verification
+        /// agrees with ed25519-dalek's `verify_strict` on every item.
+        #[test]
+        fn item1_batched_and_single_verdicts_agree(cases in proptest::collection::vec(case(), 1..70)) {
+            let owned: Vec<_> = cases.iter().map(item).collect();
+            let items: Vec<(&SignaturePublicKey, &[u8], &[u8])> = owned
+                .iter()
+                .map(|(k, m, s)| (k, m.as_slice(), s.as_slice()))
+                .collect();
+            let single: Vec<Result<(), CryptoError>> = items
+                .iter()
+                .map(|(k, m, s)| super::verify(super::SigAlg::Ed25519, k, m, s))
+                .collect();
+            let expected = single
+                .iter()
+                .enumerate()
+                .find_map(|(i, r)| r.clone().err().map(|e| (i, e)))
+                .map_or(Ok(()), Err);
+            let got = same_under_every_thread_count(|| {
+                super::verify_many(super::SigAlg::Ed25519, &items)
+            });
+            proptest::prop_assert_eq!(got, expected);
+            for ((key, msg, sig), verdict) in items.iter().zip(&single) {
+                let strict = <&[u8; 32]>::try_from(key.as_bytes())
+                    .ok()
+                    .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(k).ok())
+                    .zip(ed25519_dalek::Signature::from_slice(sig).ok())
+                    .is_some_and(|(k, s)| k.verify_strict(msg, &s).is_ok());
+                proptest::prop_assert_eq!(verdict.is_ok(), strict);
+            }
+        }
     }
 }

@@ -465,6 +465,7 @@ fn config_round_trips() {
                 max_forward_distance: 5,
                 max_retained_keys: 3,
             },
+            max_group_size: 1000 + i as u32,
         };
         let g = Group::create(
             &provider,

@@ -280,6 +280,7 @@ impl Group {
             &ctx,
             Committer::Member(self.own_leaf),
             &committed,
+            u32::MAX,
         ) {
             Ok(a) => (
                 a.tree,

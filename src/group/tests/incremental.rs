@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::crypto::Secret;
 use crate::error::ProtocolError;
-use crate::group::{Incoming, LeafChangeKind, ProposalSelection, StatePiece};
+use crate::group::{Incoming, LeafChangeKind, ProposalSelection, StateChanges, StatePiece};
 use crate::messages::{LeafNodeSource, Remove};
+use crate::secret_tree::RatchetKind;
 use crate::tree_math::LeafIndex;
 
 /// A store of pieces that applies each member's changes.
@@ -175,7 +176,7 @@ fn a_received_message_writes_a_small_record() {
     // The sender's ratchets and the node secrets its start consumed or added.
     assert!(changes.written.iter().all(|(p, _)| matches!(
         p,
-        StatePiece::SenderRatchets { .. } | StatePiece::SecretTreeNode { .. }
+        StatePiece::SenderRatchet { .. } | StatePiece::SecretTreeNode { .. }
     )));
     for (p, v) in changes.written {
         store.0.insert(p, v);
@@ -185,13 +186,20 @@ fn a_received_message_writes_a_small_record() {
     }
     read(&mut fx.groups[BOB], &second);
     let changes = fx.groups[BOB].take_state_changes().unwrap();
+    // In order: the head of the sender's application ratchet, nothing else.
     assert_eq!(changes.written.len(), 1);
     assert!(changes.deleted.is_empty());
-    assert!(
-        changes.written[0].1.len() < 128,
-        "{}",
-        changes.written[0].1.len()
+    let (piece, value) = &changes.written[0];
+    assert_eq!(
+        *piece,
+        StatePiece::SenderRatchet {
+            epoch: fx.groups[BOB].epoch(),
+            leaf: LeafIndex(ALICE as u32),
+            ratchet: RatchetKind::Application,
+        }
     );
+    // `optional<NextSecret>`: 1 + 4 + 1 + 32 bytes.
+    assert_eq!(value.len(), 38);
     assert!(!fx.groups[BOB].has_state_changes());
 }
 
@@ -230,11 +238,11 @@ fn from_pieces_refuses_missing_stale_and_broken_pieces() {
     let mut twice = plain.clone();
     twice.push(plain[0].clone());
     assert!(matches!(attempt(&twice), Err(Error::Decode(_))));
-    // A sender-ratchets piece with trailing bytes.
+    // A sender-ratchet piece with trailing bytes.
     let mut trailing = plain.clone();
     let i = trailing
         .iter()
-        .position(|(p, _)| matches!(p, StatePiece::SenderRatchets { .. }))
+        .position(|(p, _)| matches!(p, StatePiece::SenderRatchet { .. }))
         .unwrap();
     trailing[i].1.extend_from_slice(&[0, 0, 0, 5, 0, 0]);
     assert!(matches!(attempt(&trailing), Err(Error::Decode(_))));
@@ -261,7 +269,18 @@ fn piece_keys_round_trip_and_sort_by_epoch() {
             epoch: 1,
             node: crate::tree_math::NodeIndex(9),
         },
-        StatePiece::SenderRatchets {
+        StatePiece::SenderRatchet {
+            epoch: 2,
+            leaf: LeafIndex(4),
+            ratchet: RatchetKind::Handshake,
+        },
+        StatePiece::RetainedKey {
+            epoch: 2,
+            leaf: LeafIndex(4),
+            ratchet: RatchetKind::Application,
+            generation: 70_000,
+        },
+        StatePiece::LegacySenderRatchets {
             epoch: 2,
             leaf: LeafIndex(4),
         },
@@ -272,7 +291,13 @@ fn piece_keys_round_trip_and_sort_by_epoch() {
     }
     assert!(StatePiece::from_key(crate::group::PieceKind::Tree, &[1, 2]).is_err());
     assert!(StatePiece::from_key(crate::group::PieceKind::Epoch, &[1]).is_err());
-    assert!(StatePiece::from_key(crate::group::PieceKind::SenderRatchets, &[0; 13]).is_err());
+    assert!(StatePiece::from_key(crate::group::PieceKind::LegacySenderRatchets, &[0; 13]).is_err());
+    assert!(StatePiece::from_key(crate::group::PieceKind::SenderRatchet, &[0; 12]).is_err());
+    // Ratchet code 2 names no ratchet.
+    let mut bad = [0; 13];
+    bad[12] = 2;
+    assert!(StatePiece::from_key(crate::group::PieceKind::SenderRatchet, &bad).is_err());
+    assert!(StatePiece::from_key(crate::group::PieceKind::RetainedKey, &[0; 16]).is_err());
 }
 
 #[test]
@@ -539,4 +564,352 @@ fn sent_message_pieces_follow_the_window() {
             .keys()
             .any(|p| matches!(p, StatePiece::SentMessage { .. }))
     );
+}
+
+/// The changes `g` has since they were last taken, applied to `store`.
+fn take(store: &mut Pieces, g: &mut Group) -> StateChanges {
+    let changes = g.take_state_changes().unwrap();
+    for p in &changes.deleted {
+        store.0.remove(p);
+    }
+    for (p, v) in &changes.written {
+        store.0.insert(p.clone(), v.clone());
+    }
+    changes
+}
+
+fn kept_key(epoch: u64, leaf: usize, generation: u32) -> StatePiece {
+    StatePiece::RetainedKey {
+        epoch,
+        leaf: LeafIndex(leaf as u32),
+        ratchet: RatchetKind::Application,
+        generation,
+    }
+}
+
+fn head(epoch: u64, leaf: usize, ratchet: RatchetKind) -> StatePiece {
+    StatePiece::SenderRatchet {
+        epoch,
+        leaf: LeafIndex(leaf as u32),
+        ratchet,
+    }
+}
+
+#[test]
+fn messages_out_of_order_write_only_the_keys_they_change() {
+    let mut fx = Fixture::new(50);
+    let provider = fx.provider.clone();
+    let mut store = Pieces::default();
+    store.save(&mut fx.groups[BOB]);
+    let epoch = fx.groups[BOB].epoch();
+    let ms: Vec<MlsMessage> = (0..6u8).map(|i| app(&mut fx.groups[ALICE], &[i])).collect();
+
+    // Generation 4 first: the keys of 0 to 3 are kept, one piece each.
+    assert_eq!(read(&mut fx.groups[BOB], &ms[4]), [4]);
+    let changes = take(&mut store, &mut fx.groups[BOB]);
+    let kept: Vec<&StatePiece> = changes
+        .written
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| matches!(p, StatePiece::RetainedKey { .. }))
+        .collect();
+    let expected: Vec<StatePiece> = (0..4).map(|g| kept_key(epoch, ALICE, g)).collect();
+    assert_eq!(kept, expected.iter().collect::<Vec<_>>());
+    for (p, v) in &changes.written {
+        if let StatePiece::RetainedKey { .. } = p {
+            // opaque key<V> (16 bytes) and opaque nonce<V> (12 bytes).
+            assert_eq!(v.len(), 1 + 16 + 1 + 12);
+        }
+    }
+    store.check(&provider, &fx.groups[BOB]);
+
+    // Generation 2: its key's piece is deleted and nothing is written.
+    assert_eq!(read(&mut fx.groups[BOB], &ms[2]), [2]);
+    let changes = take(&mut store, &mut fx.groups[BOB]);
+    assert!(changes.written.is_empty());
+    assert_eq!(changes.deleted, [kept_key(epoch, ALICE, 2)]);
+    store.check(&provider, &fx.groups[BOB]);
+
+    // Generation 5, in order: the ratchet's head only.
+    assert_eq!(read(&mut fx.groups[BOB], &ms[5]), [5]);
+    let changes = take(&mut store, &mut fx.groups[BOB]);
+    assert!(changes.deleted.is_empty());
+    assert_eq!(changes.written.len(), 1);
+    assert_eq!(
+        changes.written[0].0,
+        head(epoch, ALICE, RatchetKind::Application)
+    );
+    store.check(&provider, &fx.groups[BOB]);
+
+    // Restored from its pieces, Bob reads what he kept, once.
+    let mut restored = store.restore(&provider);
+    for (i, m) in ms.iter().enumerate() {
+        match i {
+            0 | 1 | 3 => assert_eq!(read(&mut restored, m), [i as u8]),
+            _ => assert_eq!(
+                deliver(&mut restored, m, &()).unwrap_err(),
+                Error::Protocol(ProtocolError::KeyAlreadyUsed(i as u32))
+            ),
+        }
+    }
+}
+
+#[test]
+fn kept_keys_dropped_beyond_the_bound_are_deleted() {
+    let mut fx = Fixture::new(51);
+    let provider = fx.provider.clone();
+    // Bob keeps at most two keys per ratchet from the next epoch on.
+    fx.groups[BOB].config.secret_tree.max_retained_keys = 2;
+    fx.valid_commit(CAROL);
+    let mut store = Pieces::default();
+    store.save(&mut fx.groups[BOB]);
+    let epoch = fx.groups[BOB].epoch();
+    let ms: Vec<MlsMessage> = (0..7u8).map(|i| app(&mut fx.groups[ALICE], &[i])).collect();
+    read(&mut fx.groups[BOB], &ms[3]);
+    take(&mut store, &mut fx.groups[BOB]);
+    let kept = |store: &Pieces| -> Vec<StatePiece> {
+        store
+            .0
+            .keys()
+            .filter(|p| matches!(p, StatePiece::RetainedKey { .. }))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        kept(&store),
+        [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]
+    );
+    // Generation 6 keeps 4 and 5; the pieces of 1 and 2 are deleted.
+    read(&mut fx.groups[BOB], &ms[6]);
+    let changes = take(&mut store, &mut fx.groups[BOB]);
+    let mut deleted = changes.deleted.clone();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [kept_key(epoch, ALICE, 1), kept_key(epoch, ALICE, 2)]
+    );
+    assert_eq!(
+        kept(&store),
+        [kept_key(epoch, ALICE, 4), kept_key(epoch, ALICE, 5)]
+    );
+    store.check(&provider, &fx.groups[BOB]);
+}
+
+#[test]
+fn past_epochs_keep_only_application_pieces_of_members_who_can_send() {
+    let mut fx = Fixture::new(52);
+    let provider = fx.provider.clone();
+    for g in &mut fx.groups {
+        g.config.handshake_format = crate::group::HandshakeFormat::Private;
+    }
+    let mut stores: Vec<Pieces> = (0..3).map(|_| Pieces::default()).collect();
+    for (s, g) in stores.iter_mut().zip(fx.groups.iter_mut()) {
+        s.save(g);
+    }
+    let epoch = fx.groups[BOB].epoch();
+    // Everyone sends in this epoch; Carol's message will arrive late.
+    let from_alice = app(&mut fx.groups[ALICE], b"a");
+    let from_bob = app(&mut fx.groups[BOB], b"b");
+    let late = app(&mut fx.groups[CAROL], b"late");
+    read(&mut fx.groups[BOB], &from_alice);
+    read(&mut fx.groups[CAROL], &from_bob);
+    for (s, g) in stores.iter_mut().zip(fx.groups.iter_mut()) {
+        s.save(g);
+        s.check(&provider, g);
+    }
+    // A commit sent as a PrivateMessage (its handshake key is taken).
+    let out = fx.groups[ALICE]
+        .commit(CommitOptions::default(), &(), Some(NOW))
+        .unwrap();
+    assert!(matches!(out.commit, MlsMessage::PrivateMessage(_)));
+    fx.groups[ALICE].merge_pending_commit().unwrap();
+    for i in [BOB, CAROL] {
+        apply(&mut fx.groups[i], &out.commit);
+    }
+    for (i, (s, g)) in stores.iter_mut().zip(fx.groups.iter_mut()).enumerate() {
+        s.save(g);
+        s.check(&provider, g);
+        // The past epoch keeps no handshake ratchet and nothing of this
+        // member's own leaf.
+        for p in s.0.keys() {
+            if let StatePiece::SenderRatchet {
+                epoch: e,
+                leaf,
+                ratchet,
+            }
+            | StatePiece::RetainedKey {
+                epoch: e,
+                leaf,
+                ratchet,
+                ..
+            } = p
+                && *e == epoch
+            {
+                assert_eq!(*ratchet, RatchetKind::Application, "{p:?}");
+                assert_ne!(leaf.0 as usize, i, "{p:?}");
+            }
+        }
+    }
+    // Bob reads Carol's late message in the past epoch: her application
+    // ratchet starts there, without a handshake ratchet.
+    assert_eq!(read(&mut fx.groups[BOB], &late), b"late");
+    let changes = take(&mut stores[BOB], &mut fx.groups[BOB]);
+    assert!(
+        changes
+            .written
+            .iter()
+            .all(|(p, _)| matches!(p, StatePiece::SecretTreeNode { epoch: e, .. } | StatePiece::SenderRatchet { epoch: e, ratchet: RatchetKind::Application, .. } if *e == epoch))
+    );
+    assert!(
+        stores[BOB]
+            .0
+            .contains_key(&head(epoch, CAROL, RatchetKind::Application))
+    );
+    stores[BOB].check(&provider, &fx.groups[BOB]);
+    // A lost piece of a past epoch is noticed on restore.
+    let mut lost = Pieces(stores[BOB].0.clone());
+    lost.0.remove(&head(epoch, CAROL, RatchetKind::Application));
+    assert!(matches!(
+        Group::from_pieces(
+            &provider,
+            lost.0.iter().map(|(p, v)| (p.clone(), v.as_bytes()))
+        ),
+        Err(Error::Decode(_))
+    ));
+}
+
+/// `pieces` in the layout of earlier builds: a leaf's two ratchets with
+/// their kept keys in one piece, and the epoch piece of version 1.
+fn legacy_layout(pieces: &BTreeMap<StatePiece, Secret>) -> BTreeMap<StatePiece, Secret> {
+    use crate::codec::write_vec_len;
+    let mut out = BTreeMap::new();
+    // (epoch, leaf) -> [handshake, application]: head and kept keys.
+    type Ratchets = [(Vec<u8>, Vec<u8>); 2];
+    let mut leaves: BTreeMap<(u64, LeafIndex), Ratchets> = BTreeMap::new();
+    // A deleted ratchet: no next secret, no kept keys.
+    let deleted = || (vec![0u8], Vec::new());
+    for (p, v) in pieces {
+        let slot = |r: RatchetKind| match r {
+            RatchetKind::Handshake => 0,
+            RatchetKind::Application => 1,
+        };
+        match p {
+            StatePiece::SenderRatchet {
+                epoch,
+                leaf,
+                ratchet,
+            } => {
+                let e = leaves
+                    .entry((*epoch, *leaf))
+                    .or_insert_with(|| [deleted(), deleted()]);
+                e[slot(*ratchet)].0 = v.as_bytes().to_vec();
+            }
+            StatePiece::RetainedKey {
+                epoch,
+                leaf,
+                ratchet,
+                generation,
+            } => {
+                let e = leaves
+                    .entry((*epoch, *leaf))
+                    .or_insert_with(|| [deleted(), deleted()]);
+                e[slot(*ratchet)]
+                    .1
+                    .extend_from_slice(&generation.to_be_bytes());
+                e[slot(*ratchet)].1.extend_from_slice(v.as_bytes());
+            }
+            StatePiece::Epoch => {
+                // Version 1: no max_group_size (the config's last 4 bytes,
+                // 34 bytes in) and no ReInit (the last byte, 0: none).
+                let v = v.as_bytes();
+                assert_eq!(v[..2], [0, 2]);
+                assert_eq!(v[v.len() - 1], 0);
+                let mut old = vec![0, 1];
+                old.extend_from_slice(&v[2..36]);
+                old.extend_from_slice(&v[40..v.len() - 1]);
+                out.insert(StatePiece::Epoch, Secret::from(old));
+            }
+            _ => {
+                out.insert(p.clone(), v.clone());
+            }
+        }
+    }
+    for ((epoch, leaf), ratchets) in leaves {
+        let mut value = Vec::new();
+        for (next, kept) in ratchets {
+            value.extend_from_slice(&next);
+            write_vec_len(&mut value, kept.len()).unwrap();
+            value.extend_from_slice(&kept);
+        }
+        out.insert(
+            StatePiece::LegacySenderRatchets { epoch, leaf },
+            Secret::from(value),
+        );
+    }
+    out
+}
+
+#[test]
+fn pieces_of_earlier_builds_are_read_and_replaced() {
+    let mut fx = Fixture::new(53);
+    let provider = fx.provider.clone();
+    // Bob holds ratchets with kept keys in the current and a past epoch.
+    let ms: Vec<MlsMessage> = (0..4u8).map(|i| app(&mut fx.groups[ALICE], &[i])).collect();
+    read(&mut fx.groups[BOB], &ms[3]);
+    let carol = app(&mut fx.groups[CAROL], b"c");
+    read(&mut fx.groups[BOB], &carol);
+    fx.valid_commit(ALICE);
+    let more: Vec<MlsMessage> = (0..3u8).map(|i| app(&mut fx.groups[CAROL], &[i])).collect();
+    read(&mut fx.groups[BOB], &more[2]);
+    let bob = &mut fx.groups[BOB];
+    bob.take_state_changes().unwrap();
+    let current: BTreeMap<StatePiece, Secret> = bob.state_pieces().unwrap().into_iter().collect();
+    assert!(
+        current
+            .keys()
+            .any(|p| matches!(p, StatePiece::RetainedKey { .. }))
+    );
+
+    let mut store = Pieces(legacy_layout(&current));
+    let mut restored = store.restore(&provider);
+    assert_eq!(restored.to_bytes().unwrap(), bob.to_bytes().unwrap());
+    // The next changes delete the old pieces and write the new ones.
+    let changes = take(&mut store, &mut restored);
+    assert!(
+        changes
+            .deleted
+            .iter()
+            .all(|p| matches!(p, StatePiece::LegacySenderRatchets { .. }))
+    );
+    assert!(changes.written.iter().any(|(p, _)| *p == StatePiece::Epoch));
+    store.check(&provider, &restored);
+    assert!(!restored.has_state_changes());
+    // And the restored member goes on reading, from the store too.
+    for m in &ms[..3] {
+        read(&mut restored, m);
+    }
+    store.save(&mut restored);
+    store.check(&provider, &restored);
+    assert_eq!(read(&mut store.restore(&provider), &more[0]), [0]);
+}
+
+#[test]
+fn the_epoch_piece_keeps_max_group_size() {
+    let mut fx = Fixture::new(54);
+    let provider = fx.provider.clone();
+    fx.groups[BOB].config.max_group_size = 1000;
+    let mut store = Pieces::default();
+    store.save(&mut fx.groups[BOB]);
+    assert_eq!(store.restore(&provider).config().max_group_size, 1000);
+    // A value out of range is refused on restore.
+    fx.groups[BOB].config.max_group_size = 0;
+    fx.groups[BOB].journal.mark(StatePiece::Epoch);
+    store.save(&mut fx.groups[BOB]);
+    assert!(matches!(
+        Group::from_pieces(
+            &provider,
+            store.0.iter().map(|(p, v)| (p.clone(), v.as_bytes()))
+        ),
+        Err(Error::Decode(_))
+    ));
 }

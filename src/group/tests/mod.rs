@@ -10,10 +10,13 @@
 mod commit_processing;
 mod forge;
 mod framing;
+mod group_size;
 mod hardening;
 mod incremental;
 mod proposal_list;
 mod resumption;
+mod secret_tree_state;
+mod signature_verdicts;
 mod welcome;
 
 use std::sync::Arc;

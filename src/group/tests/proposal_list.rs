@@ -285,9 +285,9 @@ fn key_package_with_a_bad_signature() {
     );
 }
 
-/// Signatures of many Adds are verified together, in batches: a bad
+/// Signatures of many Adds are verified together, in parallel: a bad
 /// KeyPackage signature or leaf signature among 70 valid ones is still
-/// found and named, whichever batch it falls in.
+/// found and named, wherever it falls.
 #[test]
 fn one_bad_signature_among_many_adds() {
     let mut fx = Fixture::new(28);

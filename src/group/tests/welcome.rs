@@ -261,7 +261,7 @@ fn tampered_ratchet_tree_out_of_band() {
     // key at the root.
     let j = joining(109, false);
     let mut tree = j.tree.clone().unwrap();
-    match &mut tree.0[3] {
+    match tree.0[3].as_mut().map(std::sync::Arc::make_mut) {
         Some(Node::Parent(p)) => p.encryption_key = j.fx.cs.hpke_generate_key_pair().unwrap().1,
         other => panic!("root is {other:?}"),
     }
@@ -364,7 +364,7 @@ fn item10_unmerged_leaves_out_of_order_refused() {
     // leaves 3 and 2 at the root, in that order.
     let j = joining(115, false);
     let mut tree = j.tree.clone().unwrap();
-    match &mut tree.0[3] {
+    match tree.0[3].as_mut().map(std::sync::Arc::make_mut) {
         Some(Node::Parent(p)) => p.unmerged_leaves = vec![3, 2],
         other => panic!("root is {other:?}"),
     }
@@ -374,7 +374,7 @@ fn item10_unmerged_leaves_out_of_order_refused() {
         ProtocolError::UnmergedLeavesNotSorted { node: 3, leaf: 2 },
     );
     // The same entries in order pass this check (and fail the tree hash).
-    match &mut tree.0[3] {
+    match tree.0[3].as_mut().map(std::sync::Arc::make_mut) {
         Some(Node::Parent(p)) => p.unmerged_leaves = vec![2, 3],
         other => panic!("root is {other:?}"),
     }

@@ -170,10 +170,10 @@ pub(super) fn signed_group(
 /// and without the cache, over the nodes padded to a full tree.
 pub(super) fn reference_tree_hash(
     cs: &dyn CipherSuiteProvider,
-    nodes: &[Option<Node>],
+    nodes: &[Option<std::sync::Arc<Node>>],
     node: NodeIndex,
 ) -> Vec<u8> {
-    let value = nodes.get(node.0 as usize).and_then(Option::as_ref);
+    let value = nodes.get(node.0 as usize).and_then(Option::as_deref);
     let input = match (node.left(), node.right()) {
         (Some(l), Some(r)) => {
             let parent = match value {

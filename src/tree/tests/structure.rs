@@ -29,7 +29,7 @@ fn rejects_empty_tree_and_trailing_blank() {
     // RFC 9420 §12.4.3.3: "The receiver MUST check that the last node in
     // ratchet_tree is non-blank".
     let cs = provider(1);
-    let e = RatchetTree::from_nodes(SUITE, vec![]).unwrap_err();
+    let e = RatchetTree::from_nodes::<Node>(SUITE, vec![]).unwrap_err();
     assert_eq!(protocol(e), ProtocolError::RatchetTreeTrailingBlank);
     let e = RatchetTree::from_nodes(SUITE, vec![Some(leaf(&*cs, 0)), None, None]).unwrap_err();
     assert_eq!(protocol(e), ProtocolError::RatchetTreeTrailingBlank);
@@ -53,7 +53,11 @@ fn pads_to_a_full_tree_and_strips_trailing_blanks() {
     let t = RatchetTree::from_nodes(SUITE, nodes.clone()).unwrap();
     assert_eq!(t.leaf_count(), 4);
     assert_eq!(t.size().node_count(), 7);
-    assert_eq!(t.to_nodes(), nodes);
+    let shared: Vec<_> = nodes
+        .into_iter()
+        .map(|n| n.map(std::sync::Arc::new))
+        .collect();
+    assert_eq!(t.to_nodes(), shared);
     // Two nodes ending with a parent: two leaves.
     let t = RatchetTree::from_nodes(SUITE, vec![Some(leaf(&*cs, 0)), Some(parent(&*cs, vec![]))])
         .unwrap();
