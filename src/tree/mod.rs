@@ -33,6 +33,7 @@
 //! of operations, such as applying a whole commit.
 
 mod apply;
+mod cow;
 mod hash;
 mod index;
 mod journal;
@@ -67,10 +68,11 @@ pub struct RatchetTree {
     /// The number of leaves: a power of two.
     size: TreeSize,
     /// `size.node_count()` entries in array order; `None` is a blank node.
-    /// Shared (`Arc`): a blank node costs one pointer, and copying the tree
-    /// (to stage a commit) copies pointers, not nodes; a changed node is
-    /// replaced, never mutated in place.
-    nodes: Vec<Option<Arc<Node>>>,
+    /// Shared (`Arc`): a blank node costs one pointer, and a changed node is
+    /// replaced, never mutated in place. Copy-on-write by chunks: copying the
+    /// tree (to stage a commit) copies one pointer per chunk, and a change
+    /// copies the chunk it touches.
+    nodes: cow::CowVec<Option<Arc<Node>>>,
     /// Cached tree hashes, one cell per node.
     hashes: hash::HashCache,
     /// Key look-ups and credential counts.
@@ -128,7 +130,7 @@ impl RatchetTree {
         let mut tree = Self {
             suite,
             size,
-            nodes: Vec::new(),
+            nodes: cow::CowVec::default(),
             hashes: hash::HashCache::new(size.node_count() as usize),
             index: index::KeyIndex::default(),
             occupancy: occupancy::Occupancy::new(size),
@@ -145,7 +147,7 @@ impl RatchetTree {
             }
         }
         nodes.resize(size.node_count() as usize, None);
-        tree.nodes = nodes;
+        tree.nodes = cow::CowVec::from_vec(nodes);
         Ok(tree)
     }
 
@@ -159,11 +161,13 @@ impl RatchetTree {
     /// MUST NOT include blank nodes after the last non-blank node"). The
     /// nodes are shared with the tree, not copied.
     pub fn to_nodes(&self) -> Vec<Option<Arc<Node>>> {
-        let end = self
+        let trailing = self
             .nodes
             .iter()
-            .rposition(Option::is_some)
-            .map_or(0, |i| i + 1);
+            .rev()
+            .take_while(|n| n.is_none())
+            .count();
+        let end = self.nodes.len() - trailing;
         self.nodes.iter().take(end).cloned().collect()
     }
 
