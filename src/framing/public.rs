@@ -1,10 +1,12 @@
 //! Protecting and unprotecting PublicMessages (RFC 9420 §6.2): the membership
 //! tag, on top of the signature of §6.1.
 
-use super::content::{check_content_for_sender, check_group_and_epoch, verify_content_signature};
+use super::content::{
+    check_content_for_sender, check_group_and_epoch, tbs_context, verify_tbs_signature,
+};
 use crate::codec::Encode;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
-use crate::error::{ApiError, ProtocolError, Result};
+use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::messages::{
     AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentAuthData,
     FramedContentTbs, GroupContext, PublicMessage, Sender, WireFormat,
@@ -142,15 +144,48 @@ pub fn unprotect(
     membership_key: &Secret,
     signature_key: &SignaturePublicKey,
 ) -> Result<AuthenticatedContent> {
-    check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
-    check_not_application(&message)?;
-    check_content_for_sender(&message.content)?;
-    verify_membership_tag(cs, &message, context, membership_key)?;
-    let content = AuthenticatedContent {
+    verify(cs, &message, context, membership_key, signature_key)?;
+    Ok(AuthenticatedContent {
         wire_format: WireFormat::PUBLIC_MESSAGE,
         content: message.content,
         auth: message.auth,
-    };
-    verify_content_signature(cs, &content, Some(context), signature_key)?;
-    Ok(content)
+    })
+}
+
+/// The checks of [`unprotect`], in the same order, on a borrowed message.
+///
+/// The `FramedContentTBS` is encoded once: the membership tag covers it
+/// followed by the authentication data (`AuthenticatedContentTBM`, §6.2),
+/// the signature covers it alone (§6.1), and a member's TBS includes the
+/// group context in both.
+pub(crate) fn verify(
+    cs: &dyn CipherSuiteProvider,
+    message: &PublicMessage,
+    context: &GroupContext,
+    membership_key: &Secret,
+    signature_key: &SignaturePublicKey,
+) -> Result<()> {
+    check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
+    check_not_application(message)?;
+    check_content_for_sender(&message.content)?;
+    let tbs_ctx = tbs_context(&message.content.sender, Some(context))?;
+    // `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData`.
+    let mut tbm = message.tbs(tbs_ctx).to_bytes()?;
+    let tbs_len = tbm.len();
+    if matches!(message.content.sender, Sender::Member(_)) {
+        let tag = message
+            .membership_tag
+            .as_ref()
+            .ok_or(ProtocolError::InvalidMembershipTag)?;
+        message
+            .auth
+            .check_for(message.content.content_type())?;
+        message.auth.encode(&mut tbm)?;
+        let expected = cs.mac(membership_key.as_bytes(), &tbm)?;
+        if !expected.ct_eq_bytes(tag.as_bytes()) {
+            return Err(ProtocolError::InvalidMembershipTag.into());
+        }
+    }
+    let tbs = tbm.get(..tbs_len).ok_or(Error::Internal("TBS shorter than its encoding"))?;
+    verify_tbs_signature(cs, tbs, &message.auth.signature, signature_key)
 }

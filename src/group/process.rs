@@ -14,7 +14,7 @@ use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
-    FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
+    FramedContent, FramedContentAuthData, FramedContentBody, WireFormat, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
     ProposalRef, PublicMessage, ReInit, Sender,
 };
 use crate::transcript::{
@@ -168,13 +168,38 @@ pub(crate) struct NextEpoch {
 pub(crate) fn confirmed_transcript_hash(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     interim_before: &[u8],
-    auth: &AuthenticatedContent,
+    auth: AuthenticatedContentRef<'_>,
 ) -> Result<Vec<u8>> {
     crate::transcript::confirmed_transcript_hash(
         cs,
         interim_before,
-        &ConfirmedTranscriptHashInput::of(auth),
+        &ConfirmedTranscriptHashInput {
+            wire_format: auth.wire_format,
+            content: auth.content,
+            signature: &auth.auth.signature,
+        },
     )
+}
+
+/// An [`AuthenticatedContent`] borrowed from where it was received (a
+/// PublicMessage's fields, or decrypted content), so that a commit is
+/// staged without copying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AuthenticatedContentRef<'a> {
+    pub wire_format: WireFormat,
+    pub content: &'a FramedContent,
+    pub auth: &'a FramedContentAuthData,
+}
+
+impl AuthenticatedContent {
+    /// This content, borrowed.
+    pub(crate) fn borrowed(&self) -> AuthenticatedContentRef<'_> {
+        AuthenticatedContentRef {
+            wire_format: self.wire_format,
+            content: &self.content,
+            auth: &self.auth,
+        }
+    }
 }
 
 impl Group {
@@ -217,8 +242,29 @@ impl Group {
         }
         match message {
             MlsMessage::PublicMessage(m) => {
-                let auth = self.verify_public_message(m)?;
-                self.process_authenticated(auth, psks, now)
+                self.verify_public_message(m)?;
+                match &m.content.content {
+                    // A commit is staged from the message itself: the
+                    // largest messages are not copied.
+                    FramedContentBody::Commit(c) => {
+                        let auth = AuthenticatedContentRef {
+                            wire_format: WireFormat::PUBLIC_MESSAGE,
+                            content: &m.content,
+                            auth: &m.auth,
+                        };
+                        let staged = self.stage_commit(auth, c, psks, now)?;
+                        Ok(ProcessedMessage::Commit(Box::new(staged)))
+                    }
+                    _ => self.process_authenticated(
+                        AuthenticatedContent {
+                            wire_format: WireFormat::PUBLIC_MESSAGE,
+                            content: m.content.clone(),
+                            auth: m.auth.clone(),
+                        },
+                        psks,
+                        now,
+                    ),
+                }
             }
             MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
@@ -364,13 +410,13 @@ impl Group {
 
     /// Verifies a PublicMessage of the current epoch (RFC 9420 §6.1, §6.2):
     /// group and epoch, membership tag for members, signature.
-    fn verify_public_message(&self, m: &PublicMessage) -> Result<AuthenticatedContent> {
+    fn verify_public_message(&self, m: &PublicMessage) -> Result<()> {
         framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
         framing::public::check_not_application(m)?;
         let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
-        framing::public::unprotect(
+        framing::public::verify(
             &*self.cs,
-            m.clone(),
+            m,
             &self.context,
             &self.keys.membership_key,
             &key,
@@ -422,7 +468,7 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                let staged = self.stage_commit(&auth, c, psks, now)?;
+                let staged = self.stage_commit(auth.borrowed(), c, psks, now)?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
         }
@@ -460,7 +506,7 @@ impl Group {
     /// Verifies a commit completely and computes the new epoch (RFC 9420 §12.4.2).
     fn stage_commit(
         &self,
-        auth: &AuthenticatedContent,
+        auth: AuthenticatedContentRef<'_>,
         commit: &Commit,
         psks: &dyn PskStore,
         now: Option<u64>,
