@@ -48,6 +48,19 @@ fn check(tree: &RatchetTree, cs: &dyn CipherSuiteProvider) {
     );
     tree.verify_parent_hashes(cs).unwrap();
     tree.check_unmerged_leaves().unwrap();
+    // The counted resolution (UpdatePath checks) is the built one's length,
+    // with and without excluded leaves (every third member, unsorted).
+    let mut excluded: Vec<LeafIndex> = tree.members().map(|(l, _)| l).step_by(3).collect();
+    excluded.reverse();
+    for i in (0..tree.size().node_count()).step_by(5) {
+        let node = NodeIndex(i);
+        for ex in [&[][..], &excluded[..]] {
+            assert_eq!(
+                tree.resolution_len_excluding(node, ex).unwrap(),
+                tree.resolution_excluding(node, ex).unwrap().len()
+            );
+        }
+    }
 }
 
 fn apply(tree: &mut RatchetTree, cs: &dyn CipherSuiteProvider, op: &Op, next_id: &mut u32) {
