@@ -206,6 +206,13 @@ impl RatchetTree {
         self.nodes.get(index.0 as usize).and_then(Option::as_deref)
     }
 
+    /// Whether the slot at `index` holds a node, without reading the node.
+    fn is_occupied(&self, index: NodeIndex) -> bool {
+        self.nodes
+            .get(index.0 as usize)
+            .is_some_and(Option::is_some)
+    }
+
     /// Whether the node at `index` is blank (nodes outside the tree count as blank).
     pub fn is_blank(&self, index: NodeIndex) -> bool {
         self.node(index).is_none()

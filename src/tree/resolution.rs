@@ -76,15 +76,17 @@ impl RatchetTree {
     /// of `excluded` (sorted leaf indices).
     fn count_resolution(&self, node: NodeIndex, excluded: &[u32]) -> usize {
         let kept = |l: u32| usize::from(excluded.binary_search(&l).is_err());
+        if node.is_leaf() {
+            // Whether the slot is filled is enough: the node is not read.
+            return if self.is_occupied(node) {
+                kept(node.0 / 2)
+            } else {
+                0
+            };
+        }
         match self.node(node) {
-            Some(Node::Leaf(_)) => kept(node.0 / 2),
-            Some(Node::Parent(p)) => {
-                1 + p
-                    .unmerged_leaves
-                    .iter()
-                    .map(|&l| kept(l))
-                    .sum::<usize>()
-            }
+            Some(Node::Parent(p)) => 1 + p.unmerged_leaves.iter().map(|&l| kept(l)).sum::<usize>(),
+            Some(Node::Leaf(_)) => 0,
             None if self.prunable_blank(node) => 0,
             None => match (node.left(), node.right()) {
                 (Some(l), Some(r)) => {
@@ -108,6 +110,13 @@ impl RatchetTree {
     pub(super) fn resolve(&self, node: NodeIndex, cap: usize, out: &mut Vec<NodeIndex>) -> bool {
         if out.len() > cap {
             return false;
+        }
+        if node.is_leaf() {
+            // Whether the slot is filled is enough: the node is not read.
+            if self.is_occupied(node) {
+                out.push(node);
+            }
+            return out.len() <= cap;
         }
         match self.node(node) {
             Some(n) => {
