@@ -12,7 +12,7 @@ use crate::messages::{
 use crate::transcript::{ConfirmedTranscriptHashInput, confirmed_transcript_hash};
 
 /// The label of a framed content signature (RFC 9420 §6.1).
-const SIGNATURE_LABEL: &[u8] = b"FramedContentTBS";
+pub(crate) const SIGNATURE_LABEL: &[u8] = b"FramedContentTBS";
 
 /// The GroupContext a `FramedContentTBS` includes for `sender` (RFC 9420 §6.1):
 /// `context` for `member` and `new_member_commit` senders (an

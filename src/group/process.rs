@@ -242,7 +242,7 @@ impl Group {
         }
         match message {
             MlsMessage::PublicMessage(m) => {
-                self.verify_public_message(m)?;
+                let encoded = self.verify_public_message(m)?;
                 match &m.content.content {
                     // A commit is staged from the message itself: the
                     // largest messages are not copied.
@@ -252,7 +252,7 @@ impl Group {
                             content: &m.content,
                             auth: &m.auth,
                         };
-                        let staged = self.stage_commit(auth, c, psks, now)?;
+                        let staged = self.stage_commit(auth, Some(encoded), c, psks, now)?;
                         Ok(ProcessedMessage::Commit(Box::new(staged)))
                     }
                     _ => self.process_authenticated(
@@ -410,7 +410,7 @@ impl Group {
 
     /// Verifies a PublicMessage of the current epoch (RFC 9420 §6.1, §6.2):
     /// group and epoch, membership tag for members, signature.
-    fn verify_public_message(&self, m: &PublicMessage) -> Result<()> {
+    fn verify_public_message(&self, m: &PublicMessage) -> Result<framing::public::EncodedContent> {
         framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
         framing::public::check_not_application(m)?;
         let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
@@ -468,7 +468,7 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                let staged = self.stage_commit(auth.borrowed(), c, psks, now)?;
+                let staged = self.stage_commit(auth.borrowed(), None, c, psks, now)?;
                 Ok(ProcessedMessage::Commit(Box::new(staged)))
             }
         }
@@ -504,9 +504,12 @@ impl Group {
     }
 
     /// Verifies a commit completely and computes the new epoch (RFC 9420 §12.4.2).
+    /// `encoded` is the content as verifying a PublicMessage encoded it, if
+    /// it was one: the transcript hash is computed from it.
     fn stage_commit(
         &self,
         auth: AuthenticatedContentRef<'_>,
+        encoded: Option<framing::public::EncodedContent>,
         commit: &Commit,
         psks: &dyn PskStore,
         now: Option<u64>,
@@ -670,8 +673,18 @@ impl Group {
             None => self.keys.init_secret.clone(),
         };
 
-        new_context.confirmed_transcript_hash =
-            confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
+        new_context.confirmed_transcript_hash = match encoded {
+            Some(e) => {
+                e.confirmed_transcript_hash(cs, &self.interim_transcript_hash, &auth.auth.signature)?
+            }
+            None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?,
+        };
+        debug_assert_eq!(
+            Some(&new_context.confirmed_transcript_hash),
+            confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)
+                .ok()
+                .as_ref()
+        );
         let schedule =
             self.next_key_schedule(init_secret, commit_secret, &psk_ids, psks, &new_context)?;
         let secrets = schedule.epoch_secrets;
