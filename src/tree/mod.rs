@@ -171,6 +171,41 @@ impl RatchetTree {
         self.nodes.iter().take(end).cloned().collect()
     }
 
+    /// This tree, rebuilt as a copy of `base` changed where the two differ:
+    /// equal to `self`, but sharing `base`'s nodes, key look-ups and cached
+    /// hashes wherever they agree (copy-on-write), so that the trees of a
+    /// group's past epochs restored from storage cost memory, and dropping
+    /// them time, only where they differ from the current tree. Returns
+    /// `self` unchanged if the suites differ.
+    pub(crate) fn shared_with(self, base: &RatchetTree) -> RatchetTree {
+        if self.suite != base.suite {
+            return self;
+        }
+        let mut t = base.clone();
+        if self.size > t.size {
+            t.resize(self.size);
+        }
+        let count = t.nodes.len().max(self.nodes.len());
+        for i in 0..count {
+            let want = self.nodes.get(i).cloned().flatten();
+            let differs = match (t.nodes.get(i).and_then(Option::as_deref), want.as_deref()) {
+                (Some(a), Some(b)) => a != b,
+                (None, None) => false,
+                _ => true,
+            };
+            if differs && let Ok(at) = u32::try_from(i) {
+                // `self` is a valid tree: once every node is replaced its
+                // keys are unique again, whatever the order.
+                t.replace_node(NodeIndex(at), want);
+            }
+        }
+        if self.size < t.size {
+            t.resize(self.size);
+        }
+        // Never a different tree: on any doubt, the one that was read.
+        if t == self && t.member_count() == self.member_count() { t } else { self }
+    }
+
     /// The content of a `ratchet_tree` extension for this tree (RFC 9420 §12.4.3.3).
     pub fn to_extension(&self) -> RatchetTreeExtension {
         RatchetTreeExtension(self.to_nodes())

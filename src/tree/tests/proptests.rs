@@ -196,6 +196,18 @@ proptest! {
             }
             assert_consistent(&copy, cs);
             assert_consistent(&tree, cs);
+            // Rebuilt from its nodes on the copy (as a restored past epoch
+            // on the current tree), the tree is the same, hashes and keys included.
+            let rebuilt = RatchetTree::from_nodes(SUITE, tree.to_nodes())
+                .unwrap()
+                .shared_with(&copy);
+            prop_assert!(rebuilt == tree);
+            assert_consistent(&rebuilt, cs);
+            let back = RatchetTree::from_nodes(SUITE, copy.to_nodes())
+                .unwrap()
+                .shared_with(&tree);
+            prop_assert!(back == copy);
+            assert_consistent(&back, cs);
         }
     }
 }
