@@ -9,6 +9,7 @@
 //! | [`Error::Protocol`] | a peer broke a rule of RFC 9420 | drop it, maybe report the sender |
 //! | [`Error::Api`] | the caller misused the library | fix the calling code |
 //! | [`Error::Crypto`] | a primitive failed (bad key, failed decryption, bad signature) | drop the message |
+//! | [`Error::Storage`] | the store of a [`Client`](crate::client::Client) failed; the operation changed nothing | retry, or fix the store |
 //! | [`Error::Internal`] | a bug in Tessera | report it |
 
 use thiserror::Error as ThisError;
@@ -32,6 +33,10 @@ pub enum Error {
     /// A cryptographic primitive failed.
     #[error("crypto error: {0}")]
     Crypto(#[from] CryptoError),
+    /// The store of a [`Client`](crate::client::Client) failed to read or
+    /// write; the operation that needed it changed nothing.
+    #[error("storage error: {0}")]
+    Storage(#[from] StorageError),
     /// A bug in Tessera: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -231,6 +236,47 @@ pub enum ProtocolError {
     #[error("PSK not available")]
     PskNotFound,
 
+    // --- Reinitialization and branching (RFC 9420 §11.2, §11.3, §12.4.3.1) ---
+    /// A message of the epoch a ReInit commit started: its members "MUST NOT
+    /// use the group to send messages anymore" (RFC 9420 §12.4.2).
+    #[error("message sent in a group closed by a ReInit")]
+    MessageAfterReInit,
+    /// A Welcome names more than one resumption PSK with usage reinit or
+    /// branch (RFC 9420 §12.4.3.1: "verify that it is the only such PSK").
+    #[error("more than one reinit or branch PSK in a Welcome")]
+    ResumptionPskNotUnique,
+    /// A group started with a reinit or branch PSK is not in epoch 1
+    /// (RFC 9420 §11.2, §11.3, §12.4.3.1).
+    #[error("group started by reinit or branch is in epoch {0}, not 1")]
+    ResumptionEpochNotOne(u64),
+    /// A Welcome's reinit PSK names an epoch that no commit with a ReInit
+    /// started (RFC 9420 §12.4.3.1: "verify that the last Commit to the
+    /// referenced group contains a ReInit proposal").
+    #[error("reinit PSK names an epoch not started by a ReInit commit")]
+    ReInitNotCommitted,
+    /// The new group's group_id, version, cipher_suite or extensions differ
+    /// from the ReInit proposal's (RFC 9420 §11.2, §12.4.3.1); names the field.
+    #[error("new group's {0} differs from the ReInit proposal's")]
+    ReInitParameterMismatch(&'static str),
+    /// A member of the old group is not in the reinitialized group, or the
+    /// new group has a member the old one did not (RFC 9420 §11.2, §12.4.3.1).
+    #[error("the reinitialized group's members differ from the old group's")]
+    ReInitMembersMismatch,
+    /// A branched group's version or cipher suite differs from the parent
+    /// group's (RFC 9420 §11.3, §12.4.3.1); names the field.
+    #[error("branched group's {0} differs from the parent group's")]
+    BranchParameterMismatch(&'static str),
+    /// A member of a branched group (its leaf index) was not a member of the
+    /// parent group in the PSK's epoch (RFC 9420 §11.3, §12.4.3.1).
+    #[error("leaf {0} of the branched group was not a member of the parent group")]
+    BranchMemberNotInParent(u32),
+    /// This member no longer holds the membership of the parent group's
+    /// epoch that a branch PSK names (it keeps the trees of the current and
+    /// `GroupConfig::max_past_epochs` past epochs), so the subgroup cannot be
+    /// checked (RFC 9420 §11.3) and is refused.
+    #[error("membership of epoch {0} of the parent group is no longer kept")]
+    ResumptionMembersUnavailable(u64),
+
     /// A leaf index is outside the tree (RFC 9420 §9).
     #[error("leaf index {0} is outside the tree")]
     LeafIndexOutOfRange(u32),
@@ -256,6 +302,40 @@ pub enum ProtocolError {
     /// More PSKs than `PSKLabel.count` (a `uint16`) can count (RFC 9420 §8.4).
     #[error("{0} PSKs exceed the 65535 a PSKLabel can count")]
     TooManyPsks(usize),
+
+    // --- Application policy, applied alike by every member ---
+    /// The application's identity validator rejected a credential that the
+    /// message brings into the group or changes (RFC 9420 §5.3.1: "the
+    /// application MUST validate" it).
+    #[error("credential of {subject} rejected: {reason}")]
+    CredentialRejected {
+        /// Whose credential.
+        subject: CredentialSubject,
+        /// The validator's reason.
+        reason: String,
+    },
+    /// A new credential for a leaf (an Update, a committer's path, an
+    /// external resync replacing the leaf) does not name the same
+    /// participant as the old one, as the identity validator judges it
+    /// (RFC 9420 §5.3.1, §12.1.2, §12.4.3.2).
+    #[error("leaf {0}: the new credential is not the same participant")]
+    CredentialChangesParticipant(u32),
+    /// The application's proposal policy does not accept this proposal from
+    /// this sender (RFC 9420 §12.1: the application decides which
+    /// proposals to accept).
+    #[error("proposal type {proposal_type} from sender type {sender_type} not accepted by policy")]
+    ProposalNotAccepted {
+        /// The proposal type.
+        proposal_type: u16,
+        /// The sender type code.
+        sender_type: u8,
+    },
+    /// More proposals are cached than the client keeps in one epoch.
+    #[error("proposal cache full ({0} proposals)")]
+    TooManyCachedProposals(usize),
+    /// More messages for later epochs are held than the client keeps.
+    #[error("{0} messages for later epochs already held")]
+    TooManyHeldMessages(usize),
 
     // --- Ratchet tree: structure (RFC 9420 §4, §7.7, §12.4.3.3) ---
     /// A `ratchet_tree` has no nodes, or its last node is blank: "the receiver
@@ -425,6 +505,28 @@ pub enum ProtocolError {
     },
 }
 
+/// Whose credential [`ProtocolError::CredentialRejected`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSubject {
+    /// The member at this leaf (in the tree the message would produce).
+    Leaf(u32),
+    /// The external sender at this index of `external_senders` (RFC 9420 §12.1.8.1).
+    ExternalSender(u32),
+    /// The KeyPackage of a proposed Add, not yet at a leaf.
+    KeyPackage,
+}
+
+impl core::fmt::Display for CredentialSubject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Leaf(l) => write!(f, "leaf {l}"),
+            Self::ExternalSender(i) => write!(f, "external sender {i}"),
+            Self::KeyPackage => write!(f, "a proposed KeyPackage"),
+        }
+    }
+}
+
 /// The caller used the library wrongly.
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
@@ -453,6 +555,22 @@ pub enum ApiError {
         /// The largest value accepted.
         max: u64,
     },
+    /// The client has no group with this id.
+    #[error("no such group")]
+    UnknownGroup,
+    /// The client already has a group with this id (RFC 9420 §12.4.3.1: a
+    /// Welcome for a group the client is in is refused).
+    #[error("a group with this id already exists")]
+    GroupExists,
+    /// This member was removed from the group: it can read its history but
+    /// not send.
+    #[error("this member was removed from the group")]
+    GroupInactive,
+    /// The group was closed by a ReInit (RFC 9420 §12.4.2: "the client MUST
+    /// NOT use the group to send messages anymore"); create or join the new
+    /// group instead.
+    #[error("the group was reinitialized and no longer sends")]
+    GroupReinitialized,
     /// A staged commit was given to a group state it was not staged from
     /// (another group, epoch, member or history); see
     /// [`crate::group::Group::merge_staged_commit`].
@@ -462,6 +580,34 @@ pub enum ApiError {
     /// public key it must sign for (e.g. the KeyPackage leaf's, when joining).
     #[error("the signature private key does not match the signature key")]
     SignatureKeyMismatch,
+}
+
+/// A store failed (see [`crate::storage`]). The operation that needed it
+/// changed nothing: neither the store nor the client's state in memory.
+#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend failed (I/O, full disk, closed database, ...).
+    #[error("store backend failed: {0}")]
+    Backend(String),
+    /// The store is busy (locked by another writer) and gave up waiting.
+    #[error("store busy")]
+    Busy,
+    /// Stored data is corrupted or not what was written there.
+    #[error("stored data corrupted: {0}")]
+    Corrupted(String),
+    /// The store's encryption key is not the one its data was written with.
+    #[error("wrong store key")]
+    WrongKey,
+    /// The store was written by a newer version of the library, whose
+    /// format this one cannot read; nothing was changed.
+    #[error("store format {found} is newer than this library's ({supported})")]
+    NewerFormat {
+        /// The store's format version.
+        found: u32,
+        /// The newest format this library reads.
+        supported: u32,
+    },
 }
 
 /// A cryptographic operation failed.

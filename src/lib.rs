@@ -9,9 +9,13 @@
 //! Layers, lowest first (a module only uses the ones above it in this list):
 //! [`error`], [`codec`], [`tree_math`], [`crypto`], [`messages`], [`tree`],
 //! [`psk`], [`key_schedule`], [`secret_tree`], [`transcript`], [`framing`],
-//! [`welcome`], [`group`].
+//! [`welcome`], [`group`], then [`client`] and [`storage`] on top.
 //!
-//! Start with [`group::Group`]; `examples/two_members.rs` shows a whole exchange.
+//! Start with [`client::Client`]: one per device, it owns the identity,
+//! KeyPackages and groups, applies the application's validation and policy
+//! hooks, reports events and stores state incrementally.
+//! [`group::Group`] is the low-level engine underneath, for those who
+//! manage state themselves; `examples/two_members.rs` shows it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // No input may make the library panic: outside tests, no unwrap, expect,
@@ -29,6 +33,7 @@
     )
 )]
 
+pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod error;
@@ -39,9 +44,15 @@ pub mod messages;
 mod parallel;
 pub mod psk;
 pub mod secret_tree;
+pub mod storage;
 pub mod transcript;
 pub mod tree;
 pub mod tree_math;
 pub mod welcome;
 
 pub use error::{Error, Result};
+
+/// The README's code examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

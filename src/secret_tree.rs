@@ -47,6 +47,7 @@ use crate::tree_math::{LeafIndex, NodeIndex, TreeSize};
 
 /// Bounds on what a [`SecretTree`] will derive and keep for out-of-order messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretTreeConfig {
     /// The furthest a requested generation may lie ahead of a ratchet's next
     /// unused generation. Default 1000.
@@ -103,7 +104,7 @@ impl Default for SecretTreeConfig {
 }
 
 /// Which of a leaf's two ratchets (RFC 9420 §9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RatchetKind {
     /// Keys for Proposals and Commits.
     Handshake,
@@ -710,6 +711,19 @@ impl SecretTree {
     pub fn is_retired(&self) -> bool {
         self.retired
     }
+
+    /// Whether keys of `leaf` can still be had: its ratchets are started,
+    /// or the secret of the leaf or of an ancestor is held. O(log N).
+    pub(crate) fn covers(&self, leaf: LeafIndex) -> bool {
+        if !self.size.contains_leaf(leaf) {
+            return false;
+        }
+        let target = leaf.node();
+        self.leaves.contains_key(&leaf)
+            || core::iter::once(target)
+                .chain(self.size.direct_path(target))
+                .any(|n| self.nodes.contains_key(&n))
+    }
 }
 
 /// The siblings met walking down from `from` to the leaf `leaf`, top-down;
@@ -773,6 +787,18 @@ pub(crate) struct PreparedKey {
 
 impl Ratchet {
     fn write_state(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.write_next(out)?;
+        write_vec_with(out, |out| {
+            for (g, kn) in &self.retained {
+                g.encode(out)?;
+                write_key_and_nonce(kn, out)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends `optional<NextSecret> next`.
+    fn write_next(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
         match &self.next {
             None => out.push(0),
             Some((j, secret)) => {
@@ -781,22 +807,11 @@ impl Ratchet {
                 secret.encode(out)?;
             }
         }
-        write_vec_with(out, |out| {
-            for (g, kn) in &self.retained {
-                g.encode(out)?;
-                kn.key.encode(out)?;
-                kn.nonce.encode(out)?;
-            }
-            Ok(())
-        })
+        Ok(())
     }
 
     fn read_state(r: &mut Reader<'_>, config: &SecretTreeConfig) -> Result<Self, DecodeError> {
-        let next = match r.read_u8()? {
-            0 => None,
-            1 => Some((u32::decode(r)?, Secret::decode(r)?)),
-            b => return Err(DecodeError::InvalidOptional(b)),
-        };
+        let next = read_next(r)?;
         let mut body = r.read_vec_body()?;
         let mut retained = BTreeMap::new();
         while !body.is_empty() {
@@ -809,21 +824,29 @@ impl Ratchet {
                     "secret tree: retained generations not increasing",
                 ));
             }
-            if matches!(&next, Some((j, _)) if g >= *j) {
-                return Err(DecodeError::InvalidValue(
-                    "secret tree: retained generation not behind its ratchet",
-                ));
-            }
-            let key = Secret::decode(&mut body)?;
-            let nonce = Secret::decode(&mut body)?;
-            retained.insert(g, KeyAndNonce { key, nonce });
+            retained.insert(g, read_key_and_nonce(&mut body)?);
         }
-        if retained.len() > config.max_retained_keys as usize {
+        let ratchet = Self { next, retained };
+        ratchet.check(config)?;
+        Ok(ratchet)
+    }
+
+    /// Checks that the retained keys lie behind the ratchet and are within
+    /// the bound.
+    fn check(&self, config: &SecretTreeConfig) -> Result<(), DecodeError> {
+        if let (Some((j, _)), Some((g, _))) = (&self.next, self.retained.last_key_value())
+            && g >= j
+        {
+            return Err(DecodeError::InvalidValue(
+                "secret tree: retained generation not behind its ratchet",
+            ));
+        }
+        if self.retained.len() > config.max_retained_keys as usize {
             return Err(DecodeError::InvalidValue(
                 "secret tree: more retained keys than allowed",
             ));
         }
-        Ok(Self { next, retained })
+        Ok(())
     }
 
     /// Whether every secret, key and nonce has the suite's length.
@@ -875,29 +898,18 @@ impl SecretTree {
     /// leave leaves uncovered; the caller retires it again to drop anything
     /// a state saved by an older build still holds.
     pub(crate) fn read_state(r: &mut Reader<'_>, retired: bool) -> Result<Self, DecodeError> {
-        let cipher_suite = CipherSuite::decode(r)?;
-        let size =
-            TreeSize::new(u32::decode(r)?).ok_or(DecodeError::InvalidValue("secret tree: size"))?;
-        let config = SecretTreeConfig {
-            max_forward_distance: u32::decode(r)?,
-            max_retained_keys: u32::decode(r)?,
-        };
-        // Each entry covers a half-open range of leaves; checked below.
-        let mut covered: Vec<(u64, u64)> = Vec::new();
-
+        let (cipher_suite, size, config) = read_header(r)?;
         let mut nodes = HashMap::new();
         let mut body = r.read_vec_body()?;
         let mut last: Option<u32> = None;
         while !body.is_empty() {
             let n = u32::decode(&mut body)?;
-            if last.is_some_and(|l| n <= l) || !size.contains(NodeIndex(n)) {
+            if last.is_some_and(|l| n <= l) {
                 return Err(DecodeError::InvalidValue(
-                    "secret tree: node index out of order or outside the tree",
+                    "secret tree: node indices out of order",
                 ));
             }
             last = Some(n);
-            let range = NodeIndex(n).leaf_range();
-            covered.push((u64::from(range.start), u64::from(range.end)));
             nodes.insert(NodeIndex(n), Secret::decode(&mut body)?);
         }
 
@@ -906,13 +918,12 @@ impl SecretTree {
         let mut last: Option<u32> = None;
         while !body.is_empty() {
             let l = u32::decode(&mut body)?;
-            if last.is_some_and(|p| l <= p) || !size.contains_leaf(LeafIndex(l)) {
+            if last.is_some_and(|p| l <= p) {
                 return Err(DecodeError::InvalidValue(
-                    "secret tree: leaf index out of order or outside the tree",
+                    "secret tree: leaf indices out of order",
                 ));
             }
             last = Some(l);
-            covered.push((u64::from(l), u64::from(l) + 1));
             let handshake = Ratchet::read_state(&mut body, &config)?;
             let application = Ratchet::read_state(&mut body, &config)?;
             leaves.insert(
@@ -923,7 +934,40 @@ impl SecretTree {
                 },
             );
         }
+        Self::assemble(cipher_suite, size, config, nodes, leaves, retired)
+    }
 
+    /// A tree from its parts, checking the structure: indices inside the
+    /// tree, and every leaf covered exactly once, either by the stored secret
+    /// of an ancestor (or of itself) or by its started ratchets (a `retired`
+    /// tree may leave leaves uncovered).
+    fn assemble(
+        cipher_suite: CipherSuite,
+        size: TreeSize,
+        config: SecretTreeConfig,
+        nodes: HashMap<NodeIndex, Secret>,
+        leaves: HashMap<LeafIndex, LeafRatchets>,
+        retired: bool,
+    ) -> Result<Self, DecodeError> {
+        // Each entry covers a half-open range of leaves.
+        let mut covered: Vec<(u64, u64)> = Vec::with_capacity(nodes.len() + leaves.len());
+        for n in nodes.keys() {
+            if !size.contains(*n) {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: node index outside the tree",
+                ));
+            }
+            let range = n.leaf_range();
+            covered.push((u64::from(range.start), u64::from(range.end)));
+        }
+        for l in leaves.keys() {
+            if !size.contains_leaf(*l) {
+                return Err(DecodeError::InvalidValue(
+                    "secret tree: leaf index outside the tree",
+                ));
+            }
+            covered.push((u64::from(l.0), u64::from(l.0) + 1));
+        }
         // Deriving a leaf's secret replaces a node's secret by its children's
         // along the way (§9), so the stored nodes and the started leaves
         // always partition the leaves (a retired tree drops some parts).
@@ -970,6 +1014,394 @@ impl SecretTree {
                 "secret tree: suite or secret lengths",
             ))
         }
+    }
+}
+
+/// `read` on all of `bytes`.
+fn parse_whole<T>(
+    bytes: &[u8],
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let v = read(&mut r)?;
+    r.finish()?;
+    Ok(v)
+}
+
+/// `optional<NextSecret> next`.
+fn read_next(r: &mut Reader<'_>) -> Result<Option<(u32, Secret)>, DecodeError> {
+    match r.read_u8()? {
+        0 => Ok(None),
+        1 => Ok(Some((u32::decode(r)?, Secret::decode(r)?))),
+        b => Err(DecodeError::InvalidOptional(b)),
+    }
+}
+
+/// `opaque key<V>; opaque nonce<V>`.
+fn write_key_and_nonce(kn: &KeyAndNonce, out: &mut Vec<u8>) -> Result<(), ApiError> {
+    kn.key.encode(out)?;
+    kn.nonce.encode(out)?;
+    Ok(())
+}
+
+fn read_key_and_nonce(r: &mut Reader<'_>) -> Result<KeyAndNonce, DecodeError> {
+    Ok(KeyAndNonce {
+        key: Secret::decode(r)?,
+        nonce: Secret::decode(r)?,
+    })
+}
+
+/// The header of a tree's state: suite, size and bounds.
+fn read_header(
+    r: &mut Reader<'_>,
+) -> Result<(CipherSuite, TreeSize, SecretTreeConfig), DecodeError> {
+    let cipher_suite = CipherSuite::decode(r)?;
+    let size =
+        TreeSize::new(u32::decode(r)?).ok_or(DecodeError::InvalidValue("secret tree: size"))?;
+    let config = SecretTreeConfig {
+        max_forward_distance: u32::decode(r)?,
+        max_retained_keys: u32::decode(r)?,
+    };
+    Ok((cipher_suite, size, config))
+}
+
+// --- Incremental persistence ----------------------------------------------
+//
+// For `group::incremental`: a tree stored as parts (`TreePart`), each a
+// record of its own, after a header (the first four fields of
+// `SecretTreeState`), so that a message rewrites only the parts it changed:
+//
+// ```text
+// opaque node_secret[KDF.Nh];                        // TreePart::Node
+// optional<NextSecret> next;                         // TreePart::Ratchet
+// struct { opaque key<V>; opaque nonce<V>; } Kept;   // TreePart::RetainedKey
+// ```
+//
+// A ratchet is its head (`TreePart::Ratchet`) and one part per key it keeps
+// for an out-of-order message, so that a message in order rewrites the head
+// only (about 40 bytes), one out of order deletes its key's part and leaves
+// the rest, and one that skips generations writes the keys it skips. A
+// retired tree has no handshake ratchet parts.
+
+/// A part of a [`SecretTree`] that a store keeps as a record of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum TreePart {
+    /// A node secret.
+    Node(NodeIndex),
+    /// The head of a leaf's ratchet: its next generation and secret.
+    Ratchet(LeafIndex, RatchetKind),
+    /// A key a leaf's ratchet keeps for a message out of order.
+    RetainedKey(LeafIndex, RatchetKind, u32),
+}
+
+impl RatchetKind {
+    /// The other ratchet of a leaf.
+    fn other(self) -> Self {
+        match self {
+            Self::Handshake => Self::Application,
+            Self::Application => Self::Handshake,
+        }
+    }
+}
+
+/// The parts of a ratchet (head and kept keys).
+fn ratchet_parts(
+    leaf: LeafIndex,
+    kind: RatchetKind,
+    r: &Ratchet,
+) -> impl Iterator<Item = TreePart> {
+    core::iter::once(TreePart::Ratchet(leaf, kind)).chain(
+        r.retained
+            .keys()
+            .map(move |g| TreePart::RetainedKey(leaf, kind, *g)),
+    )
+}
+
+/// The generations kept by one ratchet and not the other, and the reverse.
+fn retained_changes<'a>(
+    before: impl Iterator<Item = &'a u32>,
+    after: impl Iterator<Item = &'a u32>,
+    mut changed: impl FnMut(u32),
+) {
+    let (mut a, mut b) = (before.peekable(), after.peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return,
+            (Some(x), Some(y)) if x == y => {
+                a.next();
+                b.next();
+            }
+            (Some(x), Some(y)) if x < y => {
+                changed(**x);
+                a.next();
+            }
+            (Some(x), None) => {
+                changed(**x);
+                a.next();
+            }
+            (_, Some(y)) => {
+                changed(**y);
+                b.next();
+            }
+        }
+    }
+}
+
+impl SecretTree {
+    /// The ratchets a store keeps: both of every started leaf, or in a
+    /// retired tree only the application ratchets (the handshake ones are
+    /// deleted).
+    fn stored_ratchets(&self) -> impl Iterator<Item = (LeafIndex, RatchetKind, &Ratchet)> {
+        let retired = self.retired;
+        self.leaves.iter().flat_map(move |(l, r)| {
+            let handshake = (!retired).then_some((*l, RatchetKind::Handshake, &r.handshake));
+            handshake.into_iter().chain(core::iter::once((
+                *l,
+                RatchetKind::Application,
+                &r.application,
+            )))
+        })
+    }
+
+    /// Every part of the tree, unordered.
+    pub(crate) fn parts(&self) -> Vec<TreePart> {
+        let mut parts: Vec<TreePart> = self.nodes.keys().map(|n| TreePart::Node(*n)).collect();
+        for (l, kind, r) in self.stored_ratchets() {
+            parts.extend(ratchet_parts(l, kind, r));
+        }
+        parts
+    }
+
+    /// Appends the value of `part`; `false` (nothing written) if the tree
+    /// does not hold it. The output holds secrets.
+    pub(crate) fn write_part(&self, part: TreePart, out: &mut Vec<u8>) -> Result<bool, ApiError> {
+        let ratchet = |l: LeafIndex, kind: RatchetKind| {
+            let stored = !(self.retired && kind == RatchetKind::Handshake);
+            self.leaves.get(&l).filter(|_| stored).map(|r| r.get(kind))
+        };
+        match part {
+            TreePart::Node(n) => match self.nodes.get(&n) {
+                Some(s) => out.extend_from_slice(s.as_bytes()),
+                None => return Ok(false),
+            },
+            TreePart::Ratchet(l, kind) => match ratchet(l, kind) {
+                Some(r) => r.write_next(out)?,
+                None => return Ok(false),
+            },
+            TreePart::RetainedKey(l, kind, g) => {
+                match ratchet(l, kind).and_then(|r| r.retained.get(&g)) {
+                    Some(kn) => write_key_and_nonce(kn, out)?,
+                    None => return Ok(false),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The node secrets starting `leaf`'s ratchets deletes or adds: the
+    /// stored node that covers the leaf (deleted) and the siblings of the
+    /// nodes on the way down from it (added). Empty if the leaf is started.
+    fn nodes_changed_by_start(&self, leaf: LeafIndex) -> Vec<NodeIndex> {
+        if self.leaves.contains_key(&leaf) || !self.size.contains_leaf(leaf) {
+            return Vec::new();
+        }
+        let target = leaf.node();
+        let Some(start) = core::iter::once(target)
+            .chain(self.size.direct_path(target))
+            .find(|n| self.nodes.contains_key(n))
+        else {
+            return Vec::new();
+        };
+        let mut nodes = vec![start];
+        nodes.extend(descent_siblings(start, leaf).unwrap_or_default());
+        nodes
+    }
+
+    /// The parts that taking the next key of `leaf`'s `kind` ratchet to
+    /// send changes ([`SecretTree::next_key`]): its head, and if the leaf is
+    /// not started yet the node secrets on its way and its other ratchet.
+    pub(crate) fn parts_changed_by_send(
+        &self,
+        leaf: LeafIndex,
+        kind: RatchetKind,
+    ) -> Vec<TreePart> {
+        let mut parts: Vec<TreePart> = self
+            .nodes_changed_by_start(leaf)
+            .into_iter()
+            .map(TreePart::Node)
+            .collect();
+        if !parts.is_empty() {
+            parts.push(TreePart::Ratchet(leaf, kind.other()));
+        }
+        parts.push(TreePart::Ratchet(leaf, kind));
+        parts
+    }
+
+    /// The parts that applying `update` to this tree changes (written or
+    /// deleted): the node secret consumed and those derived, the leaf's
+    /// ratchets if it starts now, the touched ratchet's head if it moves, and
+    /// each kept key added or dropped. In order, nothing but the head; out of
+    /// order, only the key used.
+    pub(crate) fn parts_changed_by(&self, update: &SecretTreeUpdate) -> Vec<TreePart> {
+        let (leaf, kind) = (update.leaf, update.kind);
+        let mut parts = Vec::new();
+        let before = match &update.start {
+            Some((start, _)) => {
+                parts.push(TreePart::Node(start.consumed));
+                parts.extend(start.derived.iter().map(|(n, _)| TreePart::Node(*n)));
+                if !self.retired {
+                    parts.push(TreePart::Ratchet(leaf, kind.other()));
+                }
+                None
+            }
+            None => self.leaves.get(&leaf).map(|r| r.get(kind)),
+        };
+        let head_moves = before.is_none_or(|b| {
+            b.next.as_ref().map(|(j, _)| *j) != update.ratchet.next.as_ref().map(|(j, _)| *j)
+        });
+        if head_moves {
+            parts.push(TreePart::Ratchet(leaf, kind));
+        }
+        let kept_before = before.into_iter().flat_map(|b| b.retained.keys());
+        retained_changes(kept_before, update.ratchet.retained.keys(), |g| {
+            parts.push(TreePart::RetainedKey(leaf, kind, g))
+        });
+        parts
+    }
+
+    /// [`SecretTree::retire`], returning the parts it deleted.
+    pub(crate) fn retire_parts(
+        &mut self,
+        can_send: impl Fn(core::ops::Range<u32>) -> bool,
+    ) -> Vec<TreePart> {
+        let mut removed = Vec::new();
+        for (l, r) in &self.leaves {
+            if !can_send(l.0..l.0.saturating_add(1)) {
+                removed.extend(ratchet_parts(*l, RatchetKind::Application, &r.application));
+            }
+            if !self.retired {
+                removed.extend(ratchet_parts(*l, RatchetKind::Handshake, &r.handshake));
+            }
+        }
+        removed.extend(
+            self.nodes
+                .keys()
+                .filter(|n| !can_send(n.leaf_range()))
+                .map(|n| TreePart::Node(*n)),
+        );
+        self.retire(can_send);
+        removed
+    }
+
+    /// Appends the header: suite, leaf count and bounds.
+    pub(crate) fn write_header(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.cipher_suite.encode(out)?;
+        self.size.leaf_count().encode(out)?;
+        self.config.max_forward_distance.encode(out)?;
+        self.config.max_retained_keys.encode(out)
+    }
+
+    /// A tree from the header [`SecretTree::write_header`] wrote and the
+    /// values [`SecretTree::write_part`] wrote, with the checks of
+    /// [`SecretTree::read_state`] (each leaf covered exactly once unless
+    /// `retired`, valid indices, kept keys behind their ratchet and within
+    /// the bound). `legacy_leaves` are leaves saved whole by earlier builds
+    /// (`RatchetState handshake; RatchetState application`), read as parts.
+    /// A ratchet's kept key without its head is refused; so is a started
+    /// leaf without both heads, or in a retired tree without its
+    /// application head (its handshake head, kept by earlier builds, is
+    /// accepted: retiring the tree again deletes it).
+    pub(crate) fn from_parts(
+        header: &[u8],
+        parts: Vec<(TreePart, &[u8])>,
+        legacy_leaves: Vec<(LeafIndex, &[u8])>,
+        retired: bool,
+    ) -> Result<Self, DecodeError> {
+        let (cipher_suite, size, config) = {
+            let mut r = Reader::new(header);
+            let h = read_header(&mut r)?;
+            r.finish()?;
+            h
+        };
+        let repeated = || DecodeError::InvalidValue("secret tree: part repeated");
+        let mut nodes = HashMap::new();
+        let mut ratchets: BTreeMap<(LeafIndex, RatchetKind), Ratchet> = BTreeMap::new();
+        let mut kept = Vec::new();
+        for (part, bytes) in parts {
+            match part {
+                TreePart::Node(n) => {
+                    if nodes.insert(n, Secret::from(bytes.to_vec())).is_some() {
+                        return Err(repeated());
+                    }
+                }
+                TreePart::Ratchet(l, kind) => {
+                    let next = parse_whole(bytes, |r| {
+                        Ok(Ratchet {
+                            next: read_next(r)?,
+                            retained: BTreeMap::new(),
+                        })
+                    })?;
+                    if ratchets.insert((l, kind), next).is_some() {
+                        return Err(repeated());
+                    }
+                }
+                TreePart::RetainedKey(l, kind, g) => kept.push((l, kind, g, bytes)),
+            }
+        }
+        for (l, bytes) in legacy_leaves {
+            let (handshake, application) = parse_whole(bytes, |r| {
+                let h = Ratchet::read_state(r, &config)?;
+                Ok((h, Ratchet::read_state(r, &config)?))
+            })?;
+            for (kind, ratchet) in [
+                (RatchetKind::Handshake, handshake),
+                (RatchetKind::Application, application),
+            ] {
+                if ratchets.insert((l, kind), ratchet).is_some() {
+                    return Err(repeated());
+                }
+            }
+        }
+        for (l, kind, g, bytes) in kept {
+            let kn = parse_whole(bytes, read_key_and_nonce)?;
+            let ratchet = ratchets
+                .get_mut(&(l, kind))
+                .ok_or(DecodeError::InvalidValue(
+                    "secret tree: kept key of no ratchet",
+                ))?;
+            if ratchet.retained.insert(g, kn).is_some() {
+                return Err(repeated());
+            }
+        }
+        let mut leaves = HashMap::new();
+        let mut ratchets = ratchets.into_iter().peekable();
+        while let Some(((l, kind), first)) = ratchets.next() {
+            first.check(&config)?;
+            let application = match kind {
+                RatchetKind::Application => None,
+                RatchetKind::Handshake => ratchets.next_if(|((m, _), _)| *m == l).map(|(_, a)| a),
+            };
+            let r = match (kind, application) {
+                (RatchetKind::Handshake, Some(application)) => {
+                    application.check(&config)?;
+                    LeafRatchets {
+                        handshake: first,
+                        application,
+                    }
+                }
+                (RatchetKind::Application, _) if retired => LeafRatchets {
+                    handshake: Ratchet::deleted(),
+                    application: first,
+                },
+                _ => {
+                    return Err(DecodeError::InvalidValue(
+                        "secret tree: a started leaf lacks a ratchet",
+                    ));
+                }
+            };
+            leaves.insert(l, r);
+        }
+        Self::assemble(cipher_suite, size, config, nodes, leaves, retired)
     }
 }
 

@@ -16,6 +16,7 @@
 
 /// The index of a leaf among the leaves (0, 1, 2, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LeafIndex(pub u32);
 
 /// The index of a node in the array representation (leaves even, parents odd).

@@ -21,6 +21,7 @@ use crate::error::CryptoError;
 
 /// An MLS cipher suite identifier (RFC 9420 §17.1). Unknown values are kept as they are.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CipherSuite(pub u16);
 
 impl CipherSuite {

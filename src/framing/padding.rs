@@ -7,6 +7,7 @@ use core::num::NonZeroUsize;
 /// A sender's padding policy for PrivateMessages (RFC 9420 §6.3.1). Padding
 /// hides the exact length of the content; the receiver only checks it is zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum PaddingPolicy {
     /// No padding.

@@ -2,16 +2,17 @@
 //! Welcome for new members (§12.4.3.1).
 
 use super::group_info::{GroupInfoParts, signed_group_info};
+use super::incremental::sent_piece;
 use super::process::{CommitSummary, NextEpoch, StagedCommit};
 use super::proposals::{AppliedProposals, CommittedProposal, Committer, apply_proposals};
-use super::{CachedProposal, Group, HandshakeFormat, PskStore};
+use super::{CachedProposal, Group, HandshakeFormat, PskStore, StatePiece};
 use crate::crypto::Secret;
 use crate::error::{ApiError, Result};
 use crate::framing::{self, SignedContent};
 use crate::messages::{
     AuthenticatedContent, Commit, FramedContent, FramedContentBody, GroupInfo, GroupSecrets,
-    MlsMessage, PathSecret, Proposal, ProposalOrRef, ProposalRef, RatchetTreeExtension, Sender,
-    WireFormat,
+    MlsMessage, PathSecret, PreSharedKey, PreSharedKeyId, Proposal, ProposalOrRef, ProposalRef,
+    RatchetTreeExtension, Sender, WireFormat,
 };
 use crate::transcript::{confirmation_tag, interim_transcript_hash};
 use crate::tree::{LeafValidationContext, LifetimeCheck};
@@ -24,6 +25,10 @@ pub struct CommitOptions {
     pub proposals: Vec<Proposal>,
     /// Include every proposal received in this epoch (by reference). Default true.
     pub include_pending: bool,
+    /// With `include_pending`, cover only these cached proposals, in this
+    /// order, instead of all of them (see [`Group::select_proposals`]);
+    /// a reference not cached is an error. Default `None`.
+    pub only_pending: Option<Vec<ProposalRef>>,
     /// Send an UpdatePath even when no proposal requires one (RFC 9420 §12.4).
     pub force_path: bool,
     /// Put the ratchet tree in the Welcome's GroupInfo (else hand it out of
@@ -41,6 +46,7 @@ impl Default for CommitOptions {
         Self {
             proposals: Vec::new(),
             include_pending: true,
+            only_pending: None,
             force_path: false,
             ratchet_tree_in_welcome: true,
             group_info: false,
@@ -79,6 +85,13 @@ impl Group {
     fn protect(&mut self, auth: &AuthenticatedContent) -> Result<MlsMessage> {
         let cs = self.cs.clone();
         if auth.wire_format == WireFormat::PRIVATE_MESSAGE {
+            let kind = framing::private::ratchet_for(auth.content.content_type());
+            self.journal.secret_tree_parts(
+                self.context.epoch,
+                self.keys
+                    .secret_tree
+                    .parts_changed_by_send(self.own_leaf, kind),
+            );
             let m = framing::private::protect(
                 &*cs,
                 auth,
@@ -86,7 +99,16 @@ impl Group {
                 &self.keys.sender_data_secret,
                 self.config.padding,
             )?;
+            let evicted = (self.own_messages.sent.len() >= super::OWN_MESSAGE_WINDOW)
+                .then(|| self.own_messages.sent.front().map(sent_piece))
+                .flatten();
             self.own_messages.record(&*cs, &m);
+            if let Some(piece) = evicted {
+                self.journal.ordered_removed(piece);
+            }
+            if let Some(new) = self.own_messages.sent.back() {
+                self.journal.ordered_added(sent_piece(new));
+            }
             Ok(MlsMessage::PrivateMessage(m))
         } else {
             let m = framing::public::protect(
@@ -124,6 +146,7 @@ impl Group {
     /// Sends a proposal (RFC 9420 §12.1) and keeps it, so this member's next
     /// commit covers it. Returns the message for the group.
     pub fn propose(&mut self, proposal: Proposal) -> Result<MlsMessage> {
+        self.ensure_active()?;
         if matches!(proposal, Proposal::Update(_) | Proposal::ExternalInit(_)) {
             return Err(ApiError::InvalidArgument(
                 "use a commit with a path instead of proposing an Update or ExternalInit",
@@ -141,6 +164,7 @@ impl Group {
         )?;
         let reference = ProposalRef::compute(&*self.cs, &auth)?;
         let message = self.protect(&auth)?;
+        self.journal.proposal_added(&reference);
         self.proposals.push(CachedProposal {
             reference,
             proposal,
@@ -154,9 +178,17 @@ impl Group {
         self.pending_commit.is_some()
     }
 
+    /// What the pending commit changes, if a commit of this member awaits
+    /// merge or discard.
+    pub fn pending_commit_summary(&self) -> Option<&CommitSummary> {
+        self.pending_commit.as_ref().map(|p| &p.staged.summary)
+    }
+
     /// Drops the pending commit (e.g. the delivery service rejected it).
     pub fn discard_pending_commit(&mut self) {
-        self.pending_commit = None;
+        if self.pending_commit.take().is_some() {
+            self.journal.mark(StatePiece::PendingCommit);
+        }
     }
 
     /// Merges this member's pending commit: the new epoch starts.
@@ -172,6 +204,7 @@ impl Group {
             .pending_commit
             .take()
             .ok_or(crate::Error::Internal("pending commit vanished"))?;
+        self.journal.mark(StatePiece::PendingCommit);
         self.merge_staged_commit(pending.staged)?;
         Ok(summary)
     }
@@ -179,7 +212,10 @@ impl Group {
     /// The pending commit, if `content` is its echo from the delivery service.
     pub(crate) fn take_pending_if_echo(&mut self, message: &MlsMessage) -> Option<StagedCommit> {
         match &self.pending_commit {
-            Some(p) if p.message == *message => self.pending_commit.take().map(|p| p.staged),
+            Some(p) if p.message == *message => {
+                self.journal.mark(StatePiece::PendingCommit);
+                self.pending_commit.take().map(|p| p.staged)
+            }
             _ => None,
         }
     }
@@ -191,6 +227,7 @@ impl Group {
         data: &[u8],
         authenticated_data: &[u8],
     ) -> Result<MlsMessage> {
+        self.ensure_active()?;
         let content = self.framed(
             FramedContentBody::Application(data.to_vec()),
             authenticated_data.to_vec(),
@@ -213,12 +250,32 @@ impl Group {
     /// this member's handshake ratchet. On failure nothing changes.
     ///
     /// `now` checks the lifetimes of added KeyPackages (`None`: no check).
+    ///
+    /// A ReInit must be committed alone (RFC 9420 §12.2): a pending ReInit
+    /// proposal is committed only when there is nothing else to commit (the
+    /// first one received, if several); otherwise the others are preferred
+    /// and it stays pending.
     pub fn commit(
         &mut self,
         options: CommitOptions,
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<CommitOutput> {
+        self.commit_inner(options, psks, now, &[])
+    }
+
+    /// [`Group::commit`], and the first commit of a reinitialized or branched
+    /// group also injects `resumed`, resumption PSKs of the old group (one,
+    /// but tests forge more), by PreSharedKey proposals after the others
+    /// (RFC 9420 §11.2, §11.3).
+    pub(crate) fn commit_inner(
+        &mut self,
+        options: CommitOptions,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        resumed: &[(PreSharedKeyId, Secret)],
+    ) -> Result<CommitOutput> {
+        self.ensure_active()?;
         if self.pending_commit.is_some() {
             return Err(ApiError::InvalidArgument("a commit is already pending").into());
         }
@@ -229,13 +286,21 @@ impl Group {
         let mut list: Vec<ProposalOrRef> = Vec::new();
         let mut committed: Vec<CommittedProposal> = Vec::new();
         if options.include_pending {
-            for p in &self.proposals {
-                // The committer's own Update is replaced by its path; a
-                // Remove of the committer cannot be committed by it (§12.2).
-                let own_update = matches!(p.proposal, Proposal::Update(_)) && p.sender == me;
-                let removes_me =
-                    matches!(&p.proposal, Proposal::Remove(r) if r.removed == self.own_leaf.0);
-                if own_update || removes_me {
+            // The committer's own Update is replaced by its path; a Remove
+            // of the committer cannot be committed by it (§12.2).
+            let excluded = |p: &CachedProposal| {
+                (matches!(p.proposal, Proposal::Update(_)) && p.sender == me)
+                    || matches!(&p.proposal, Proposal::Remove(r) if r.removed == self.own_leaf.0)
+            };
+            let is_reinit = |p: &CachedProposal| matches!(p.proposal, Proposal::ReInit(_));
+            let candidates = self.pending_for_commit(options.only_pending.as_deref())?;
+            // A ReInit goes alone: pending ones give way to any other
+            // proposal, and only the first is taken (§12.2).
+            let others = !options.proposals.is_empty()
+                || candidates.iter().any(|p| !excluded(p) && !is_reinit(p));
+            let first_reinit = candidates.iter().position(|p| is_reinit(p));
+            for (i, p) in candidates.into_iter().enumerate() {
+                if excluded(p) || (is_reinit(p) && (others || Some(i) != first_reinit)) {
                     continue;
                 }
                 list.push(ProposalOrRef::Reference(p.reference.clone()));
@@ -263,7 +328,7 @@ impl Group {
             added,
             removed,
             updated,
-            psks: psk_ids,
+            psks: mut psk_ids,
             reinit,
             path_required,
             ..
@@ -276,6 +341,14 @@ impl Group {
             &committed,
             self.config.max_group_size,
         )?;
+        // The resumption PSK of a new group's first commit: not subject to
+        // the rule against reinit and branch PSKs in ordinary commits (§12.1.4).
+        for (id, _) in resumed {
+            list.push(ProposalOrRef::Proposal(Box::new(Proposal::PreSharedKey(
+                PreSharedKey { psk: id.clone() },
+            ))));
+            psk_ids.push(id.clone());
+        }
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
         let mut new_context = self.context.next_epoch(extensions.clone())?;
 
@@ -333,6 +406,7 @@ impl Group {
             &psk_ids,
             psks,
             &new_context,
+            resumed,
         )?;
         let tag = confirmation_tag(
             cs,
@@ -401,6 +475,7 @@ impl Group {
         // last step that can fail: a PrivateMessage takes the next key of
         // this member's handshake ratchet (only if it succeeds).
         let commit_message = self.protect(&auth)?;
+        self.journal.mark(StatePiece::PendingCommit);
         self.pending_commit = Some(PendingCommit {
             staged: StagedCommit {
                 summary,
@@ -422,5 +497,46 @@ impl Group {
             group_info,
             ratchet_tree,
         })
+    }
+}
+
+#[cfg(test)]
+impl Group {
+    /// Sends an Update proposal (RFC 9420 §12.1.2) with a fresh encryption
+    /// key and the leaf changed by `edit`, signed with `signer` (the new
+    /// signature key, if `edit` changed it) and sent as this member. For
+    /// tests of receivers only: the new private key is not kept.
+    pub(crate) fn propose_update_for_test(
+        &mut self,
+        signer: Option<&crate::crypto::SignaturePrivateKey>,
+        edit: impl FnOnce(&mut crate::messages::LeafNode),
+    ) -> Result<MlsMessage> {
+        let mut leaf = self
+            .tree
+            .leaf(self.own_leaf)
+            .cloned()
+            .ok_or(crate::Error::Internal("own leaf is blank"))?;
+        leaf.encryption_key = self.cs.hpke_generate_key_pair()?.1;
+        leaf.leaf_node_source = crate::messages::LeafNodeSource::Update;
+        edit(&mut leaf);
+        leaf.sign(
+            &*self.cs,
+            signer.unwrap_or(&self.signer),
+            Some(crate::messages::LeafNodeGroupBinding {
+                group_id: &self.context.group_id,
+                leaf_index: self.own_leaf,
+            }),
+        )?;
+        let proposal = Proposal::Update(crate::messages::Update { leaf_node: leaf });
+        let content = self.framed(FramedContentBody::Proposal(proposal), Vec::new());
+        let auth = framing::sign_content(
+            &*self.cs,
+            self.handshake_wire_format(),
+            content,
+            Some(&self.context),
+            &self.signer,
+            None,
+        )?;
+        self.protect(&auth)
     }
 }

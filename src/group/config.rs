@@ -6,6 +6,7 @@ use crate::secret_tree::SecretTreeConfig;
 
 /// How this member sends its Proposals and Commits (RFC 9420 §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HandshakeFormat {
     /// As PublicMessage: signed and MACed but readable by the delivery service.
     #[default]
@@ -17,6 +18,7 @@ pub enum HandshakeFormat {
 /// The application's choices for a group. Every member may choose its own;
 /// none of them changes what the member accepts from others except where noted.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GroupConfig {
     /// The wire format of Proposals and Commits this member sends.
     pub handshake_format: HandshakeFormat,
@@ -40,8 +42,15 @@ pub struct GroupConfig {
     /// This bounds the memory and work a Welcome or commit can demand. It
     /// changes what this member accepts: every member of a group should use
     /// the same value. Default 65,536 ([`GroupConfig::DEFAULT_MAX_GROUP_SIZE`]);
-    /// 1 to 2^31.
+    /// 1 to 2^31. (Serialized configurations written before it existed
+    /// get the default.)
+    #[cfg_attr(feature = "serde", serde(default = "default_max_group_size"))]
     pub max_group_size: u32,
+}
+
+#[cfg(feature = "serde")]
+fn default_max_group_size() -> u32 {
+    GroupConfig::DEFAULT_MAX_GROUP_SIZE
 }
 
 impl GroupConfig {

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::key_package::{Identity, KeyPackageOptions, generate_key_package};
 use super::own_messages::OwnMessages;
 use super::proposals::leaf_supports_extensions;
@@ -80,7 +81,9 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
+            reinit: None,
         })
     }
 }

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use crate::crypto::{CipherSuiteProvider, Secret};
-use crate::error::Result;
 use crate::key_schedule::{
     EpochSecrets, ExporterSecret, ExternalSecret, InitSecret, SenderDataSecret,
 };
-use crate::secret_tree::{SecretTree, SecretTreeConfig, SecretTreeUpdate};
+use crate::secret_tree::{SecretTree, SecretTreeConfig, SecretTreeUpdate, TreePart};
 use crate::tree::RatchetTree;
 use crate::tree_math::{LeafIndex, TreeSize};
 
@@ -79,14 +78,14 @@ impl PastEpoch {
     /// secret tree keeps only the application keys that members of `tree`
     /// other than this one can still use ([`SecretTree::retire`]); this
     /// member cannot send in an ended epoch and does not decrypt its own
-    /// messages.
+    /// messages. Also returns the parts of the secret tree this deleted.
     pub fn new(
         context: crate::messages::GroupContext,
         sender_data_secret: SenderDataSecret,
         secret_tree: SecretTree,
         tree: Arc<RatchetTree>,
         own_leaf: LeafIndex,
-    ) -> Self {
+    ) -> (Self, Vec<TreePart>) {
         let mut past = Self {
             epoch: context.epoch,
             context,
@@ -94,23 +93,28 @@ impl PastEpoch {
             secret_tree,
             tree,
         };
-        past.retire(own_leaf);
-        past
+        let dropped = past.retire(own_leaf);
+        (past, dropped)
     }
 
-    /// Reduces the secret tree as [`PastEpoch::new`] does (idempotent).
-    pub fn retire(&mut self, own_leaf: LeafIndex) {
+    /// Reduces the secret tree as [`PastEpoch::new`] does (idempotent), and
+    /// returns the parts deleted.
+    pub fn retire(&mut self, own_leaf: LeafIndex) -> Vec<TreePart> {
         let tree = &self.tree;
         self.secret_tree
-            .retire(|leaves| tree.members_in(leaves).any(|l| l != own_leaf));
+            .retire_parts(|leaves| tree.members_in(leaves).any(|l| l != own_leaf))
     }
 
-    /// Applies the update of an accepted application message, keeping no
-    /// node secret that no one could use (the siblings met on the way to a
-    /// leaf started now may lie over leaves that cannot send).
-    pub fn apply(&mut self, mut update: SecretTreeUpdate, own_leaf: LeafIndex) -> Result<()> {
+    /// The update of an accepted application message as this epoch applies
+    /// it: keeping no node secret that no one could use (the siblings met on
+    /// the way to a leaf started now may lie over leaves that cannot send).
+    pub fn reduce_update(
+        &self,
+        mut update: SecretTreeUpdate,
+        own_leaf: LeafIndex,
+    ) -> SecretTreeUpdate {
         let tree = &self.tree;
         update.retain_node_secrets(|leaves| tree.members_in(leaves).any(|l| l != own_leaf));
-        self.secret_tree.apply(update)
+        update
     }
 }

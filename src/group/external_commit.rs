@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::join::{resolve_psks, verified_tree};
 use super::key_package::complete_capabilities;
 use super::own_messages::OwnMessages;
@@ -198,7 +199,7 @@ impl Group {
         )?;
         new_context.confirmed_transcript_hash =
             signed.confirmed_transcript_hash(cs_ref, &interim_before)?;
-        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_, _| None)?;
+        let psk_secret = resolve_psks(cs_ref, &psk_ids, psk_store, &|_| None)?;
         let schedule =
             KeySchedule::derive(cs_ref, init_secret, commit_secret, psk_secret, &new_context)?;
         let secrets = schedule.epoch_secrets;
@@ -229,7 +230,9 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
+            reinit: None,
         };
         Ok((group, message))
     }

@@ -63,6 +63,8 @@ impl Group {
     /// A GroupInfo is good for one external join: the commit starts a new
     /// epoch, whose members must publish a new one.
     pub fn group_info(&self, with_ratchet_tree: bool) -> Result<MlsMessage> {
+        // A group closed by a ReInit takes no one in (RFC 9420 §12.4.2).
+        self.ensure_active()?;
         let tree = with_ratchet_tree.then(|| self.tree.to_extension());
         let gi = signed_group_info(
             &*self.cs,

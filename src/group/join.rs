@@ -3,16 +3,20 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::incremental::Journal;
 use super::key_package::KeyPackagePrivate;
 use super::own_messages::OwnMessages;
-use super::proposals::{check_psk_id, leaf_supports_extensions, lifetime_check};
+use super::proposals::{check_psk_nonce, leaf_supports_extensions, lifetime_check};
+use super::resumption::{
+    CredentialIdentity, ParticipantIdentity, ResumptionEpoch, ResumptionSource, participants,
+};
 use super::{EpochKeys, Group, GroupConfig, PskStore};
 use crate::crypto::{CryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::key_schedule::JoinerSecret;
 use crate::messages::{
-    ExtensionList, ExtensionType, GroupInfo, KeyPackage, PreSharedKeyId, Psk, RatchetTreeExtension,
-    Welcome,
+    ExtensionList, ExtensionType, GroupContext, GroupInfo, KeyPackage, PreSharedKeyId, Psk,
+    RatchetTreeExtension, ResumptionPsk, ResumptionPskUsage, Welcome,
 };
 use crate::psk::PskSecret;
 use crate::tree::{LeafValidationContext, RatchetTree, TreePrivateKeys};
@@ -36,19 +40,22 @@ pub struct JoinInput<'a> {
 }
 
 /// Looks up the values of the PSKs a Welcome or Commit names (RFC 9420 §8.4).
-/// `resumption` gives the group's own resumption PSKs (none for a joiner).
+/// `resumption` gives the resumption PSKs the caller may use (for a member,
+/// its own group's; for a joiner, those of the groups it resumes). Which
+/// usages are allowed is the caller's to check; the nonce length is checked
+/// here (§12.1.4).
 pub(crate) fn resolve_psks(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     ids: &[PreSharedKeyId],
     store: &dyn PskStore,
-    resumption: &dyn Fn(&[u8], u64) -> Option<Secret>,
+    resumption: &dyn Fn(&ResumptionPsk) -> Option<Secret>,
 ) -> Result<PskSecret> {
     let mut values = Vec::with_capacity(ids.len());
     for id in ids {
-        check_psk_id(cs, id)?;
+        check_psk_nonce(cs, id)?;
         let value = match &id.psk {
             Psk::External { psk_id } => store.external_psk(psk_id),
-            Psk::Resumption(r) => resumption(&r.psk_group_id, r.psk_epoch),
+            Psk::Resumption(r) => resumption(r),
         };
         values.push(value.ok_or(ProtocolError::PskNotFound)?);
     }
@@ -69,11 +76,45 @@ impl Group {
     /// groups, so until a client layer that owns them does it, the caller
     /// must drop the returned group if its [`Group::group_id`] is one it
     /// already participates in (and keep the group it has).
+    ///
+    /// A Welcome into a group that reinitializes or branches another names a
+    /// resumption PSK of that group: join it with
+    /// [`Group::join_with_resumption`] (here it fails with
+    /// [`ProtocolError::PskNotFound`]).
     pub fn join(
         provider: &dyn CryptoProvider,
         config: GroupConfig,
         welcome: &Welcome,
         input: JoinInput<'_>,
+    ) -> Result<Group> {
+        Self::join_with_resumption(provider, config, welcome, input, &(), &CredentialIdentity)
+    }
+
+    /// [`Group::join`], with the groups this member was in: resumption PSKs
+    /// the Welcome names are taken from `groups` (RFC 9420 §8.6). A Welcome
+    /// that reinitializes or branches one of them (a resumption PSK with
+    /// usage `reinit` or `branch`) is checked as RFC 9420 §12.4.3.1 requires:
+    ///
+    /// - it names one such PSK only ([`ProtocolError::ResumptionPskNotUnique`])
+    ///   and this member holds it ([`ProtocolError::PskNotFound`]);
+    /// - the new group is in epoch 1 ([`ProtocolError::ResumptionEpochNotOne`]);
+    /// - `reinit`: the PSK's epoch is the one the old group's ReInit commit
+    ///   started ([`ProtocolError::ReInitNotCommitted`]), the new group has the
+    ///   ReInit's group id, version, cipher suite and extensions
+    ///   ([`ProtocolError::ReInitParameterMismatch`]) and the old group's
+    ///   members, as `ids` identifies them ([`ProtocolError::ReInitMembersMismatch`]);
+    /// - `branch`: the new group has the old group's version and cipher suite
+    ///   ([`ProtocolError::BranchParameterMismatch`]) and each of its members,
+    ///   the creator too, was a member of the old group in the PSK's epoch
+    ///   ([`ProtocolError::BranchMemberNotInParent`],
+    ///   [`ProtocolError::ResumptionMembersUnavailable`]).
+    pub fn join_with_resumption(
+        provider: &dyn CryptoProvider,
+        config: GroupConfig,
+        welcome: &Welcome,
+        input: JoinInput<'_>,
+        groups: &dyn ResumptionSource,
+        ids: &dyn ParticipantIdentity,
     ) -> Result<Group> {
         config.validate()?;
         let kp = input.key_package;
@@ -99,7 +140,37 @@ impl Group {
             kp,
             &input.key_package_private.init_key,
         )?;
-        let psk_secret = resolve_psks(cs_ref, &group_secrets.psks, input.psk_store, &|_, _| None)?;
+        // "If a PreSharedKeyID has type resumption with usage reinit or
+        // branch, verify that it is the only such PSK."
+        let mut linking = group_secrets.psks.iter().filter_map(|id| match &id.psk {
+            Psk::Resumption(r) if r.usage != ResumptionPskUsage::Application => Some(r),
+            _ => None,
+        });
+        let link = linking.next();
+        if linking.next().is_some() {
+            return Err(ProtocolError::ResumptionPskNotUnique.into());
+        }
+        let resumed = match link {
+            Some(r) => Some((
+                r,
+                groups
+                    .resumption_epoch(&r.psk_group_id, r.psk_epoch)
+                    .ok_or(ProtocolError::PskNotFound)?,
+            )),
+            None => None,
+        };
+        let psk_secret =
+            resolve_psks(
+                cs_ref,
+                &group_secrets.psks,
+                input.psk_store,
+                &|r| match &resumed {
+                    Some((link, epoch)) if *link == r => Some(epoch.psk.clone()),
+                    _ => groups
+                        .resumption_epoch(&r.psk_group_id, r.psk_epoch)
+                        .map(|e| e.psk),
+                },
+            )?;
         let (group_info, intermediate) = crate::welcome::open_group_info(
             cs_ref,
             JoinerSecret::from_secret(group_secrets.joiner_secret.clone()),
@@ -183,6 +254,9 @@ impl Group {
             &context.confirmed_transcript_hash,
             &tag,
         )?;
+        if let Some((link, old)) = &resumed {
+            check_resumed(link, old, &context, &tree, ids)?;
+        }
         let keys = EpochKeys::new(cs_ref, secrets, tree.size(), config.secret_tree);
         Ok(Group {
             cs: cs.clone(),
@@ -199,9 +273,81 @@ impl Group {
             resumption_psks: VecDeque::new(),
             proposals: Vec::new(),
             pending_commit: None,
+            journal: Journal::new_group(),
             own_messages: OwnMessages::default(),
+            reinit: None,
         })
     }
+}
+
+/// The last checks of a Welcome that reinitializes or branches the group
+/// `old` (RFC 9420 §11.2, §11.3, §12.4.3.1), on the verified new group.
+fn check_resumed(
+    link: &ResumptionPsk,
+    old: &ResumptionEpoch,
+    context: &GroupContext,
+    tree: &RatchetTree,
+    ids: &dyn ParticipantIdentity,
+) -> Result<()> {
+    // "verify that the epoch field in the GroupInfo is equal to 1".
+    if context.epoch != 1 {
+        return Err(ProtocolError::ResumptionEpochNotOne(context.epoch).into());
+    }
+    let old_members = old
+        .members
+        .as_ref()
+        .ok_or(ProtocolError::ResumptionMembersUnavailable(link.psk_epoch))?;
+    let old_ids = participants(old_members, ids);
+    match link.usage {
+        ResumptionPskUsage::Reinit => {
+            // "verify that the last Commit to the referenced group contains a
+            // ReInit proposal and that the group_id, version, cipher_suite,
+            // and group_context.extensions fields of the GroupInfo match".
+            let reinit = old
+                .reinit
+                .as_ref()
+                .ok_or(ProtocolError::ReInitNotCommitted)?;
+            let mismatch = if context.group_id != reinit.group_id {
+                Some("group_id")
+            } else if context.version != reinit.version {
+                Some("version")
+            } else if context.cipher_suite != reinit.cipher_suite {
+                Some("cipher_suite")
+            } else if context.extensions != reinit.extensions {
+                Some("extensions")
+            } else {
+                None
+            };
+            if let Some(field) = mismatch {
+                return Err(ProtocolError::ReInitParameterMismatch(field).into());
+            }
+            // "verify that all the members of the old group are also members
+            // of the new group, according to the application" (and no one else).
+            let new_ids = participants(tree.members().map(|(_, l)| &l.credential), ids);
+            if new_ids != old_ids {
+                return Err(ProtocolError::ReInitMembersMismatch.into());
+            }
+        }
+        ResumptionPskUsage::Branch => {
+            // "verify that the version and cipher_suite of the new group
+            // match those of the old group, and that the members of the new
+            // group compose a subset of the members of the old group".
+            if context.version != old.version {
+                return Err(ProtocolError::BranchParameterMismatch("version").into());
+            }
+            if context.cipher_suite != old.cipher_suite {
+                return Err(ProtocolError::BranchParameterMismatch("cipher_suite").into());
+            }
+            if let Some((leaf, _)) = tree
+                .members()
+                .find(|(_, l)| !old_ids.contains_key(&ids.identity(&l.credential)))
+            {
+                return Err(ProtocolError::BranchMemberNotInParent(leaf.0).into());
+            }
+        }
+        ResumptionPskUsage::Application => {}
+    }
+    Ok(())
 }
 
 /// The ratchet tree of a GroupInfo's epoch, checked as a new member must

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use super::Group;
 use super::epoch::{EpochKeys, PastEpoch};
+use super::incremental::sent_piece;
 use super::process::{StagedCommit, StagedFrom};
+use super::{Group, StatePiece};
 use crate::error::{ApiError, Result};
 
 impl Group {
@@ -60,19 +61,33 @@ impl Group {
             ..
         } = core::mem::replace(&mut self.keys, keys);
         let old_tree = core::mem::replace(&mut self.tree, Arc::new(next.tree));
+        let old_epoch = self.context.epoch;
+        self.journal.mark(StatePiece::Epoch);
+        self.journal
+            .whole_epoch(next.context.epoch, &self.keys.secret_tree);
 
         // Keep what late application messages of the old epoch need.
         if self.config.max_past_epochs > 0 {
-            self.past_epochs.push_back(PastEpoch::new(
+            // Retiring the old secret tree deletes what a past epoch cannot
+            // use; its other pieces stay as they are.
+            let (past, dropped) = PastEpoch::new(
                 self.context.clone(),
                 sender_data_secret,
                 secret_tree,
                 old_tree,
                 self.own_leaf,
-            ));
+            );
+            self.journal
+                .mark(StatePiece::PastEpoch { epoch: old_epoch });
+            self.journal.secret_tree_parts(old_epoch, dropped);
+            self.past_epochs.push_back(past);
             while self.past_epochs.len() > self.config.max_past_epochs {
-                self.past_epochs.pop_front();
+                if let Some(p) = self.past_epochs.pop_front() {
+                    self.journal.whole_epoch(p.epoch, &p.secret_tree);
+                }
             }
+        } else {
+            self.journal.whole_epoch(old_epoch, &secret_tree);
         }
         if self.config.max_resumption_psks > 0 {
             self.resumption_psks
@@ -85,13 +100,25 @@ impl Group {
         self.interim_transcript_hash = next.interim_transcript_hash;
         self.confirmation_tag = next.confirmation_tag;
         self.path_keys = next.path_keys;
-        self.proposals.clear();
+        for p in self.proposals.drain(..) {
+            self.journal.proposal_removed(&p.reference);
+        }
         // A commit of ours that lost the race to this one can never be merged.
-        self.pending_commit = None;
+        if self.pending_commit.take().is_some() {
+            self.journal.mark(StatePiece::PendingCommit);
+        }
         // Echoes are recognised only in epochs whose messages can be read.
         let past = &self.past_epochs;
+        for s in &self.own_messages.sent {
+            if !past.iter().any(|p| p.epoch == s.epoch) {
+                self.journal.ordered_removed(sent_piece(s));
+            }
+        }
         self.own_messages
             .retain_epochs(|e| past.iter().any(|p| p.epoch == e));
+        // "If the Commit included a ReInit proposal, the client MUST NOT use
+        // the group to send messages anymore" (RFC 9420 §12.4.2).
+        self.reinit = staged.summary.reinit;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! bytes and events. Every call that can fail leaves the group exactly as it
 //! was when it fails.
 
+mod branch;
 mod commit;
 mod config;
 mod create;
@@ -13,6 +14,7 @@ mod epoch;
 mod external_commit;
 mod external_proposal;
 mod group_info;
+mod incremental;
 mod join;
 mod key_package;
 mod merge;
@@ -21,6 +23,9 @@ mod persist;
 mod process;
 mod proposals;
 mod psk_store;
+mod reinit;
+mod resumption;
+mod selection;
 #[cfg(test)]
 mod tests;
 
@@ -31,12 +36,21 @@ pub use commit::{CommitOptions, CommitOutput};
 pub use config::{GroupConfig, HandshakeFormat};
 pub use external_commit::ExternalJoinOptions;
 pub use external_proposal::{external_proposal, new_member_proposal};
+pub use incremental::{PieceKind, StateChanges, StatePiece};
 pub use join::JoinInput;
 pub use key_package::{Identity, KeyPackageOptions, KeyPackagePrivate, generate_key_package};
 pub use own_messages::OWN_MESSAGE_WINDOW;
-pub use process::{CommitSummary, ProcessedMessage, StagedCommit};
+pub use process::{
+    CommitSummary, Incoming, IncomingCheck, LeafChange, LeafChangeKind, ProcessedMessage,
+    StagedCommit,
+};
 pub use proposals::CommittedProposal;
 pub use psk_store::PskStore;
+pub use resumption::{
+    CredentialIdentity, ParticipantIdentity, ResumptionEpoch, ResumptionOptions, ResumptionOutput,
+    ResumptionSource,
+};
+pub use selection::{LeftOut, PendingProposal, ProposalSelection};
 
 use crate::crypto::{CipherSuite, CipherSuiteProvider, Secret, Tag};
 use crate::error::Result;
@@ -81,8 +95,12 @@ pub struct Group {
     resumption_psks: VecDeque<(u64, Secret)>,
     proposals: Vec<CachedProposal>,
     pending_commit: Option<commit::PendingCommit>,
+    /// What changed since the state was last saved in pieces.
+    journal: incremental::Journal,
     /// The PrivateMessages this member sent lately, to recognise their echoes.
     own_messages: own_messages::OwnMessages,
+    /// The ReInit merged in this group, which closed it (RFC 9420 §12.4.2).
+    reinit: Option<crate::messages::ReInit>,
 }
 
 impl core::fmt::Debug for Group {
@@ -138,6 +156,29 @@ impl Group {
                 leaf_node: leaf.clone(),
             })
             .collect()
+    }
+
+    /// The leaf node at `leaf` as of `epoch`: in the current tree, or in the
+    /// tree of a past epoch this member still keeps (see
+    /// [`GroupConfig::max_past_epochs`]); `None` if the leaf was blank then
+    /// or the epoch is not kept.
+    ///
+    /// An application message names its sender by leaf index; the leaf may
+    /// hold someone else by the time it is read, so show the sender's
+    /// credential as of the message's epoch.
+    pub fn leaf_at(&self, epoch: u64, leaf: LeafIndex) -> Option<&LeafNode> {
+        if epoch == self.context.epoch {
+            return self.tree.leaf(leaf);
+        }
+        self.past_epochs
+            .iter()
+            .find(|p| p.epoch == epoch)
+            .and_then(|p| p.tree.leaf(leaf))
+    }
+
+    /// The group's configuration.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
     }
 
     /// The epoch authenticator (RFC 9420 §8.7): equal for every member in the

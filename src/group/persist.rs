@@ -41,10 +41,12 @@
 //! | 12 | cached proposals | `{ProposalRef reference; Sender sender; Proposal proposal} <V>` |
 //! | 13 | pending commit | `MLSMessage sent; CommitSummaryState; uint64 from_epoch; NextEpochState` (see below) |
 //! | 14 | own messages | `{uint64 epoch; opaque digest[16]} <V>`: the digests of the PrivateMessages this member sent lately, oldest first (see `own_messages`) |
+//! | 15 | reinit | `ReInit` (§12.1.5): the ReInit that closed the group |
 //!
 //! Every section is required except 13, which is present exactly when a
-//! commit is pending, and 14, which is present exactly when the member
-//! remembers a message it sent (absent, there is none). A repeated, out-of-order or unknown section is an
+//! commit is pending, 14, which is present exactly when the member
+//! remembers a message it sent (absent, there is none), and 15, present
+//! exactly when a ReInit was merged. A repeated, out-of-order or unknown section is an
 //! error, as are trailing bytes: an unknown section may hold state that this
 //! build would silently lose. Maps are written in key order, so the same
 //! state always gives the same bytes.
@@ -116,6 +118,7 @@ mod tag {
     pub const PROPOSALS: u16 = 12;
     pub const PENDING_COMMIT: u16 = 13;
     pub const OWN_MESSAGES: u16 = 14;
+    pub const REINIT: u16 = 15;
 }
 
 impl Group {
@@ -171,7 +174,9 @@ impl Group {
             resumption_psks,
             proposals,
             pending_commit,
+            journal: _,
             own_messages,
+            reinit,
         } = self;
         let mut s = Sections::default();
         s.add(tag::CONFIG, |out| write_config(config, out))?;
@@ -222,6 +227,9 @@ impl Group {
                 })
             })?;
         }
+        if let Some(r) = reinit {
+            s.add(tag::REINIT, |out| Ok(r.encode(out)?))?;
+        }
         s.finish()
     }
 
@@ -246,7 +254,10 @@ impl Group {
             return Err(DecodeError::UnsupportedFormatVersion(version).into());
         }
         let mut s = SectionReader { r, peeked: None };
-        let config = parse(s.require(tag::CONFIG)?, read_config)?;
+        // `max_group_size` is absent from states saved before it existed.
+        let config = parse(s.require(tag::CONFIG)?, |r| {
+            read_config(r, |r| !r.is_empty())
+        })?;
         let context = parse(s.require(tag::CONTEXT)?, |r| Ok(GroupContext::decode(r)?))?;
         let suite = context.cipher_suite;
         let tree = parse(s.require(tag::TREE)?, |r| read_tree(r, suite))?;
@@ -301,9 +312,13 @@ impl Group {
             })
             .transpose()?
             .unwrap_or_default();
+        let reinit = s
+            .take(tag::REINIT)?
+            .map(|body| parse(body, |r| Ok(ReInit::decode(r)?)))
+            .transpose()?;
         s.finish()?;
 
-        let group = Group {
+        let mut group = Group {
             cs: provider.cipher_suite_provider(suite)?,
             config,
             context,
@@ -318,14 +333,30 @@ impl Group {
             resumption_psks: resumption_psks.into(),
             proposals,
             pending_commit,
+            journal: super::incremental::Journal::new_group(),
             own_messages: OwnMessages { sent: sent.into() },
+            reinit,
         };
+        // The order of the cached proposals and sent messages, for pieces.
+        let ordered = group
+            .proposals
+            .iter()
+            .map(|p| super::StatePiece::Proposal(p.reference.clone()))
+            .chain(
+                group
+                    .own_messages
+                    .sent
+                    .iter()
+                    .map(super::incremental::sent_piece),
+            )
+            .collect::<Vec<_>>();
+        group.journal.number(ordered);
         group.check_restored()?;
         Ok(group)
     }
 
     /// The invariants a running group keeps, checked on a restored one.
-    fn check_restored(&self) -> Result<()> {
+    pub(super) fn check_restored(&self) -> Result<()> {
         let cs = &*self.cs;
         let nh = cs.kdf_len();
         check_epoch(
@@ -381,6 +412,17 @@ impl Group {
             ensure(
                 p.secret_tree.size() == p.tree.size(),
                 "past secret tree size differs from its ratchet tree's",
+            )?;
+            // A past epoch keeps the application keys of every member who
+            // can still send in it, and nothing else (`PastEpoch::retire`):
+            // a lost part would silently lose that member's messages.
+            let all = 0..p.tree.size().leaf_count();
+            ensure(
+                p.secret_tree.is_retired()
+                    && p.tree
+                        .members_in(all)
+                        .all(|l| l == self.own_leaf || p.secret_tree.covers(l)),
+                "past secret tree lacks a member's keys",
             )?;
         }
 
@@ -542,7 +584,7 @@ fn check_epoch(
 }
 
 /// `Ok` if `ok`, else a decode error naming the broken invariant.
-fn ensure(ok: bool, what: &'static str) -> Result<()> {
+pub(super) fn ensure(ok: bool, what: &'static str) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -648,7 +690,10 @@ impl<'a> SectionReader<'a> {
 }
 
 /// Reads a section's value with `read`, which must consume all of it.
-fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>) -> Result<T> {
+pub(super) fn parse<'a, T>(
+    body: &'a [u8],
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+) -> Result<T> {
     let mut r = Reader::new(body);
     let v = read(&mut r)?;
     r.finish()?;
@@ -656,7 +701,7 @@ fn parse<'a, T>(body: &'a [u8], read: impl FnOnce(&mut Reader<'a>) -> Result<T>)
 }
 
 /// Writes `items` as a vector `T<V>`, each with `item`.
-fn write_list<'a, T: 'a>(
+pub(super) fn write_list<'a, T: 'a>(
     out: &mut Vec<u8>,
     items: impl IntoIterator<Item = &'a T>,
     mut item: impl FnMut(&'a T, &mut Vec<u8>) -> Result<()>,
@@ -676,7 +721,7 @@ fn write_list<'a, T: 'a>(
 }
 
 /// Reads a vector `T<V>`, each element with `item`.
-fn read_list<'a, T>(
+pub(super) fn read_list<'a, T>(
     r: &mut Reader<'a>,
     mut item: impl FnMut(&mut Reader<'a>) -> Result<T>,
 ) -> Result<Vec<T>> {
@@ -690,7 +735,7 @@ fn read_list<'a, T>(
 
 // --- Sections ---------------------------------------------------------------
 
-fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     let GroupConfig {
         handshake_format,
         padding,
@@ -723,7 +768,13 @@ fn write_config(config: &GroupConfig, out: &mut Vec<u8>) -> Result<()> {
     Ok(max_group_size.encode(out)?)
 }
 
-fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
+/// Reads a `GroupConfigState`. `with_group_size` tells whether it ends
+/// with `max_group_size` (absent from encodings made before it existed,
+/// which get the default); it is asked once the fields before it are read.
+pub(super) fn read_config(
+    r: &mut Reader<'_>,
+    with_group_size: impl FnOnce(&Reader<'_>) -> bool,
+) -> Result<GroupConfig> {
     let narrow = |n: u64| {
         usize::try_from(n).map_err(|_| DecodeError::InvalidValue("config: count too large"))
     };
@@ -753,11 +804,10 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
             max_forward_distance: u32::decode(r)?,
             max_retained_keys: u32::decode(r)?,
         },
-        // Absent from states saved before it existed: the default.
-        max_group_size: if r.is_empty() {
-            GroupConfig::DEFAULT_MAX_GROUP_SIZE
-        } else {
+        max_group_size: if with_group_size(r) {
             u32::decode(r)?
+        } else {
+            GroupConfig::DEFAULT_MAX_GROUP_SIZE
         },
     };
     config
@@ -768,7 +818,7 @@ fn read_config(r: &mut Reader<'_>) -> Result<GroupConfig> {
 
 /// A saved ratchet tree (decoded compactly: a blank node costs a pointer).
 /// Not bounded by `max_group_size`: the tree was accepted when it was saved.
-fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
+pub(super) fn read_tree(r: &mut Reader<'_>, suite: CipherSuite) -> Result<RatchetTree> {
     let nodes = RatchetTreeExtension::decode(r)?;
     RatchetTree::from_extension(suite, nodes).map_err(invalid("ratchet tree"))
 }
@@ -844,7 +894,7 @@ fn read_past_epoch(
     };
     // A state saved by an older build kept the whole tree: drop what a past
     // epoch cannot use, as `merge` does now.
-    past.retire(own_leaf);
+    let _dropped = past.retire(own_leaf);
     Ok(past)
 }
 
@@ -873,7 +923,7 @@ fn read_past_epoch(
 //                                      // resumption, authentication, init
 // } NextEpochState;
 
-fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()> {
     let PendingCommit {
         staged:
             StagedCommit {
@@ -903,7 +953,7 @@ fn write_pending_commit(pending: &PendingCommit, out: &mut Vec<u8>) -> Result<()
 /// Reads a pending commit saved with a state whose group ID, own leaf and
 /// interim transcript hash are those of `state` (a pending commit is always
 /// this member's, staged from the saved state).
-fn read_pending_commit(
+pub(super) fn read_pending_commit(
     r: &mut Reader<'_>,
     suite: CipherSuite,
     state: &StagedFrom,

@@ -14,8 +14,9 @@ use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
-    FramedContent, FramedContentAuthData, FramedContentBody, WireFormat, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
-    ProposalRef, PublicMessage, ReInit, Sender,
+    FramedContent, FramedContentAuthData, FramedContentBody, GroupContext, MlsMessage,
+    PreSharedKeyId, Proposal, ProposalOrRef, ProposalRef, Psk, PublicMessage, ReInit, Sender,
+    WireFormat,
 };
 use crate::transcript::{
     ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
@@ -153,6 +154,67 @@ impl StagedCommit {
     }
 }
 
+/// Why a commit puts a leaf node into the tree (see [`LeafChange`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeafChangeKind {
+    /// An Add: the KeyPackage's leaf node takes a blank (or new) leaf.
+    Added,
+    /// An Update proposal of the member at that leaf replaces its leaf node.
+    Updated,
+    /// The committer's UpdatePath replaces its leaf node.
+    CommitterPath,
+    /// A new member joins by external commit (RFC 9420 §12.4.3.2); for a
+    /// resync, `old` is the leaf the same commit removes.
+    ExternalJoiner,
+}
+
+/// A leaf node a commit puts into the tree: every credential that enters or
+/// changes the group by this commit comes with one (RFC 9420 §5.3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafChange {
+    /// The leaf, in the new tree.
+    pub leaf: LeafIndex,
+    /// How the leaf node got there.
+    pub kind: LeafChangeKind,
+    /// The leaf node it replaces: the old one of an Update or committer's
+    /// path, the removed leaf of an external resync, `None` for a new member.
+    pub old: Option<crate::messages::LeafNode>,
+    /// The new leaf node.
+    pub new: crate::messages::LeafNode,
+}
+
+/// Received content a member is about to accept, shown to the check of
+/// [`Group::process_message_with`] after every RFC check passed and before
+/// anything in the group changes.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Incoming<'a> {
+    /// A proposal about to be cached for the next commit.
+    Proposal {
+        /// Who proposed it.
+        sender: &'a Sender,
+        /// Its reference (RFC 9420 §5.2).
+        reference: &'a ProposalRef,
+        /// The proposal.
+        proposal: &'a Proposal,
+    },
+    /// A commit, verified and staged, about to be returned for merging.
+    Commit {
+        /// The staged commit.
+        staged: &'a StagedCommit,
+        /// Every proposal it covers, in order: by reference (sent earlier
+        /// and already accepted) or by value (sent by the committer).
+        proposals: &'a [CommittedProposal],
+        /// Every leaf node it puts into the tree.
+        leaves: &'a [LeafChange],
+    },
+}
+
+/// The check [`Group::process_message_with`] runs on [`Incoming`] content:
+/// it sees the group as it is before the message, and an error it returns
+/// rejects the message, leaving the group unchanged.
+pub type IncomingCheck<'c> = dyn FnMut(&Group, Incoming<'_>) -> Result<()> + 'c;
+
 /// Everything of the new epoch, computed but not yet in the group.
 #[derive(Debug)]
 pub(crate) struct NextEpoch {
@@ -206,6 +268,8 @@ impl Group {
     /// The key schedule of the next epoch (RFC 9420 §8): the PSKs are looked
     /// up (external ones in `psks`, resumption ones among this group's kept
     /// epochs, §8.6) and chained, then everything is derived for `new_context`.
+    /// `resumed` holds PSKs of another group that the first commit of a
+    /// reinitialized or branched group injects (§11.2, §11.3).
     pub(crate) fn next_key_schedule(
         &self,
         init_secret: crate::key_schedule::InitSecret,
@@ -213,12 +277,19 @@ impl Group {
         psk_ids: &[PreSharedKeyId],
         psks: &dyn PskStore,
         new_context: &GroupContext,
+        resumed: &[(PreSharedKeyId, Secret)],
     ) -> Result<KeySchedule> {
         let cs = &*self.cs;
         let group_id = self.context.group_id.as_slice();
-        let psk_secret = resolve_psks(cs, psk_ids, psks, &|gid, epoch| {
-            (gid == group_id)
-                .then(|| self.resumption_psk(epoch).cloned())
+        let psk_secret = resolve_psks(cs, psk_ids, psks, &|r| {
+            if let Some((_, value)) = resumed
+                .iter()
+                .find(|(id, _)| matches!(&id.psk, Psk::Resumption(x) if x == r))
+            {
+                return Some(value.clone());
+            }
+            (r.psk_group_id == group_id)
+                .then(|| self.resumption_psk(r.psk_epoch).cloned())
                 .flatten()
         })?;
         KeySchedule::derive(cs, init_secret, commit_secret, psk_secret, new_context)
@@ -236,9 +307,79 @@ impl Group {
         psks: &dyn PskStore,
         now: Option<u64>,
     ) -> Result<ProcessedMessage> {
+        self.process_message_with(message, psks, now, &mut |_, _| Ok(()))
+    }
+
+    /// [`Group::process_message`] with a check of the application's: once
+    /// a proposal or commit has passed every check of RFC 9420, and before
+    /// the group changes in any way (a PrivateMessage's key is consumed
+    /// only after it), `check` sees the content (see [`Incoming`]) and the
+    /// group as it was; if it returns an error, processing fails with that
+    /// error and the group is unchanged. This is where an application
+    /// validates credentials (RFC 9420 §5.3.1) and applies its proposal
+    /// policy, so that a message it refuses is refused whole.
+    ///
+    /// ```
+    /// # use tessera::crypto::{CipherSuite, CryptoProvider, RustCryptoProvider};
+    /// # use tessera::group::*;
+    /// # use tessera::messages::{Add, Credential, MlsMessage, Proposal};
+    /// # let provider = RustCryptoProvider::new();
+    /// # let suite = CipherSuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_ED25519;
+    /// # let cs = provider.cipher_suite_provider(suite).unwrap();
+    /// # let opts = || KeyPackageOptions::valid_for(0, u64::MAX);
+    /// # let [alice, bob, eve] = ["alice", "bob", "eve"]
+    /// #     .map(|n| Identity::generate(&*cs, Credential::basic(n)).unwrap());
+    /// # let mut a = Group::create(&provider, GroupConfig::default(), suite, b"g".to_vec(),
+    /// #     &alice, opts(), vec![]).unwrap();
+    /// # let (bob_kp, bob_private) = generate_key_package(&*cs, &bob, opts()).unwrap();
+    /// # let add = |kp| CommitOptions { proposals: vec![Proposal::Add(Add { key_package: kp })],
+    /// #     ..Default::default() };
+    /// # let out = a.commit(add(bob_kp.clone()), &(), None).unwrap();
+    /// # a.merge_pending_commit().unwrap();
+    /// # let MlsMessage::Welcome(welcome) = out.welcome.unwrap() else { unreachable!() };
+    /// # let mut b = Group::join(&provider, GroupConfig::default(), &welcome, JoinInput {
+    /// #     key_package: &bob_kp, key_package_private: &bob_private,
+    /// #     signer: bob.signer().clone(), ratchet_tree: None, psk_store: &(), now: None,
+    /// # }).unwrap();
+    /// # let (eve_kp, _) = generate_key_package(&*cs, &eve, opts()).unwrap();
+    /// // Alice adds Eve; Bob's application does not accept Eve's credential.
+    /// let out = a.commit(add(eve_kp), &(), None).unwrap();
+    /// let before = b.to_bytes().unwrap();
+    /// let result = b.process_message_with(&out.commit, &(), None, &mut |_group, incoming| {
+    ///     if let Incoming::Commit { leaves, .. } = incoming {
+    ///         for l in leaves.iter().filter(|l| l.new.credential == Credential::basic("eve")) {
+    ///             return Err(tessera::error::ProtocolError::CredentialRejected {
+    ///                 subject: tessera::error::CredentialSubject::Leaf(l.leaf.0),
+    ///                 reason: "not welcome".into(),
+    ///             }
+    ///             .into());
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// });
+    /// assert!(result.is_err());
+    /// assert_eq!(b.to_bytes().unwrap(), before); // refused whole
+    /// ```
+    pub fn process_message_with(
+        &mut self,
+        message: &MlsMessage,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
+    ) -> Result<ProcessedMessage> {
         // The delivery service's echo of our own pending commit merges it.
         if let Some(staged) = self.take_pending_if_echo(message) {
             return Ok(ProcessedMessage::Commit(Box::new(staged)));
+        }
+        // After a ReInit no member may send in the last epoch (RFC 9420
+        // §12.4.2); late application messages of earlier epochs still open.
+        let epoch = match message {
+            MlsMessage::PublicMessage(m) => Some(m.content.epoch),
+            MlsMessage::PrivateMessage(m) => Some(m.epoch),
+            _ => None,
+        };
+        if self.reinit.is_some() && epoch == Some(self.context.epoch) {
+            return Err(ProtocolError::MessageAfterReInit.into());
         }
         match message {
             MlsMessage::PublicMessage(m) => {
@@ -252,8 +393,7 @@ impl Group {
                             content: &m.content,
                             auth: &m.auth,
                         };
-                        let staged = self.stage_commit(auth, Some(encoded), c, psks, now)?;
-                        Ok(ProcessedMessage::Commit(Box::new(staged)))
+                        self.stage_and_check(auth, Some(encoded), c, psks, now, check)
                     }
                     _ => self.process_authenticated(
                         AuthenticatedContent {
@@ -263,10 +403,11 @@ impl Group {
                         },
                         psks,
                         now,
+                        check,
                     ),
                 }
             }
-            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now),
+            MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now, check),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
         }
     }
@@ -279,6 +420,7 @@ impl Group {
         m: &crate::messages::PrivateMessage,
         psks: &dyn PskStore,
         now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
     ) -> Result<ProcessedMessage> {
         let cs = self.cs.clone();
         let cs = &*cs;
@@ -339,19 +481,25 @@ impl Group {
         let processed = match past {
             None => {
                 framing::verify_content_signature(cs, &auth, Some(&self.context), &key)?;
-                let processed = self.process_authenticated(auth, psks, now)?;
+                let processed = self.process_authenticated(auth, psks, now, check)?;
+                self.journal
+                    .secret_tree_parts(m.epoch, self.keys.secret_tree.parts_changed_by(&update));
                 self.keys.secret_tree.apply(update)?;
                 processed
             }
             Some(i) => {
                 let ctx = self.past_epoch(i)?.context.clone();
                 framing::verify_content_signature(cs, &auth, Some(&ctx), &key)?;
-                let processed = self.process_authenticated(auth, psks, now)?;
+                let processed = self.process_authenticated(auth, psks, now, check)?;
                 let own_leaf = self.own_leaf;
-                self.past_epochs
+                let past = self
+                    .past_epochs
                     .get_mut(i)
-                    .ok_or(Error::Internal("past epoch index out of range"))?
-                    .apply(update, own_leaf)?;
+                    .ok_or(Error::Internal("past epoch index out of range"))?;
+                let update = past.reduce_update(update, own_leaf);
+                self.journal
+                    .secret_tree_parts(m.epoch, past.secret_tree.parts_changed_by(&update));
+                past.secret_tree.apply(update)?;
                 processed
             }
         };
@@ -429,6 +577,7 @@ impl Group {
         auth: AuthenticatedContent,
         psks: &dyn PskStore,
         now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
     ) -> Result<ProcessedMessage> {
         match &auth.content.content {
             FramedContentBody::Application(data) => {
@@ -453,8 +602,17 @@ impl Group {
                 // next commit that covers the pending proposals.
                 check_sender_may_propose(&sender, p.proposal_type())?;
                 let reference = ProposalRef::compute(&*self.cs, &auth)?;
+                check(
+                    self,
+                    Incoming::Proposal {
+                        sender: &sender,
+                        reference: &reference,
+                        proposal: p,
+                    },
+                )?;
                 // A proposal received twice is kept once.
                 if !self.proposals.iter().any(|c| c.reference == reference) {
+                    self.journal.proposal_added(&reference);
                     self.proposals.push(CachedProposal {
                         reference: reference.clone(),
                         proposal: p.clone(),
@@ -468,10 +626,31 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                let staged = self.stage_commit(auth.borrowed(), None, c, psks, now)?;
-                Ok(ProcessedMessage::Commit(Box::new(staged)))
+                self.stage_and_check(auth.borrowed(), None, c, psks, now, check)
             }
         }
+    }
+
+    /// Stages a verified commit and submits it to the application's check.
+    fn stage_and_check(
+        &self,
+        auth: AuthenticatedContentRef<'_>,
+        encoded: Option<framing::public::EncodedContent>,
+        c: &Commit,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
+    ) -> Result<ProcessedMessage> {
+        let (staged, proposals, leaves) = self.stage_commit(auth, encoded, c, psks, now)?;
+        check(
+            self,
+            Incoming::Commit {
+                staged: &staged,
+                proposals: &proposals,
+                leaves: &leaves,
+            },
+        )?;
+        Ok(ProcessedMessage::Commit(Box::new(staged)))
     }
 
     /// Resolves a commit's proposal list against the proposals of this epoch.
@@ -503,9 +682,11 @@ impl Group {
             .collect()
     }
 
-    /// Verifies a commit completely and computes the new epoch (RFC 9420 §12.4.2).
-    /// `encoded` is the content as verifying a PublicMessage encoded it, if
-    /// it was one: the transcript hash is computed from it.
+    /// Verifies a commit completely and computes the new epoch (RFC 9420
+    /// §12.4.2); also returns the proposals it covers and the leaf nodes it
+    /// puts into the tree, for the application's check. `encoded` is the
+    /// content as verifying a PublicMessage encoded it, if it was one: the
+    /// transcript hash is computed from it.
     fn stage_commit(
         &self,
         auth: AuthenticatedContentRef<'_>,
@@ -513,7 +694,7 @@ impl Group {
         commit: &Commit,
         psks: &dyn PskStore,
         now: Option<u64>,
-    ) -> Result<StagedCommit> {
+    ) -> Result<(StagedCommit, Vec<CommittedProposal>, Vec<LeafChange>)> {
         let cs = &*self.cs;
         let sender = &auth.content.sender;
         let committer = match sender {
@@ -563,6 +744,7 @@ impl Group {
         }
         let self_removed = removed.iter().any(|(l, _)| *l == self.own_leaf);
         let added_leaves: Vec<LeafIndex> = added.iter().map(|(l, _)| *l).collect();
+        let mut leaves = leaf_changes(&self.tree, &tree, &added, &updated);
         // The leaf and credential of an external joiner (RFC 9420 §12.4.3.2).
         let mut joiner: Option<(LeafIndex, Credential)> = None;
 
@@ -611,6 +793,19 @@ impl Group {
                 // its direct path and checks its parent hash.
                 tree.set_leaf(sender_leaf, path.leaf_node.clone())?;
                 joiner = Some((sender_leaf, path.leaf_node.credential.clone()));
+                leaves.push(LeafChange {
+                    leaf: sender_leaf,
+                    kind: LeafChangeKind::ExternalJoiner,
+                    old: removed.first().map(|(_, n)| n.clone()),
+                    new: path.leaf_node.clone(),
+                });
+            } else {
+                leaves.push(LeafChange {
+                    leaf: sender_leaf,
+                    kind: LeafChangeKind::CommitterPath,
+                    old: self.tree.leaf(sender_leaf).cloned(),
+                    new: path.leaf_node.clone(),
+                });
             }
             // RFC 9420 §12.4.2: "Verify that none of the public keys in the
             // UpdatePath appear in any node of the new ratchet tree" (the tree
@@ -651,11 +846,12 @@ impl Group {
         summary.added.extend(joiner);
         if self_removed {
             // The removed member cannot derive the new epoch (RFC 9420 §12.4.2).
-            return Ok(StagedCommit {
+            let staged = StagedCommit {
                 summary,
                 from: self.staged_from(),
                 next: None,
-            });
+            };
+            return Ok((staged, proposals, leaves));
         }
         // An external commit starts the epoch from the init secret the joiner
         // sent in its ExternalInit, not from this epoch's (RFC 9420 §8.3).
@@ -685,8 +881,14 @@ impl Group {
                 .ok()
                 .as_ref()
         );
-        let schedule =
-            self.next_key_schedule(init_secret, commit_secret, &psk_ids, psks, &new_context)?;
+        let schedule = self.next_key_schedule(
+            init_secret,
+            commit_secret,
+            &psk_ids,
+            psks,
+            &new_context,
+            &[],
+        )?;
         let secrets = schedule.epoch_secrets;
         let tag = auth
             .auth
@@ -700,7 +902,7 @@ impl Group {
             &tag,
         )?;
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
-        Ok(StagedCommit {
+        let staged = StagedCommit {
             summary,
             from: self.staged_from(),
             next: Some(NextEpoch {
@@ -711,6 +913,33 @@ impl Group {
                 path_keys,
                 secrets,
             }),
-        })
+        };
+        Ok((staged, proposals, leaves))
     }
+}
+
+/// The leaf nodes the proposals of a commit put into the tree: each Add's
+/// and each Update's (with the leaf node it replaces in `old_tree`), read
+/// from `new_tree`, the tree after the proposals.
+fn leaf_changes(
+    old_tree: &RatchetTree,
+    new_tree: &RatchetTree,
+    added: &[(LeafIndex, crate::messages::KeyPackage)],
+    updated: &[LeafIndex],
+) -> Vec<LeafChange> {
+    let adds = added.iter().map(|(leaf, kp)| LeafChange {
+        leaf: *leaf,
+        kind: LeafChangeKind::Added,
+        old: None,
+        new: kp.leaf_node.clone(),
+    });
+    let updates = updated.iter().filter_map(|leaf| {
+        Some(LeafChange {
+            leaf: *leaf,
+            kind: LeafChangeKind::Updated,
+            old: old_tree.leaf(*leaf).cloned(),
+            new: new_tree.leaf(*leaf)?.clone(),
+        })
+    });
+    updates.chain(adds).collect()
 }

@@ -92,11 +92,19 @@ pub(crate) fn check_sender_may_propose(sender: &Sender, t: ProposalType) -> Resu
     }
 }
 
-/// Checks a PreSharedKey proposal on its own (RFC 9420 §12.1.4).
-pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
+/// "The psk_nonce is not of length KDF.Nh" makes a PSK invalid (RFC 9420 §12.1.4).
+pub(crate) fn check_psk_nonce(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
     if id.psk_nonce.len() != cs.kdf_len() {
         return Err(ProtocolError::PskNonceLength.into());
     }
+    Ok(())
+}
+
+/// Checks a PreSharedKey proposal on its own (RFC 9420 §12.1.4): its nonce,
+/// and no resumption PSK with usage reinit or branch (those are injected
+/// only by the first commit of a new group, §11.2, §11.3).
+pub(crate) fn check_psk_id(cs: &dyn CipherSuiteProvider, id: &PreSharedKeyId) -> Result<()> {
+    check_psk_nonce(cs, id)?;
     if let Psk::Resumption(r) = &id.psk
         && r.usage != ResumptionPskUsage::Application
     {

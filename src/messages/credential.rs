@@ -5,6 +5,7 @@ use crate::error::{ApiError, DecodeError};
 
 /// A credential type (RFC 9420 §17.5). Unknown and GREASE values are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CredentialType(pub u16);
 crate::impl_codec_newtype!(CredentialType(u16));
 
@@ -20,6 +21,7 @@ impl CredentialType {
 /// Types other than `basic` and `x509` are carried as one opaque vector, the
 /// convention for credential types defined outside RFC 9420.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Credential {
     /// `basic`: `opaque identity<V>`.
     Basic(Vec<u8>),

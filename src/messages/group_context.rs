@@ -46,7 +46,7 @@ impl GroupContext {
     /// The provisional context of the next epoch (RFC 9420 §12.4.1,
     /// §12.4.2): the epoch plus one and `extensions`, everything else as now;
     /// the caller then sets the new tree hash and confirmed transcript hash.
-    /// Fails with [`ProtocolError::EpochExhausted`] after epoch 2^64 - 1.
+    /// Fails with [`ProtocolError::EpochExhausted`](crate::error::ProtocolError::EpochExhausted) after epoch 2^64 - 1.
     pub fn next_epoch(
         &self,
         extensions: Vec<Extension>,

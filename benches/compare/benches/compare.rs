@@ -23,6 +23,8 @@ mod mls_rs_adapter;
 mod openmls_adapter;
 #[path = "../adapters/tessera.rs"]
 mod tessera_adapter;
+#[path = "../adapters/tessera_client.rs"]
+mod tessera_client;
 
 /// Which tree a commit benchmark runs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,6 +283,70 @@ fn group_benches(c: &mut Criterion, cfg: &Config) {
     }
 }
 
+/// Tessera's `Client` against its `Group` (see `adapters/tessera_client.rs`):
+/// groups `client-app-decrypt-1KiB/N=<n>` and `client-app-encrypt-1KiB/N=<n>`,
+/// functions `tessera-group` and `tessera-client`; and the bytes the client's
+/// store is asked to write per received message (recorded as sizes of
+/// `tessera-client`).
+fn client_benches(c: &mut Criterion, cfg: &Config) {
+    if !cfg.runs(tessera_adapter::Tessera::NAME) {
+        return;
+    }
+    for &n in &cfg.sizes {
+        let mut fx = tessera_client::build(n);
+        let (first, per_message) = fx.bytes_per_message(&APP_PAYLOAD, 100);
+        eprintln!(
+            "[tessera-client] N={n}: store bytes written per received 1 KiB message: \
+             {per_message} (the sender's first in the epoch: {first})"
+        );
+        assert!(
+            first <= 2048 && per_message <= 2048,
+            "a received message must write at most 2 KiB"
+        );
+        if !cfg.test_mode {
+            record_sizes(
+                "tessera-client",
+                n,
+                &[
+                    ("store_bytes_per_received_message", per_message as usize),
+                    ("store_bytes_first_received_message", first as usize),
+                ],
+            );
+        }
+
+        let mut group = c.benchmark_group(format!("client-app-decrypt-1KiB/N={n}"));
+        configure(&mut group, n);
+        let (alice, bob) = (&mut fx.alice_group, &mut fx.bob_group);
+        group.bench_function("tessera-group", |b| {
+            b.iter_batched(
+                || tessera_client::group_send(alice, &APP_PAYLOAD),
+                |m| tessera_client::group_receive(bob, black_box(&m)),
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function("tessera-client", |b| {
+            b.iter_batched(
+                || fx.client_message(&APP_PAYLOAD),
+                |m| fx.client_receive(black_box(&m)),
+                BatchSize::SmallInput,
+            )
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("client-app-encrypt-1KiB/N={n}"));
+        configure(&mut group, n);
+        let alice = &mut fx.alice_group;
+        group.bench_function("tessera-group", |b| {
+            b.iter_with_large_drop(|| tessera_client::group_send(alice, black_box(&APP_PAYLOAD)))
+        });
+        group.bench_function("tessera-client", |b| {
+            b.iter_with_large_drop(|| fx.client_message(black_box(&APP_PAYLOAD)))
+        });
+        group.finish();
+        drop(fx);
+    }
+}
+
 /// The crypto floor: unit costs of the primitives of suite 0x0001, measured
 /// on the crates Tessera's default provider is built on (ed25519-dalek 3,
 /// hpke-rs 0.8 + hpke-rs-rust-crypto, sha2 0.11, hkdf 0.13, aes-gcm 0.11),
@@ -424,5 +490,6 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     floor_benches(&mut c);
     group_benches(&mut c, &cfg);
+    client_benches(&mut c, &cfg);
     c.final_summary();
 }

@@ -361,9 +361,9 @@ impl Group {
         new_context.confirmed_transcript_hash =
             confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth.borrowed()).unwrap();
         let group_id = self.context.group_id.clone();
-        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|gid, epoch| {
-            (gid == group_id.as_slice())
-                .then(|| self.resumption_psk(epoch).cloned())
+        let psk_secret = resolve_psks(cs, &psk_ids, psks, &|r| {
+            (r.psk_group_id == group_id)
+                .then(|| self.resumption_psk(r.psk_epoch).cloned())
                 .flatten()
         })
         .unwrap_or_else(|_| PskSecret::zero(cs));

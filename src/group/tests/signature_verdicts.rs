@@ -222,7 +222,7 @@ impl BigJoin {
             .unwrap(),
         )
         .unwrap();
-        let psk = resolve_psks(cs, &secrets.psks, &(), &|_, _| None).unwrap();
+        let psk = resolve_psks(cs, &secrets.psks, &(), &|_| None).unwrap();
         let kn = JoinerSecret::from_secret(secrets.joiner_secret.clone())
             .into_intermediate(cs, psk)
             .unwrap()

@@ -112,7 +112,7 @@ impl Joining {
         )
         .unwrap();
         let mut secrets = GroupSecrets::decode_exact(&plaintext).unwrap();
-        let psk = resolve_psks(cs, &secrets.psks, &(), &|_, _| None).unwrap();
+        let psk = resolve_psks(cs, &secrets.psks, &(), &|_| None).unwrap();
         let kn = JoinerSecret::from_secret(secrets.joiner_secret.clone())
             .into_intermediate(cs, psk)
             .unwrap()
