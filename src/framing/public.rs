@@ -4,8 +4,8 @@
 use super::content::{
     SIGNATURE_LABEL, check_content_for_sender, check_group_and_epoch, tbs_context,
 };
-use crate::crypto::labeled::verify_with_label_in_place;
 use crate::codec::Encode;
+use crate::crypto::labeled::verify_with_label_in_place;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
 use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::messages::{
@@ -235,9 +235,7 @@ pub(crate) fn verify(
             .membership_tag
             .as_ref()
             .ok_or(ProtocolError::InvalidMembershipTag)?;
-        message
-            .auth
-            .check_for(message.content.content_type())?;
+        message.auth.check_for(message.content.content_type())?;
         // `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData`.
         message.auth.encode(&mut buf)?;
         let tbm = buf.get(ROOM..).ok_or(Error::Internal("TBM out of range"))?;

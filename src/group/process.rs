@@ -562,13 +562,7 @@ impl Group {
         framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
         framing::public::check_not_application(m)?;
         let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
-        framing::public::verify(
-            &*self.cs,
-            m,
-            &self.context,
-            &self.keys.membership_key,
-            &key,
-        )
+        framing::public::verify(&*self.cs, m, &self.context, &self.keys.membership_key, &key)
     }
 
     /// Acts on verified content.
@@ -870,9 +864,11 @@ impl Group {
         };
 
         new_context.confirmed_transcript_hash = match encoded {
-            Some(e) => {
-                e.confirmed_transcript_hash(cs, &self.interim_transcript_hash, &auth.auth.signature)?
-            }
+            Some(e) => e.confirmed_transcript_hash(
+                cs,
+                &self.interim_transcript_hash,
+                &auth.auth.signature,
+            )?,
             None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?,
         };
         debug_assert_eq!(

@@ -161,12 +161,7 @@ impl RatchetTree {
     /// MUST NOT include blank nodes after the last non-blank node"). The
     /// nodes are shared with the tree, not copied.
     pub fn to_nodes(&self) -> Vec<Option<Arc<Node>>> {
-        let trailing = self
-            .nodes
-            .iter()
-            .rev()
-            .take_while(|n| n.is_none())
-            .count();
+        let trailing = self.nodes.iter().rev().take_while(|n| n.is_none()).count();
         let end = self.nodes.len() - trailing;
         self.nodes.iter().take(end).cloned().collect()
     }
@@ -203,7 +198,11 @@ impl RatchetTree {
             t.resize(self.size);
         }
         // Never a different tree: on any doubt, the one that was read.
-        if t == self && t.member_count() == self.member_count() { t } else { self }
+        if t == self && t.member_count() == self.member_count() {
+            t
+        } else {
+            self
+        }
     }
 
     /// The content of a `ratchet_tree` extension for this tree (RFC 9420 §12.4.3.3).

@@ -54,7 +54,10 @@ impl RatchetTree {
         let mut res = self.resolution(node)?;
         if !excluded.is_empty() {
             let excluded = sorted_leaves(excluded);
-            res.retain(|n| n.leaf().is_none_or(|l| excluded.binary_search(&l.0).is_err()));
+            res.retain(|n| {
+                n.leaf()
+                    .is_none_or(|l| excluded.binary_search(&l.0).is_err())
+            });
         }
         Ok(res)
     }

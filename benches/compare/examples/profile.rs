@@ -131,9 +131,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                         match op {
                             "update" => outputs.push(H::update(m)),
                             "remove" => outputs.push(H::remove(m, (n - 1) as u32)),
-                            "update-process" => {
-                                H::process_commit(m, &fx.fresh_msgs.update_commit)
-                            }
+                            "update-process" => H::process_commit(m, &fx.fresh_msgs.update_commit),
                             _ => H::process_commit(m, &fx.fresh_msgs.remove_commit),
                         }
                     }
