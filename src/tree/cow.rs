@@ -253,7 +253,7 @@ mod tests {
         let snapshot = m.clone();
         for i in (0..1000u32).step_by(3) {
             m.remove(&i.to_be_bytes().to_vec());
-            want.remove(&i.to_be_bytes().to_vec());
+            want.remove(i.to_be_bytes().as_slice());
         }
         m.insert(b"x".to_vec(), 5);
         want.insert(b"x".to_vec(), 5);
