@@ -92,6 +92,34 @@ pub fn verify_with_label(
     Ok(cs.verify(key, &sign_content(label, content)?, signature)?)
 }
 
+/// `VerifyWithLabel(VerificationKey, Label, buf[content], SignatureValue)`
+/// without copying the content: the `SignContent` header (label, then the
+/// content's length) is written into the bytes of `buf` just before
+/// `content`, which must have room for it (at most 5 + 8 + label bytes).
+pub(crate) fn verify_with_label_in_place(
+    cs: &dyn CipherSuiteProvider,
+    key: &SignaturePublicKey,
+    label: &[u8],
+    buf: &mut [u8],
+    content: core::ops::Range<usize>,
+    signature: &[u8],
+) -> Result<()> {
+    let mut header = Vec::with_capacity(LABEL_PREFIX.len() + label.len() + 5);
+    write_label(&mut header, label)?;
+    crate::codec::write_vec_len(&mut header, content.len())?;
+    let start = content
+        .start
+        .checked_sub(header.len())
+        .ok_or(Error::Internal("no room for the SignContent header"))?;
+    buf.get_mut(start..content.start)
+        .ok_or(Error::Internal("SignContent header out of range"))?
+        .copy_from_slice(&header);
+    let sign_content = buf
+        .get(start..content.end)
+        .ok_or(Error::Internal("SignContent out of range"))?;
+    Ok(cs.verify(key, sign_content, signature)?)
+}
+
 /// `VerifyWithLabel` checks collected to be verified together with
 /// [`CipherSuiteProvider::verify_many`] (in parallel), each with
 /// the error to report if its signature does not hold. Other failures (a

@@ -12,7 +12,7 @@ use crate::messages::{
 use crate::transcript::{ConfirmedTranscriptHashInput, confirmed_transcript_hash};
 
 /// The label of a framed content signature (RFC 9420 §6.1).
-const SIGNATURE_LABEL: &[u8] = b"FramedContentTBS";
+pub(crate) const SIGNATURE_LABEL: &[u8] = b"FramedContentTBS";
 
 /// The GroupContext a `FramedContentTBS` includes for `sender` (RFC 9420 §6.1):
 /// `context` for `member` and `new_member_commit` senders (an
@@ -207,11 +207,16 @@ pub fn verify_content_signature(
     signature_key: &SignaturePublicKey,
 ) -> Result<()> {
     let tbs = content.tbs(tbs_context(&content.content.sender, context)?);
-    verify_with_label(
-        cs,
-        signature_key,
-        SIGNATURE_LABEL,
-        &tbs.to_bytes()?,
-        &content.auth.signature,
-    )
+    verify_tbs_signature(cs, &tbs.to_bytes()?, &content.auth.signature, signature_key)
+}
+
+/// Verifies `signature` over an encoded `FramedContentTBS` (RFC 9420 §6.1),
+/// for callers that have encoded it already.
+pub(crate) fn verify_tbs_signature(
+    cs: &dyn CipherSuiteProvider,
+    tbs: &[u8],
+    signature: &[u8],
+    signature_key: &SignaturePublicKey,
+) -> Result<()> {
+    verify_with_label(cs, signature_key, SIGNATURE_LABEL, tbs, signature)
 }

@@ -1,13 +1,16 @@
 //! Protecting and unprotecting PublicMessages (RFC 9420 §6.2): the membership
 //! tag, on top of the signature of §6.1.
 
-use super::content::{check_content_for_sender, check_group_and_epoch, verify_content_signature};
+use super::content::{
+    SIGNATURE_LABEL, check_content_for_sender, check_group_and_epoch, tbs_context,
+};
 use crate::codec::Encode;
+use crate::crypto::labeled::verify_with_label_in_place;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
-use crate::error::{ApiError, ProtocolError, Result};
+use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::messages::{
     AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentAuthData,
-    FramedContentTbs, GroupContext, PublicMessage, Sender, WireFormat,
+    FramedContentTbs, GroupContext, ProtocolVersion, PublicMessage, Sender, WireFormat,
 };
 
 /// `membership_tag = MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2)
@@ -142,15 +145,114 @@ pub fn unprotect(
     membership_key: &Secret,
     signature_key: &SignaturePublicKey,
 ) -> Result<AuthenticatedContent> {
-    check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
-    check_not_application(&message)?;
-    check_content_for_sender(&message.content)?;
-    verify_membership_tag(cs, &message, context, membership_key)?;
-    let content = AuthenticatedContent {
+    verify(cs, &message, context, membership_key, signature_key)?;
+    Ok(AuthenticatedContent {
         wire_format: WireFormat::PUBLIC_MESSAGE,
         content: message.content,
         auth: message.auth,
-    };
-    verify_content_signature(cs, &content, Some(context), signature_key)?;
-    Ok(content)
+    })
+}
+
+/// Room left before the encoded `FramedContentTBS` in [`EncodedContent`]'s
+/// buffer: enough for the `SignContent` header of the signature (at most
+/// 1 + 24 + 4 bytes) and for a transcript hash (at most 64 bytes) before the
+/// wire format, which follows the 2-byte version.
+const ROOM: usize = 64;
+
+/// A PublicMessage's content as [`verify`] encoded it, kept to compute the
+/// confirmed transcript hash of a commit (RFC 9420 §8.2) without encoding
+/// the content again.
+#[derive(Debug)]
+pub(crate) struct EncodedContent {
+    /// `ROOM` bytes, then `FramedContentTBS` up to the end of the content.
+    buf: Vec<u8>,
+}
+
+impl EncodedContent {
+    /// `Hash(interim_transcript_hash_before || ConfirmedTranscriptHashInput)`
+    /// with `ConfirmedTranscriptHashInput = { wire_format; content; signature<V> }`:
+    /// the interim hash is written over the bytes before the wire format and
+    /// the signature after the content, and the whole is hashed in place.
+    pub(crate) fn confirmed_transcript_hash(
+        mut self,
+        cs: &dyn CipherSuiteProvider,
+        interim_transcript_hash_before: &[u8],
+        signature: &[u8],
+    ) -> Result<Vec<u8>> {
+        // The wire format follows the 2-byte protocol version.
+        let wire_format_at = ROOM + 2;
+        let start = wire_format_at
+            .checked_sub(interim_transcript_hash_before.len())
+            .ok_or(Error::Internal("transcript hash longer than the room left"))?;
+        self.buf
+            .get_mut(start..wire_format_at)
+            .ok_or(Error::Internal("transcript hash out of range"))?
+            .copy_from_slice(interim_transcript_hash_before);
+        crate::codec::write_opaque(&mut self.buf, signature)?;
+        let input = self
+            .buf
+            .get(start..)
+            .ok_or(Error::Internal("transcript input out of range"))?;
+        Ok(cs.hash(input))
+    }
+}
+
+/// The checks of [`unprotect`], in the same order, on a borrowed message.
+///
+/// The `FramedContentTBS` is encoded once, into one buffer: the membership
+/// tag covers it followed by the authentication data
+/// (`AuthenticatedContentTBM`, §6.2), the signature covers it behind its
+/// `SignContent` header (§6.1, §5.1.2), written into room left before it,
+/// and a member's TBS includes the group context in both. The content's
+/// encoding is returned for the transcript hash
+/// ([`EncodedContent::confirmed_transcript_hash`]).
+pub(crate) fn verify(
+    cs: &dyn CipherSuiteProvider,
+    message: &PublicMessage,
+    context: &GroupContext,
+    membership_key: &Secret,
+    signature_key: &SignaturePublicKey,
+) -> Result<EncodedContent> {
+    check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
+    check_not_application(message)?;
+    check_content_for_sender(&message.content)?;
+    let tbs_ctx = tbs_context(&message.content.sender, Some(context))?;
+    // `FramedContentTBS = version || wire_format || content || [context]`,
+    // encoded as `FramedContentTbs::encode` does, noting where the content ends.
+    let tbs = message.tbs(tbs_ctx);
+    let mut buf = vec![0u8; ROOM];
+    ProtocolVersion::MLS10.encode(&mut buf)?;
+    tbs.wire_format.encode(&mut buf)?;
+    message.content.encode(&mut buf)?;
+    let content_end = buf.len();
+    if let Some(c) = tbs.context {
+        c.encode(&mut buf)?;
+    }
+    let tbs_end = buf.len();
+    debug_assert_eq!(buf.get(ROOM..), tbs.to_bytes().ok().as_deref());
+    if matches!(message.content.sender, Sender::Member(_)) {
+        let tag = message
+            .membership_tag
+            .as_ref()
+            .ok_or(ProtocolError::InvalidMembershipTag)?;
+        message.auth.check_for(message.content.content_type())?;
+        // `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData`.
+        message.auth.encode(&mut buf)?;
+        let tbm = buf.get(ROOM..).ok_or(Error::Internal("TBM out of range"))?;
+        let expected = cs.mac(membership_key.as_bytes(), tbm)?;
+        if !expected.ct_eq_bytes(tag.as_bytes()) {
+            return Err(ProtocolError::InvalidMembershipTag.into());
+        }
+        buf.truncate(tbs_end);
+    }
+    verify_with_label_in_place(
+        cs,
+        signature_key,
+        SIGNATURE_LABEL,
+        &mut buf,
+        ROOM..tbs_end,
+        &message.auth.signature,
+    )?;
+    buf.truncate(content_end);
+    Ok(EncodedContent { buf })
 }

@@ -844,12 +844,14 @@ impl Group {
                     Zeroizing::new(Vec::<u8>::decode(r)?),
                 ))
             })?;
+            // Sharing what it has in common with the current tree, as it did
+            // before it was stored.
             let mut past = PastEpoch {
                 epoch: *epoch,
                 context,
                 sender_data_secret,
                 secret_tree: secret_tree_of(*epoch, &header, true)?,
-                tree: Arc::new(tree_of(*epoch)?),
+                tree: Arc::new(tree_of(*epoch)?.shared_with(&tree)),
             };
             // Earlier builds kept past epochs' secret trees whole.
             let dropped = past.retire(e.own_leaf);

@@ -274,7 +274,7 @@ impl Group {
         })?;
         let keys = parse(s.require(tag::KEYS)?, read_epoch_keys)?;
         let past_epochs = parse(s.require(tag::PAST_EPOCHS)?, |r| {
-            read_list(r, |r| read_past_epoch(r, suite, own_leaf))
+            read_list(r, |r| read_past_epoch(r, suite, own_leaf, &tree))
         })?;
         let resumption_psks = parse(s.require(tag::RESUMPTION_PSKS)?, |r| {
             read_list(r, |r| Ok((u64::decode(r)?, Secret::decode(r)?)))
@@ -877,17 +877,20 @@ fn write_past_epoch(past: &PastEpoch, out: &mut Vec<u8>) -> Result<()> {
     Ok(tree.to_nodes().encode(out)?)
 }
 
+/// Reads a past epoch; its tree shares what it has in common with
+/// `current`, the current epoch's (as it did before it was saved).
 fn read_past_epoch(
     r: &mut Reader<'_>,
     suite: CipherSuite,
     own_leaf: LeafIndex,
+    current: &RatchetTree,
 ) -> Result<PastEpoch> {
     let mut past = PastEpoch {
         epoch: u64::decode(r)?,
         context: GroupContext::decode(r)?,
         sender_data_secret: SenderDataSecret::from_secret(Secret::decode(r)?),
         secret_tree: SecretTree::read_state(r, true)?,
-        tree: Arc::new(read_tree(r, suite)?),
+        tree: Arc::new(read_tree(r, suite)?.shared_with(current)),
     };
     // A state saved by an older build kept the whole tree: drop what a past
     // epoch cannot use, as `merge` does now.

@@ -14,8 +14,9 @@ use crate::framing;
 use crate::key_schedule::{EpochSecrets, KeySchedule};
 use crate::messages::{
     AuthenticatedContent, Commit, ContentType, Credential, ExtensionList, ExternalSenders,
-    FramedContentBody, GroupContext, MlsMessage, PreSharedKeyId, Proposal, ProposalOrRef,
-    ProposalRef, Psk, PublicMessage, ReInit, Sender,
+    FramedContent, FramedContentAuthData, FramedContentBody, GroupContext, MlsMessage,
+    PreSharedKeyId, Proposal, ProposalOrRef, ProposalRef, Psk, PublicMessage, ReInit, Sender,
+    WireFormat,
 };
 use crate::transcript::{
     ConfirmedTranscriptHashInput, interim_transcript_hash, verify_confirmation_tag,
@@ -229,13 +230,38 @@ pub(crate) struct NextEpoch {
 pub(crate) fn confirmed_transcript_hash(
     cs: &dyn crate::crypto::CipherSuiteProvider,
     interim_before: &[u8],
-    auth: &AuthenticatedContent,
+    auth: AuthenticatedContentRef<'_>,
 ) -> Result<Vec<u8>> {
     crate::transcript::confirmed_transcript_hash(
         cs,
         interim_before,
-        &ConfirmedTranscriptHashInput::of(auth),
+        &ConfirmedTranscriptHashInput {
+            wire_format: auth.wire_format,
+            content: auth.content,
+            signature: &auth.auth.signature,
+        },
     )
+}
+
+/// An [`AuthenticatedContent`] borrowed from where it was received (a
+/// PublicMessage's fields, or decrypted content), so that a commit is
+/// staged without copying it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AuthenticatedContentRef<'a> {
+    pub wire_format: WireFormat,
+    pub content: &'a FramedContent,
+    pub auth: &'a FramedContentAuthData,
+}
+
+impl AuthenticatedContent {
+    /// This content, borrowed.
+    pub(crate) fn borrowed(&self) -> AuthenticatedContentRef<'_> {
+        AuthenticatedContentRef {
+            wire_format: self.wire_format,
+            content: &self.content,
+            auth: &self.auth,
+        }
+    }
 }
 
 impl Group {
@@ -357,8 +383,29 @@ impl Group {
         }
         match message {
             MlsMessage::PublicMessage(m) => {
-                let auth = self.verify_public_message(m)?;
-                self.process_authenticated(auth, psks, now, check)
+                let encoded = self.verify_public_message(m)?;
+                match &m.content.content {
+                    // A commit is staged from the message itself: the
+                    // largest messages are not copied.
+                    FramedContentBody::Commit(c) => {
+                        let auth = AuthenticatedContentRef {
+                            wire_format: WireFormat::PUBLIC_MESSAGE,
+                            content: &m.content,
+                            auth: &m.auth,
+                        };
+                        self.stage_and_check(auth, Some(encoded), c, psks, now, check)
+                    }
+                    _ => self.process_authenticated(
+                        AuthenticatedContent {
+                            wire_format: WireFormat::PUBLIC_MESSAGE,
+                            content: m.content.clone(),
+                            auth: m.auth.clone(),
+                        },
+                        psks,
+                        now,
+                        check,
+                    ),
+                }
             }
             MlsMessage::PrivateMessage(m) => self.process_private_message(m, psks, now, check),
             other => Err(ProtocolError::UnsupportedWireFormat(other.wire_format().0).into()),
@@ -511,17 +558,11 @@ impl Group {
 
     /// Verifies a PublicMessage of the current epoch (RFC 9420 §6.1, §6.2):
     /// group and epoch, membership tag for members, signature.
-    fn verify_public_message(&self, m: &PublicMessage) -> Result<AuthenticatedContent> {
+    fn verify_public_message(&self, m: &PublicMessage) -> Result<framing::public::EncodedContent> {
         framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
         framing::public::check_not_application(m)?;
         let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
-        framing::public::unprotect(
-            &*self.cs,
-            m.clone(),
-            &self.context,
-            &self.keys.membership_key,
-            &key,
-        )
+        framing::public::verify(&*self.cs, m, &self.context, &self.keys.membership_key, &key)
     }
 
     /// Acts on verified content.
@@ -579,18 +620,31 @@ impl Group {
                 })
             }
             FramedContentBody::Commit(c) => {
-                let (staged, proposals, leaves) = self.stage_commit(&auth, c, psks, now)?;
-                check(
-                    self,
-                    Incoming::Commit {
-                        staged: &staged,
-                        proposals: &proposals,
-                        leaves: &leaves,
-                    },
-                )?;
-                Ok(ProcessedMessage::Commit(Box::new(staged)))
+                self.stage_and_check(auth.borrowed(), None, c, psks, now, check)
             }
         }
+    }
+
+    /// Stages a verified commit and submits it to the application's check.
+    fn stage_and_check(
+        &self,
+        auth: AuthenticatedContentRef<'_>,
+        encoded: Option<framing::public::EncodedContent>,
+        c: &Commit,
+        psks: &dyn PskStore,
+        now: Option<u64>,
+        check: &mut IncomingCheck<'_>,
+    ) -> Result<ProcessedMessage> {
+        let (staged, proposals, leaves) = self.stage_commit(auth, encoded, c, psks, now)?;
+        check(
+            self,
+            Incoming::Commit {
+                staged: &staged,
+                proposals: &proposals,
+                leaves: &leaves,
+            },
+        )?;
+        Ok(ProcessedMessage::Commit(Box::new(staged)))
     }
 
     /// Resolves a commit's proposal list against the proposals of this epoch.
@@ -624,10 +678,13 @@ impl Group {
 
     /// Verifies a commit completely and computes the new epoch (RFC 9420
     /// §12.4.2); also returns the proposals it covers and the leaf nodes it
-    /// puts into the tree, for the application's check.
+    /// puts into the tree, for the application's check. `encoded` is the
+    /// content as verifying a PublicMessage encoded it, if it was one: the
+    /// transcript hash is computed from it.
     fn stage_commit(
         &self,
-        auth: &AuthenticatedContent,
+        auth: AuthenticatedContentRef<'_>,
+        encoded: Option<framing::public::EncodedContent>,
         commit: &Commit,
         psks: &dyn PskStore,
         now: Option<u64>,
@@ -806,8 +863,20 @@ impl Group {
             None => self.keys.init_secret.clone(),
         };
 
-        new_context.confirmed_transcript_hash =
-            confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?;
+        new_context.confirmed_transcript_hash = match encoded {
+            Some(e) => e.confirmed_transcript_hash(
+                cs,
+                &self.interim_transcript_hash,
+                &auth.auth.signature,
+            )?,
+            None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?,
+        };
+        debug_assert_eq!(
+            Some(&new_context.confirmed_transcript_hash),
+            confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)
+                .ok()
+                .as_ref()
+        );
         let schedule = self.next_key_schedule(
             init_secret,
             commit_secret,

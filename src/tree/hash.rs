@@ -7,14 +7,15 @@
 //! calls, and not keeping them makes the cache a quarter of the nodes, so
 //! that a wide tree of blank nodes (one byte each on the wire) costs little
 //! memory once hashed. A filled cell implies that the cells of the cached
-//! nodes below it are filled (a hash is computed from its children's), so
-//! emptying stops at the first cached cell that is already empty: after
-//! changing one leaf or one direct path, only the O(log N) nodes above the
-//! change are rehashed.
+//! nodes below it are filled (a hash is computed from its children's); a
+//! change empties the cells of the node's ancestors: after changing one leaf
+//! or one direct path, only the O(log N) nodes above the change are
+//! rehashed. The cells are shared copy-on-write between copies of a tree.
 
 use std::sync::OnceLock;
 
 use super::RatchetTree;
+use super::cow::CowVec;
 use crate::codec::{Encode, write_opaque};
 use crate::crypto::CipherSuiteProvider;
 use crate::error::{ApiError, Error, Result};
@@ -22,13 +23,21 @@ use crate::messages::{LeafNode, Node, ParentNode};
 use crate::tree_math::{NodeIndex, TreeSize};
 
 /// One cached tree hash per node of level 2 or more, in array order.
+///
+/// The cells are copy-on-write ([`CowVec`]): a copy of the tree shares them
+/// until one side changes a node. A cell is filled through a shared
+/// reference (the hash is computed on first use), so a cell shared by two
+/// trees must stand for the same subtree in both: whenever a node changes,
+/// every cached ancestor's cell is emptied in this tree's own copy of its
+/// chunk, all the way to the root (O(log N)), even past a cell that is
+/// already empty.
 #[derive(Clone, Debug, Default)]
 pub(super) struct HashCache {
     /// The number of nodes of the tree.
     nodes: usize,
     /// Cell `i` holds the hash of node `4i + 3` (the nodes of level 2 or
     /// more are exactly those with index 3 mod 4).
-    cells: Vec<OnceLock<Box<[u8]>>>,
+    cells: CowVec<OnceLock<Box<[u8]>>>,
 }
 
 /// The cell of node `at`, if its hash is kept.
@@ -39,10 +48,9 @@ fn slot(at: NodeIndex) -> Option<usize> {
 impl HashCache {
     /// An empty cache for `n` nodes.
     pub(super) fn new(n: usize) -> Self {
-        Self {
-            nodes: n,
-            cells: (0..(n + 1) / 4).map(|_| OnceLock::new()).collect(),
-        }
+        let mut cells = CowVec::default();
+        cells.resize_with((n + 1) / 4, OnceLock::new);
+        Self { nodes: n, cells }
     }
 
     /// Follows a change of the number of nodes (new cells are empty).
@@ -55,11 +63,8 @@ impl HashCache {
     pub(super) fn invalidate(&mut self, at: NodeIndex, size: TreeSize) {
         let mut cur = Some(at);
         while let Some(n) = cur {
-            if let Some(i) = slot(n) {
-                // An empty cell's cached ancestors are empty too.
-                if self.cells.get_mut(i).and_then(OnceLock::take).is_none() {
-                    break;
-                }
+            if let Some(cell) = slot(n).and_then(|i| self.cells.get_mut(i)) {
+                cell.take();
             }
             cur = size.parent(n);
         }

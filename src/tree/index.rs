@@ -8,16 +8,20 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use super::cow::CowMap;
+
 use crate::crypto::{HpkePublicKey, SignaturePublicKey};
 use crate::error::ProtocolError;
 use crate::messages::{Capabilities, CredentialType, LeafNode, Node};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
-/// Key look-ups and credential counts of one tree.
+/// Key look-ups and credential counts of one tree. The key maps are
+/// copy-on-write by shards ([`CowMap`]): copying the index to stage a commit
+/// does not copy every key.
 #[derive(Clone, Debug, Default)]
 pub(super) struct KeyIndex {
-    signature_keys: HashMap<SignaturePublicKey, LeafIndex>,
-    encryption_keys: HashMap<HpkePublicKey, NodeIndex>,
+    signature_keys: CowMap<SignaturePublicKey, LeafIndex>,
+    encryption_keys: CowMap<HpkePublicKey, NodeIndex>,
     members: u32,
     /// Credential type -> number of members whose credential has that type.
     in_use: HashMap<CredentialType, u32>,

@@ -33,6 +33,7 @@
 //! of operations, such as applying a whole commit.
 
 mod apply;
+mod cow;
 mod hash;
 mod index;
 mod journal;
@@ -67,10 +68,11 @@ pub struct RatchetTree {
     /// The number of leaves: a power of two.
     size: TreeSize,
     /// `size.node_count()` entries in array order; `None` is a blank node.
-    /// Shared (`Arc`): a blank node costs one pointer, and copying the tree
-    /// (to stage a commit) copies pointers, not nodes; a changed node is
-    /// replaced, never mutated in place.
-    nodes: Vec<Option<Arc<Node>>>,
+    /// Shared (`Arc`): a blank node costs one pointer, and a changed node is
+    /// replaced, never mutated in place. Copy-on-write by chunks: copying the
+    /// tree (to stage a commit) copies one pointer per chunk, and a change
+    /// copies the chunk it touches.
+    nodes: cow::CowVec<Option<Arc<Node>>>,
     /// Cached tree hashes, one cell per node.
     hashes: hash::HashCache,
     /// Key look-ups and credential counts.
@@ -128,7 +130,7 @@ impl RatchetTree {
         let mut tree = Self {
             suite,
             size,
-            nodes: Vec::new(),
+            nodes: cow::CowVec::default(),
             hashes: hash::HashCache::new(size.node_count() as usize),
             index: index::KeyIndex::default(),
             occupancy: occupancy::Occupancy::new(size),
@@ -145,7 +147,7 @@ impl RatchetTree {
             }
         }
         nodes.resize(size.node_count() as usize, None);
-        tree.nodes = nodes;
+        tree.nodes = cow::CowVec::from_vec(nodes);
         Ok(tree)
     }
 
@@ -159,12 +161,48 @@ impl RatchetTree {
     /// MUST NOT include blank nodes after the last non-blank node"). The
     /// nodes are shared with the tree, not copied.
     pub fn to_nodes(&self) -> Vec<Option<Arc<Node>>> {
-        let end = self
-            .nodes
-            .iter()
-            .rposition(Option::is_some)
-            .map_or(0, |i| i + 1);
+        let trailing = self.nodes.iter().rev().take_while(|n| n.is_none()).count();
+        let end = self.nodes.len() - trailing;
         self.nodes.iter().take(end).cloned().collect()
+    }
+
+    /// This tree, rebuilt as a copy of `base` changed where the two differ:
+    /// equal to `self`, but sharing `base`'s nodes, key look-ups and cached
+    /// hashes wherever they agree (copy-on-write), so that the trees of a
+    /// group's past epochs restored from storage cost memory, and dropping
+    /// them time, only where they differ from the current tree. Returns
+    /// `self` unchanged if the suites differ.
+    pub(crate) fn shared_with(self, base: &RatchetTree) -> RatchetTree {
+        if self.suite != base.suite {
+            return self;
+        }
+        let mut t = base.clone();
+        if self.size > t.size {
+            t.resize(self.size);
+        }
+        let count = t.nodes.len().max(self.nodes.len());
+        for i in 0..count {
+            let want = self.nodes.get(i).cloned().flatten();
+            let differs = match (t.nodes.get(i).and_then(Option::as_deref), want.as_deref()) {
+                (Some(a), Some(b)) => a != b,
+                (None, None) => false,
+                _ => true,
+            };
+            if differs && let Ok(at) = u32::try_from(i) {
+                // `self` is a valid tree: once every node is replaced its
+                // keys are unique again, whatever the order.
+                t.replace_node(NodeIndex(at), want);
+            }
+        }
+        if self.size < t.size {
+            t.resize(self.size);
+        }
+        // Never a different tree: on any doubt, the one that was read.
+        if t == self && t.member_count() == self.member_count() {
+            t
+        } else {
+            self
+        }
     }
 
     /// The content of a `ratchet_tree` extension for this tree (RFC 9420 §12.4.3.3).
@@ -200,6 +238,13 @@ impl RatchetTree {
     /// The node at `index`; `None` if it is blank or outside the tree.
     pub fn node(&self, index: NodeIndex) -> Option<&Node> {
         self.nodes.get(index.0 as usize).and_then(Option::as_deref)
+    }
+
+    /// Whether the slot at `index` holds a node, without reading the node.
+    fn is_occupied(&self, index: NodeIndex) -> bool {
+        self.nodes
+            .get(index.0 as usize)
+            .is_some_and(Option::is_some)
     }
 
     /// Whether the node at `index` is blank (nodes outside the tree count as blank).

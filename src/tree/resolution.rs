@@ -1,8 +1,9 @@
 //! Resolutions (RFC 9420 §4.1.1) and filtered direct paths (§4.1.2).
 //!
-//! Blank subtrees are recognised in O(log N) from the occupancy sets, so a
-//! resolution costs O(|resolution| × log N) and a filtered direct path
-//! O(log² N), whatever the size of the tree.
+//! Blank subtrees of level 3 or more are recognised in O(log N) from the
+//! occupancy sets (smaller ones are descended), so a resolution costs
+//! O(|resolution| × log N) and a filtered direct path O(log² N), whatever
+//! the size of the tree.
 
 use super::RatchetTree;
 use crate::error::{ApiError, Result};
@@ -17,6 +18,16 @@ pub struct FilteredPathNode {
     /// Its child that is not on the path: the node whose resolution the path
     /// secret of `node` is encrypted to (RFC 9420 §7.5).
     pub copath_child: NodeIndex,
+}
+
+/// Blank subtrees from this level up are skipped whole in resolutions.
+const PRUNE_LEVEL: u32 = 3;
+
+/// The leaf indices of `leaves`, sorted, for binary search.
+fn sorted_leaves(leaves: &[LeafIndex]) -> Vec<u32> {
+    let mut v: Vec<u32> = leaves.iter().map(|l| l.0).collect();
+    v.sort_unstable();
+    v
 }
 
 impl RatchetTree {
@@ -42,9 +53,59 @@ impl RatchetTree {
     ) -> Result<Vec<NodeIndex>> {
         let mut res = self.resolution(node)?;
         if !excluded.is_empty() {
-            res.retain(|n| n.leaf().is_none_or(|l| !excluded.contains(&l)));
+            let excluded = sorted_leaves(excluded);
+            res.retain(|n| {
+                n.leaf()
+                    .is_none_or(|l| excluded.binary_search(&l.0).is_err())
+            });
         }
         Ok(res)
+    }
+
+    /// The length of [`Self::resolution_excluding`], without building it:
+    /// what an UpdatePath's ciphertext count is checked against (RFC 9420 §7.6).
+    pub(crate) fn resolution_len_excluding(
+        &self,
+        node: NodeIndex,
+        excluded: &[LeafIndex],
+    ) -> Result<usize> {
+        if !self.size.contains(node) {
+            return Err(ApiError::InvalidArgument("node index outside the tree").into());
+        }
+        Ok(self.count_resolution(node, &sorted_leaves(excluded)))
+    }
+
+    /// The number of nodes of the resolution of `node` that are not leaves
+    /// of `excluded` (sorted leaf indices).
+    fn count_resolution(&self, node: NodeIndex, excluded: &[u32]) -> usize {
+        let kept = |l: u32| usize::from(excluded.binary_search(&l).is_err());
+        if node.is_leaf() {
+            // Whether the slot is filled is enough: the node is not read.
+            return if self.is_occupied(node) {
+                kept(node.0 / 2)
+            } else {
+                0
+            };
+        }
+        match self.node(node) {
+            Some(Node::Parent(p)) => 1 + p.unmerged_leaves.iter().map(|&l| kept(l)).sum::<usize>(),
+            Some(Node::Leaf(_)) => 0,
+            None if self.prunable_blank(node) => 0,
+            None => match (node.left(), node.right()) {
+                (Some(l), Some(r)) => {
+                    self.count_resolution(l, excluded) + self.count_resolution(r, excluded)
+                }
+                _ => 0,
+            },
+        }
+    }
+
+    /// For a blank node: whether its subtree is known blank without
+    /// descending. The occupancy sets are asked (O(log N)) only from level
+    /// [`PRUNE_LEVEL`] up; below it, descending the at most
+    /// 2^PRUNE_LEVEL - 1 nodes of a blank subtree is cheaper than asking.
+    fn prunable_blank(&self, node: NodeIndex) -> bool {
+        node.level() >= PRUNE_LEVEL && self.occupancy.subtree_is_blank(node)
     }
 
     /// Appends the resolution of `node` to `out`, stopping once `out` holds
@@ -52,6 +113,13 @@ impl RatchetTree {
     pub(super) fn resolve(&self, node: NodeIndex, cap: usize, out: &mut Vec<NodeIndex>) -> bool {
         if out.len() > cap {
             return false;
+        }
+        if node.is_leaf() {
+            // Whether the slot is filled is enough: the node is not read.
+            if self.is_occupied(node) {
+                out.push(node);
+            }
+            return out.len() <= cap;
         }
         match self.node(node) {
             Some(n) => {
@@ -62,7 +130,7 @@ impl RatchetTree {
                 }
                 out.len() <= cap
             }
-            None if self.occupancy.subtree_is_blank(node) => true,
+            None if self.prunable_blank(node) => true,
             None => match (node.left(), node.right()) {
                 (Some(l), Some(r)) => self.resolve(l, cap, out) && self.resolve(r, cap, out),
                 _ => true,

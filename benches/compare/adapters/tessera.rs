@@ -3,7 +3,8 @@
 //! How Tessera is driven:
 //! - `GroupConfig` with handshakes as PublicMessage (the default) and
 //!   `PaddingPolicy::None` (the default pads to multiples of 32 bytes; the
-//!   baselines are run unpadded too).
+//!   baselines are run unpadded too), and `max_group_size` raised to 2^18
+//!   leaves for the N = 100,000 rows.
 //! - KeyPackages: `MlsMessage::decode_exact`, then `Proposal::Add` by value in
 //!   `Group::commit` (which validates them), then `merge_pending_commit`. No
 //!   forced path on add-only commits (like mls-rs; openmls sends one).
@@ -62,6 +63,8 @@ fn now() -> u64 {
 fn config() -> GroupConfig {
     GroupConfig {
         padding: PaddingPolicy::None,
+        // Room for the N = 100,000 rows (the default bound is 65,536 leaves).
+        max_group_size: 1 << 18,
         ..GroupConfig::default()
     }
 }

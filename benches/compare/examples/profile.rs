@@ -11,7 +11,11 @@
 //! (1 KiB application messages), `update`, `update-process`, `remove`,
 //! `remove-process`; `decrypt-all-sent` decrypts after every member has
 //! sent one message (N joins of setup). Setup is done once before the loop, so with enough iterations
-//! the operation dominates the profile. Prints the mean time per iteration.
+//! the operation dominates the profile. Prints the mean time per iteration,
+//! wall-clock and on-CPU (summed over the process's threads from
+//! `/proc/self/task/*/schedstat`, so that a loaded machine, where the wall
+//! clock counts time spent waiting for a core, still gives comparable
+//! numbers; run with `RAYON_NUM_THREADS=1` for one thread).
 
 use std::time::Instant;
 
@@ -23,6 +27,18 @@ mod mls_rs_adapter;
 mod openmls_adapter;
 #[path = "../adapters/tessera.rs"]
 mod tessera_adapter;
+
+/// Nanoseconds this process's threads have spent on a CPU (Linux; 0 elsewhere).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
 
 fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
     let creator = H::new_creator("member 0");
@@ -85,7 +101,8 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
             } else {
                 Vec::new()
             };
-            let forks: Vec<H::Member> = match op {
+            let mut outputs = Vec::with_capacity(iters);
+            let mut forks: Vec<H::Member> = match op {
                 "update" | "remove-process" => {
                     (0..iters).map(|_| H::fork_member(&fx.fresh.m1)).collect()
                 }
@@ -95,6 +112,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                 _ => Vec::new(),
             };
             let t = Instant::now();
+            let cpu = cpu_ns();
             match op {
                 "encrypt" => {
                     for _ in 0..iters {
@@ -107,20 +125,22 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                     }
                 }
                 _ => {
-                    for mut m in forks {
+                    // Dropped after the clock stops, as in the benchmark.
+                    for m in &mut forks {
+                        let m = &mut *m;
                         match op {
-                            "update" => drop(H::update(&mut m)),
-                            "remove" => drop(H::remove(&mut m, (n - 1) as u32)),
-                            "update-process" => {
-                                H::process_commit(&mut m, &fx.fresh_msgs.update_commit)
-                            }
-                            _ => H::process_commit(&mut m, &fx.fresh_msgs.remove_commit),
+                            "update" => outputs.push(H::update(m)),
+                            "remove" => outputs.push(H::remove(m, (n - 1) as u32)),
+                            "update-process" => H::process_commit(m, &fx.fresh_msgs.update_commit),
+                            _ => H::process_commit(m, &fx.fresh_msgs.remove_commit),
                         }
                     }
                 }
             }
             let per = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
-            println!("{op} N={n}: {per:.1} µs");
+            let per_cpu = (cpu_ns() - cpu) as f64 / 1e3 / iters as f64;
+            println!("{op} N={n}: {per:.1} µs (on CPU: {per_cpu:.1} µs)");
+            drop((forks, outputs));
             return;
         }
         other => panic!("unknown operation {other}"),

@@ -359,7 +359,7 @@ impl Group {
             .sign_content(WireFormat::PUBLIC_MESSAGE, content, None)
             .unwrap();
         new_context.confirmed_transcript_hash =
-            confirmed_transcript_hash(cs, &self.interim_transcript_hash, &auth).unwrap();
+            confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth.borrowed()).unwrap();
         let group_id = self.context.group_id.clone();
         let psk_secret = resolve_psks(cs, &psk_ids, psks, &|r| {
             (r.psk_group_id == group_id)

@@ -48,6 +48,19 @@ fn check(tree: &RatchetTree, cs: &dyn CipherSuiteProvider) {
     );
     tree.verify_parent_hashes(cs).unwrap();
     tree.check_unmerged_leaves().unwrap();
+    // The counted resolution (UpdatePath checks) is the built one's length,
+    // with and without excluded leaves (every third member, unsorted).
+    let mut excluded: Vec<LeafIndex> = tree.members().map(|(l, _)| l).step_by(3).collect();
+    excluded.reverse();
+    for i in (0..tree.size().node_count()).step_by(5) {
+        let node = NodeIndex(i);
+        for ex in [&[][..], &excluded[..]] {
+            assert_eq!(
+                tree.resolution_len_excluding(node, ex).unwrap(),
+                tree.resolution_excluding(node, ex).unwrap().len()
+            );
+        }
+    }
 }
 
 fn apply(tree: &mut RatchetTree, cs: &dyn CipherSuiteProvider, op: &Op, next_id: &mut u32) {
@@ -141,5 +154,60 @@ proptest! {
             check(&tree, cs);
         }
         assert_consistent(&tree, cs);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// A copy of a tree shares its nodes, key index and hash cache
+    /// copy-on-write: whichever copy hashes first, and whether or not the
+    /// shared cells were filled before the copy, each copy's tree hash is
+    /// that of its own nodes, and its key index finds its own keys.
+    #[test]
+    fn copies_keep_their_own_hashes_and_keys(
+        initial in 1u32..=300,
+        hash_before_copy in vec(any::<bool>(), 12),
+        copy_first in vec(any::<bool>(), 12),
+        ops in vec(op(), 12),
+        seed in any::<u8>(),
+    ) {
+        let cs = provider(seed);
+        let cs = &*cs;
+        let mut tree = RatchetTree::new(SUITE, unsigned_leaf(cs, 0)).unwrap();
+        for i in 1..initial {
+            tree.add_leaf(unsigned_leaf(cs, i)).unwrap();
+        }
+        let mut next_id = initial;
+        for ((op, &hash_first), &copy_hashes_first) in ops.iter().zip(&hash_before_copy).zip(&copy_first) {
+            if hash_first {
+                tree.tree_hash(cs).unwrap();
+            }
+            let copy = tree.clone();
+            let copy_nodes = copy.to_nodes();
+            apply(&mut tree, cs, op, &mut next_id);
+            let want_copy = reference_tree_hash(cs, &copy_nodes, copy.root());
+            if copy_hashes_first {
+                prop_assert_eq!(copy.tree_hash(cs).unwrap(), want_copy);
+                check(&tree, cs);
+            } else {
+                check(&tree, cs);
+                prop_assert_eq!(copy.tree_hash(cs).unwrap(), want_copy);
+            }
+            assert_consistent(&copy, cs);
+            assert_consistent(&tree, cs);
+            // Rebuilt from its nodes on the copy (as a restored past epoch
+            // on the current tree), the tree is the same, hashes and keys included.
+            let rebuilt = RatchetTree::from_nodes(SUITE, tree.to_nodes())
+                .unwrap()
+                .shared_with(&copy);
+            prop_assert!(rebuilt == tree);
+            assert_consistent(&rebuilt, cs);
+            let back = RatchetTree::from_nodes(SUITE, copy.to_nodes())
+                .unwrap()
+                .shared_with(&tree);
+            prop_assert!(back == copy);
+            assert_consistent(&back, cs);
+        }
     }
 }

@@ -240,3 +240,25 @@ fn a_provider_of_another_suite_is_refused() {
         .unwrap();
     assert!(matches!(tree.tree_hash(&*other), Err(Error::Api(_))));
 }
+
+#[test]
+fn restored_past_tree_shares_the_current_trees_nodes() {
+    let cs = provider(7);
+    let cs = &*cs;
+    let mut past = RatchetTree::new(SUITE, unsigned_leaf(cs, 0)).unwrap();
+    for i in 1..100 {
+        past.add_leaf(unsigned_leaf(cs, i)).unwrap();
+    }
+    let mut current = past.clone();
+    commit(&mut current, cs, LeafIndex(3), None);
+    current.add_leaf(unsigned_leaf(cs, 1000)).unwrap();
+    let restored = RatchetTree::from_nodes(SUITE, past.to_nodes())
+        .unwrap()
+        .shared_with(&current);
+    assert!(restored == past);
+    assert_eq!(restored.tree_hash(cs).unwrap(), past.tree_hash(cs).unwrap());
+    // 199 nodes in 7 chunks: only those holding leaf 3's path, the new
+    // leaf and the root differ.
+    assert!(restored.nodes.shared_chunks(&current.nodes) >= 3);
+    assert_consistent(&restored, cs);
+}

@@ -61,9 +61,7 @@ impl RatchetTree {
         let steps = self.filtered_direct_path(sender)?;
         check_length(&steps, path)?;
         for (step, node) in steps.iter().zip(&path.nodes) {
-            let expected = self
-                .resolution_excluding(step.copath_child, new_members)?
-                .len();
+            let expected = self.resolution_len_excluding(step.copath_child, new_members)?;
             if node.encrypted_path_secret.len() != expected {
                 return Err(ProtocolError::UpdatePathCiphertextCountMismatch {
                     node: step.node.0,
