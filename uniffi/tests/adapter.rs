@@ -13,52 +13,8 @@ use tessera_uniffi::{
 const SUITE: CipherSuite = CipherSuite::Mls128Dhkemx25519Aes128gcmSha256Ed25519;
 const VALIDITY: u64 = 86_400;
 
-fn basic(name: &str) -> Credential {
-    Credential::Basic {
-        identity: name.as_bytes().to_vec(),
-    }
-}
-
-fn name(c: &Credential) -> String {
-    match c {
-        Credential::Basic { identity } => String::from_utf8_lossy(identity).into_owned(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Refuses the names it is given; records every check.
-#[derive(Default)]
-struct Policy {
-    blocked: Vec<&'static str>,
-    seen: Mutex<Vec<(CredentialUse, String)>>,
-}
-
-impl Policy {
-    fn blocking(blocked: &[&'static str]) -> Arc<Self> {
-        Arc::new(Self {
-            blocked: blocked.to_vec(),
-            ..Self::default()
-        })
-    }
-}
-
-impl CredentialValidator for Policy {
-    fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError> {
-        let n = name(&check.credential);
-        self.seen.lock().unwrap().push((check.usage, n.clone()));
-        Ok(if self.blocked.contains(&n.as_str()) {
-            CredentialVerdict::Reject {
-                reason: format!("{n} is blocked"),
-            }
-        } else {
-            CredentialVerdict::Accept
-        })
-    }
-
-    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError> {
-        Ok(old == new)
-    }
-}
+mod common;
+use common::{Names as Policy, basic, name};
 
 struct Panics;
 

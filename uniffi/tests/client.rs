@@ -10,52 +10,8 @@ use tessera_uniffi::{
     StoreSettings, TesseraError, generate_store_key,
 };
 
-fn basic(name: &str) -> Credential {
-    Credential::Basic {
-        identity: name.as_bytes().to_vec(),
-    }
-}
-
-fn name(c: &Credential) -> String {
-    match c {
-        Credential::Basic { identity } => String::from_utf8_lossy(identity).into_owned(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Refuses the names it is given; records every check.
-#[derive(Default)]
-struct Names {
-    blocked: Vec<&'static str>,
-    seen: Mutex<Vec<(CredentialUse, String)>>,
-}
-
-impl Names {
-    fn blocking(blocked: &[&'static str]) -> Arc<Self> {
-        Arc::new(Self {
-            blocked: blocked.to_vec(),
-            ..Self::default()
-        })
-    }
-}
-
-impl CredentialValidator for Names {
-    fn validate(&self, check: CredentialCheck) -> Result<CredentialVerdict, TesseraError> {
-        let n = name(&check.credential);
-        self.seen.lock().unwrap().push((check.usage, n.clone()));
-        Ok(if self.blocked.contains(&n.as_str()) {
-            CredentialVerdict::Reject {
-                reason: format!("{n} is blocked"),
-            }
-        } else {
-            CredentialVerdict::Accept
-        })
-    }
-
-    fn same_participant(&self, old: Credential, new: Credential) -> Result<bool, TesseraError> {
-        Ok(old == new)
-    }
-}
+mod common;
+use common::{Names, basic, name};
 
 /// A validator whose backend fails.
 struct Throws;
