@@ -31,6 +31,29 @@ where
     items.iter().map(f).collect()
 }
 
+/// `(a(), b())`, the two run in parallel with the feature `parallel`.
+#[cfg(feature = "parallel")]
+pub(crate) fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    rayon::join(a, b)
+}
+
+/// `(a(), b())` (the crate feature `parallel` is off).
+#[cfg(not(feature = "parallel"))]
+pub(crate) fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB,
+{
+    let ra = a();
+    (ra, b())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -39,5 +62,10 @@ mod tests {
         let out = super::map(&items, |x| x * 2);
         assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
         assert!(super::map(&[] as &[u32], |x| *x).is_empty());
+    }
+
+    #[test]
+    fn join_returns_both_in_place() {
+        assert_eq!(super::join(|| 1, || "two"), (1, "two"));
     }
 }

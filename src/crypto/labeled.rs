@@ -128,10 +128,40 @@ pub(crate) struct SignatureChecks<'a> {
     items: Vec<(&'a SignaturePublicKey, Vec<u8>, &'a [u8], Error)>,
 }
 
+/// One check of [`SignatureChecks`], prepared on its own: the key, the
+/// encoded `SignContent`, the signature and the error if it does not hold.
+pub(crate) struct SignatureCheck<'a>((&'a SignaturePublicKey, Vec<u8>, &'a [u8], Error));
+
+impl<'a> SignatureCheck<'a> {
+    /// `VerifyWithLabel(key, label, content, signature)`, to be verified
+    /// with others by [`SignatureChecks::verify`].
+    pub(crate) fn new(
+        key: &'a SignaturePublicKey,
+        label: &[u8],
+        content: &[u8],
+        signature: &'a [u8],
+        on_invalid: Error,
+    ) -> Result<Self> {
+        Ok(Self((
+            key,
+            sign_content(label, content)?,
+            signature,
+            on_invalid,
+        )))
+    }
+}
+
 impl<'a> SignatureChecks<'a> {
     /// No checks yet.
     pub(crate) fn new() -> Self {
         Self { items: Vec::new() }
+    }
+
+    /// No checks yet, room for `n`.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(n),
+        }
     }
 
     /// Adds `VerifyWithLabel(key, label, content, signature)`, failing with
@@ -145,8 +175,14 @@ impl<'a> SignatureChecks<'a> {
         on_invalid: Error,
     ) -> Result<()> {
         self.items
-            .push((key, sign_content(label, content)?, signature, on_invalid));
+            .push(SignatureCheck::new(key, label, content, signature, on_invalid)?.0);
         Ok(())
+    }
+
+    /// Adds a check prepared with [`SignatureCheck::new`] (which can be done
+    /// on another thread).
+    pub(crate) fn push_prepared(&mut self, check: SignatureCheck<'a>) {
+        self.items.push(check.0);
     }
 
     /// Verifies every check; the error is that of the first (in the order

@@ -400,9 +400,16 @@ pub(crate) fn verified_tree(
     let signer_leaf = tree
         .leaf(LeafIndex(group_info.signer))
         .ok_or(ProtocolError::GroupInfoSignerNotMember(group_info.signer))?;
-    group_info.verify_signature(cs, &signer_leaf.signature_key)?;
     let ctx = LeafValidationContext::from_group_context(context, lifetime_check(now))?;
-    tree.validate(cs, &ctx, &context.tree_hash)?;
+    // Both checked (in parallel with the crate feature `parallel`: the
+    // GroupInfo's signature covers the whole tree), the signature's error
+    // first.
+    let (signature, valid) = crate::parallel::join(
+        || group_info.verify_signature(cs, &signer_leaf.signature_key),
+        || tree.validate(cs, &ctx, &context.tree_hash),
+    );
+    signature?;
+    valid?;
     context.extensions.check_unique()?;
     Ok(tree)
 }

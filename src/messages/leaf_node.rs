@@ -128,8 +128,20 @@ impl LeafNode {
         binding: Option<LeafNodeGroupBinding<'_>>,
         on_invalid: crate::error::Error,
     ) -> Result<()> {
+        checks.push_prepared(self.signature_check(binding, on_invalid)?);
+        Ok(())
+    }
+
+    /// The check of the leaf node's signature, prepared for
+    /// [`SignatureChecks`](crate::crypto::labeled::SignatureChecks), failing
+    /// with `on_invalid` (see [`LeafNode::verify_signature`]).
+    pub(crate) fn signature_check(
+        &self,
+        binding: Option<LeafNodeGroupBinding<'_>>,
+        on_invalid: crate::error::Error,
+    ) -> Result<crate::crypto::labeled::SignatureCheck<'_>> {
         let tbs = self.to_be_signed(binding)?;
-        checks.push(
+        crate::crypto::labeled::SignatureCheck::new(
             &self.signature_key,
             b"LeafNodeTBS",
             &tbs,

@@ -7,8 +7,10 @@
 //! * [`CowVec`]: a vector cut into fixed-size chunks shared behind `Arc`s;
 //! * [`CowMap`]: a hash map cut into shards by key hash, shared the same way.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash, RandomState};
+
+use hashbrown::HashTable;
 use std::sync::Arc;
 
 /// log2 of the number of elements per [`CowVec`] chunk.
@@ -139,12 +141,17 @@ impl<T: Clone> CowVec<T> {
 /// are doubled: a change copies about this many entries.
 const SHARD_LOAD: usize = 16;
 
-/// A hash map cut into shards (a power of two of them, chosen by a keyed
-/// hash of the key, so that no one can crowd a shard on purpose), each
-/// shared between copies until one of them changes it.
+/// A hash map cut into shards (a power of two of them), each shared between
+/// copies until one of them changes it. Keys and values should be cheap to
+/// clone (a copied shard clones each of its entries).
+///
+/// Each operation hashes its key once, with a keyed hash (std's
+/// `RandomState`, so that no one can crowd a shard or a bucket on purpose):
+/// bits 32 and up choose the shard, and the shard's table
+/// ([`hashbrown::HashTable`]) uses the same hash for its buckets.
 #[derive(Clone, Debug)]
 pub(super) struct CowMap<K, V> {
-    shards: Vec<Arc<HashMap<K, V>>>,
+    shards: Vec<Arc<HashTable<(K, V)>>>,
     len: usize,
     hasher: RandomState,
 }
@@ -152,7 +159,7 @@ pub(super) struct CowMap<K, V> {
 impl<K, V> Default for CowMap<K, V> {
     fn default() -> Self {
         Self {
-            shards: vec![Arc::new(HashMap::new())],
+            shards: vec![Arc::new(HashTable::new())],
             len: 0,
             hasher: RandomState::new(),
         }
@@ -160,36 +167,75 @@ impl<K, V> Default for CowMap<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
-    fn shard_of(&self, k: &K) -> usize {
-        // The shard count is a power of two.
-        (self.hasher.hash_one(k) as usize) & (self.shards.len() - 1)
+    /// An empty map sized for `n` entries (no resharding until then).
+    pub(super) fn with_capacity(n: usize) -> Self {
+        let shards = n.div_ceil(SHARD_LOAD).max(1).next_power_of_two();
+        Self {
+            shards: (0..shards)
+                .map(|_| Arc::new(HashTable::with_capacity(SHARD_LOAD)))
+                .collect(),
+            len: 0,
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn hash<Q: Hash + ?Sized>(&self, k: &Q) -> u64 {
+        // A key and its borrowed form hash alike (the `Borrow` contract).
+        self.hasher.hash_one(k)
+    }
+
+    fn shard_of(&self, h: u64) -> usize {
+        // The shard count is a power of two, far below 2^32.
+        ((h >> 32) as usize) & (self.shards.len() - 1)
     }
 
     /// The value of `k`.
-    pub(super) fn get(&self, k: &K) -> Option<&V> {
-        self.shards.get(self.shard_of(k))?.get(k)
+    pub(super) fn get<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        let h = self.hash(k);
+        self.shards
+            .get(self.shard_of(h))?
+            .find(h, |(key, _)| key.borrow() == k)
+            .map(|(_, v)| v)
     }
 
-    /// Sets the value of `k`.
-    pub(super) fn insert(&mut self, k: K, v: V) {
-        let s = self.shard_of(&k);
-        if let Some(shard) = self.shards.get_mut(s)
-            && Arc::make_mut(shard).insert(k, v).is_none()
-        {
-            self.len += 1;
-            if self.len > self.shards.len() * SHARD_LOAD {
-                self.reshard(self.shards.len() * 2);
+    /// Sets the value of `k`; returns the value it replaces, if any.
+    pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let h = self.hash(&k);
+        let s = self.shard_of(h);
+        let hasher = &self.hasher;
+        let shard = Arc::make_mut(self.shards.get_mut(s)?);
+        match shard.entry(h, |(key, _)| *key == k, |(key, _)| hasher.hash_one(key)) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                Some(core::mem::replace(&mut e.get_mut().1, v))
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert((k, v));
+                self.len += 1;
+                if self.len > self.shards.len() * SHARD_LOAD {
+                    self.reshard(self.shards.len() * 2);
+                }
+                None
             }
         }
     }
 
     /// Removes `k`.
-    pub(super) fn remove(&mut self, k: &K) {
-        let s = self.shard_of(k);
+    pub(super) fn remove<Q: Hash + Eq + ?Sized>(&mut self, k: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        let h = self.hash(k);
+        let s = self.shard_of(h);
         if let Some(shard) = self.shards.get_mut(s) {
+            let eq = |(key, _): &(K, V)| key.borrow() == k;
             // Only a shard holding `k` is copied.
-            if shard.contains_key(k) {
-                Arc::make_mut(shard).remove(k);
+            if shard.find(h, eq).is_some()
+                && let Ok(e) = Arc::make_mut(shard).find_entry(h, eq)
+            {
+                e.remove();
                 self.len -= 1;
             }
         }
@@ -197,12 +243,14 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 
     /// Redistributes the entries over `n` (a power of two) shards.
     fn reshard(&mut self, n: usize) {
-        let mut shards: Vec<HashMap<K, V>> = (0..n).map(|_| HashMap::new()).collect();
+        let mut shards: Vec<HashTable<(K, V)>> = (0..n).map(|_| HashTable::new()).collect();
+        let hasher = &self.hasher;
         for shard in &self.shards {
             for (k, v) in shard.iter() {
-                let s = (self.hasher.hash_one(k) as usize) & (n - 1);
+                let h = hasher.hash_one(k);
+                let s = ((h >> 32) as usize) & (n - 1);
                 if let Some(dst) = shards.get_mut(s) {
-                    dst.insert(k.clone(), v.clone());
+                    dst.insert_unique(h, (k.clone(), v.clone()), |(key, _)| hasher.hash_one(key));
                 }
             }
         }
@@ -243,7 +291,17 @@ mod tests {
     }
 
     #[test]
+    fn cow_map_insert_returns_the_replaced_value() {
+        let mut m = CowMap::with_capacity(100);
+        assert_eq!(m.insert(b"k".to_vec(), 1), None);
+        assert_eq!(m.insert(b"k".to_vec(), 2), Some(1));
+        assert_eq!(m.get(b"k".as_slice()), Some(&2));
+        assert_eq!(m.len, 1);
+    }
+
+    #[test]
     fn cow_map_behaves_like_a_map() {
+        use std::collections::HashMap;
         let mut m = CowMap::default();
         let mut want = HashMap::new();
         for i in 0..1000u32 {
@@ -252,7 +310,7 @@ mod tests {
         }
         let snapshot = m.clone();
         for i in (0..1000u32).step_by(3) {
-            m.remove(&i.to_be_bytes().to_vec());
+            m.remove(i.to_be_bytes().as_slice());
             want.remove(i.to_be_bytes().as_slice());
         }
         m.insert(b"x".to_vec(), 5);

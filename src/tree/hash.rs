@@ -12,7 +12,7 @@
 //! or one direct path, only the O(log N) nodes above the change are
 //! rehashed. The cells are shared copy-on-write between copies of a tree.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::RatchetTree;
 use super::cow::CowVec;
@@ -21,6 +21,11 @@ use crate::crypto::CipherSuiteProvider;
 use crate::error::{ApiError, Error, Result};
 use crate::messages::{LeafNode, Node, ParentNode};
 use crate::tree_math::{NodeIndex, TreeSize};
+
+/// Level of the smallest subtrees whose halves [`RatchetTree::warm_hashes`]
+/// hashes in parallel (2^10 leaves: large enough that handing a half to
+/// another thread costs far less than hashing it).
+const PARALLEL_HASH_LEVEL: u32 = 10;
 
 /// One cached tree hash per node of level 2 or more, in array order.
 ///
@@ -36,8 +41,9 @@ pub(super) struct HashCache {
     /// The number of nodes of the tree.
     nodes: usize,
     /// Cell `i` holds the hash of node `4i + 3` (the nodes of level 2 or
-    /// more are exactly those with index 3 mod 4).
-    cells: CowVec<OnceLock<Box<[u8]>>>,
+    /// more are exactly those with index 3 mod 4). Shared (`Arc`), so that
+    /// copying a chunk of cells copies no hash.
+    cells: CowVec<OnceLock<Arc<[u8]>>>,
 }
 
 /// The cell of node `at`, if its hash is kept.
@@ -72,7 +78,7 @@ impl HashCache {
 
     /// The cell of `at`: `Some` if its hash is kept, `None` if not; an
     /// error if `at` is outside the tree.
-    fn cell(&self, at: NodeIndex) -> Result<Option<&OnceLock<Box<[u8]>>>> {
+    fn cell(&self, at: NodeIndex) -> Result<Option<&OnceLock<Arc<[u8]>>>> {
         if (at.0 as usize) >= self.nodes {
             return Err(Error::Api(ApiError::InvalidArgument(
                 "node index outside the tree",
@@ -140,9 +146,28 @@ impl RatchetTree {
             _ => leaf_hash_input(node.0 / 2, self.leaf_at(node))?,
         };
         Ok(match cell {
-            Some(cell) => Cow::Borrowed(cell.get_or_init(|| cs.hash(&input).into_boxed_slice())),
+            Some(cell) => Cow::Borrowed(cell.get_or_init(|| Arc::from(cs.hash(&input)))),
             None => Cow::Owned(cs.hash(&input)),
         })
+    }
+
+    /// Fills the cached hashes under `node`, the two halves of every subtree
+    /// of level [`PARALLEL_HASH_LEVEL`] or more hashed in parallel (with the
+    /// crate feature `parallel`): a new member hashes the whole tree it
+    /// joins (RFC 9420 §12.4.3.1). The hashes are those [`Self::cached_hash`]
+    /// computes; only the order in which cells are filled differs.
+    pub(super) fn warm_hashes(&self, cs: &dyn CipherSuiteProvider, node: NodeIndex) -> Result<()> {
+        let filled = self.hashes.cell(node)?.is_some_and(|c| c.get().is_some());
+        if !filled
+            && node.level() >= PARALLEL_HASH_LEVEL
+            && let (Some(l), Some(r)) = (node.left(), node.right())
+        {
+            let (a, b) =
+                crate::parallel::join(|| self.warm_hashes(cs, l), || self.warm_hashes(cs, r));
+            a?;
+            b?;
+        }
+        self.cached_hash(cs, node).map(|_| ())
     }
 
     /// The tree hash of `node` in the tree modified as for an original sibling

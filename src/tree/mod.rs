@@ -132,7 +132,10 @@ impl RatchetTree {
             size,
             nodes: cow::CowVec::default(),
             hashes: hash::HashCache::new(size.node_count() as usize),
-            index: index::KeyIndex::default(),
+            index: index::KeyIndex::with_capacity(
+                nodes.len().div_ceil(2),
+                nodes.iter().filter(|n| n.is_some()).count(),
+            ),
             occupancy: occupancy::Occupancy::new(size),
             journal: journal::Journal::default(),
         };
@@ -141,8 +144,10 @@ impl RatchetTree {
                 // i < node_count <= u32::MAX, checked by TreeSize above.
                 let at =
                     NodeIndex(u32::try_from(i).map_err(|_| ProtocolError::RatchetTreeTooLarge)?);
-                tree.check_node_entry(at, node)?;
-                tree.index.insert(at, node);
+                // The checks of `check_node_entry`, the keys' uniqueness
+                // checked by inserting them (one look-up each, not two).
+                tree.check_node_shape(at, node)?;
+                tree.index.insert_new(at, node)?;
                 tree.occupancy.set(at, true);
             }
         }
@@ -332,17 +337,20 @@ impl RatchetTree {
     /// the position exists and has the node's type, its keys are not used by
     /// any other node, and its unmerged leaves are distinct leaves below it.
     fn check_node_entry(&self, at: NodeIndex, node: &Node) -> Result<()> {
+        self.check_node_shape(at, node)?;
+        self.index.check_keys_free(at, node).map_err(Error::from)
+    }
+
+    /// The checks of [`Self::check_node_entry`] but the keys' uniqueness.
+    fn check_node_shape(&self, at: NodeIndex, node: &Node) -> Result<()> {
         if !self.size.contains(at) {
             return Err(ApiError::InvalidArgument("node index outside the tree").into());
         }
         match node {
             Node::Leaf(_) if !at.is_leaf() => Err(ProtocolError::NodeTypeMismatch(at.0).into()),
             Node::Parent(_) if at.is_leaf() => Err(ProtocolError::NodeTypeMismatch(at.0).into()),
-            Node::Parent(p) => {
-                check_unmerged_structure(at, p)?;
-                self.index.check_keys_free(at, node).map_err(Error::from)
-            }
-            Node::Leaf(_) => self.index.check_keys_free(at, node).map_err(Error::from),
+            Node::Parent(p) => check_unmerged_structure(at, p),
+            Node::Leaf(_) => Ok(()),
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use super::RatchetTree;
 use super::index::{leaf_supports, supported_credentials};
 use crate::crypto::CipherSuiteProvider;
-use crate::crypto::labeled::SignatureChecks;
+use crate::crypto::labeled::{SignatureCheck, SignatureChecks};
 use crate::error::{CryptoError, Error, ProtocolError, Result};
 use crate::messages::{
     Capabilities, Extension, ExtensionList, ExtensionType, GroupContext, LeafNode,
@@ -204,6 +204,31 @@ impl RatchetTree {
         )
     }
 
+    /// The rules of [`RatchetTree::validate_leaf_node`] but the signature
+    /// for the leaf at `index` of this tree, and its signature check,
+    /// prepared (the part of validating a whole tree that can run on any
+    /// thread).
+    fn check_tree_leaf<'a>(
+        &self,
+        ctx: &LeafValidationContext,
+        index: LeafIndex,
+        leaf: &'a LeafNode,
+    ) -> Result<SignatureCheck<'a>> {
+        let origin = LeafNodeOrigin::Tree(index);
+        self.check_leaf_in_range(index)?;
+        let replaced = self.leaf(index);
+        check_source(leaf, origin)?;
+        check_group_support(leaf, ctx, origin)?;
+        check_own_support(leaf)?;
+        self.check_credential_compatibility(leaf, replaced)?;
+        check_lifetime(leaf, ctx.lifetime)?;
+        // Rule 6 holds for every leaf of a tree: its keys were checked
+        // unique across all nodes when the tree was built (`from_nodes`)
+        // and every change keeps them so.
+        let binding = leaf_binding(leaf, &ctx.group_id, origin)?;
+        leaf.signature_check(binding, ProtocolError::LeafNodeSignatureInvalid.into())
+    }
+
     /// Validates the whole tree as a new member must before using it
     /// (RFC 9420 §12.4.3.1):
     ///
@@ -223,21 +248,40 @@ impl RatchetTree {
     ) -> Result<()> {
         self.check_suite(cs)?;
         self.check_unmerged_leaves()?;
-        if self.tree_hash(cs)? != tree_hash {
-            return Err(ProtocolError::TreeHashMismatch.into());
-        }
-        self.verify_parent_hashes(cs)?;
-        // Every rule but the signatures, leaf by leaf; then all N signatures
-        // at once (each on its own, in parallel: the bulk of a join's work).
-        let mut checks = SignatureChecks::new();
-        for (index, leaf) in self.members() {
-            self.validate_leaf_node_deferred(
-                cs,
-                ctx,
-                leaf,
-                LeafNodeOrigin::Tree(index),
-                &mut checks,
-            )?;
+        // The hashes on one side, the leaves on the other (in parallel with
+        // the crate feature `parallel`). Both are checked to the end and the
+        // error reported is the one the sequential order gives: tree hash,
+        // parent hashes, then the leaves' rules, then their signatures.
+        let (hashes, leaves) = crate::parallel::join(
+            || -> Result<()> {
+                self.warm_hashes(cs, self.size.root())?;
+                if self.tree_hash(cs)? != tree_hash {
+                    return Err(ProtocolError::TreeHashMismatch.into());
+                }
+                self.verify_parent_hashes(cs)
+            },
+            || self.validate_leaves(cs, ctx),
+        );
+        hashes?;
+        leaves
+    }
+
+    /// Every leaf node is valid at its position (§7.3): every rule but the
+    /// signatures, leaf by leaf (in parallel), the first failure in leaf
+    /// order reported; then all N signatures at once (each on its own, in
+    /// parallel: the bulk of a join's work).
+    fn validate_leaves(
+        &self,
+        cs: &dyn CipherSuiteProvider,
+        ctx: &LeafValidationContext,
+    ) -> Result<()> {
+        let members: Vec<(LeafIndex, &LeafNode)> = self.members().collect();
+        let prepared = crate::parallel::map(&members, |&(index, leaf)| {
+            self.check_tree_leaf(ctx, index, leaf)
+        });
+        let mut checks = SignatureChecks::with_capacity(prepared.len());
+        for check in prepared {
+            checks.push_prepared(check?);
         }
         checks.verify(cs)
     }
