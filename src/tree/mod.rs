@@ -132,8 +132,10 @@ impl RatchetTree {
             size,
             nodes: cow::CowVec::default(),
             hashes: hash::HashCache::new(size.node_count() as usize),
+            // Sized by the non-blank nodes, not the width: a wide tree of
+            // blank nodes costs one byte each on the wire.
             index: index::KeyIndex::with_capacity(
-                nodes.len().div_ceil(2),
+                nodes.iter().step_by(2).filter(|n| n.is_some()).count(),
                 nodes.iter().filter(|n| n.is_some()).count(),
             ),
             occupancy: occupancy::Occupancy::new(size),
