@@ -31,6 +31,19 @@ where
     items.iter().map(f).collect()
 }
 
+/// The number of threads [`map`] and [`join`] can use.
+#[cfg(feature = "parallel")]
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// The number of threads [`map`] and [`join`] can use (one: the crate
+/// feature `parallel` is off).
+#[cfg(not(feature = "parallel"))]
+pub(crate) fn threads() -> usize {
+    1
+}
+
 /// `(a(), b())`, the two run in parallel with the feature `parallel`.
 #[cfg(feature = "parallel")]
 pub(crate) fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)

@@ -9,8 +9,9 @@ use crate::crypto::labeled::verify_with_label_in_place;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
 use crate::error::{ApiError, Error, ProtocolError, Result};
 use crate::messages::{
-    AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentAuthData,
-    FramedContentTbs, GroupContext, ProtocolVersion, PublicMessage, Sender, WireFormat,
+    AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContent,
+    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContext, ProtocolVersion,
+    PublicMessage, Sender, WireFormat,
 };
 
 /// `membership_tag = MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2)
@@ -145,7 +146,7 @@ pub fn unprotect(
     membership_key: &Secret,
     signature_key: &SignaturePublicKey,
 ) -> Result<AuthenticatedContent> {
-    verify(cs, &message, context, membership_key, signature_key)?;
+    verify(cs, &message, context, membership_key, signature_key, None)?;
     Ok(AuthenticatedContent {
         wire_format: WireFormat::PUBLIC_MESSAGE,
         content: message.content,
@@ -166,6 +167,10 @@ const ROOM: usize = 64;
 pub(crate) struct EncodedContent {
     /// `ROOM` bytes, then `FramedContentTBS` up to the end of the content.
     buf: Vec<u8>,
+    /// The confirmed transcript hash, computed beside the signature check
+    /// (large commits, several threads), with the interim hash it started
+    /// from.
+    transcript: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl EncodedContent {
@@ -179,22 +184,63 @@ impl EncodedContent {
         interim_transcript_hash_before: &[u8],
         signature: &[u8],
     ) -> Result<Vec<u8>> {
+        if let Some((interim, hash)) = self.transcript.take()
+            && interim == interim_transcript_hash_before
+        {
+            return Ok(hash);
+        }
+        transcript_in_place(&mut self.buf, cs, interim_transcript_hash_before, signature)
+    }
+}
+
+/// The confirmed transcript hash over `buf` (as in [`EncodedContent`]): the
+/// interim hash is written over the bytes before the wire format and the
+/// signature appended after the content, and the whole is hashed in place.
+fn transcript_in_place(
+    buf: &mut Vec<u8>,
+    cs: &dyn CipherSuiteProvider,
+    interim_transcript_hash_before: &[u8],
+    signature: &[u8],
+) -> Result<Vec<u8>> {
+    {
+        let buf = &mut *buf;
         // The wire format follows the 2-byte protocol version.
         let wire_format_at = ROOM + 2;
         let start = wire_format_at
             .checked_sub(interim_transcript_hash_before.len())
             .ok_or(Error::Internal("transcript hash longer than the room left"))?;
-        self.buf
-            .get_mut(start..wire_format_at)
+        buf.get_mut(start..wire_format_at)
             .ok_or(Error::Internal("transcript hash out of range"))?
             .copy_from_slice(interim_transcript_hash_before);
-        crate::codec::write_opaque(&mut self.buf, signature)?;
-        let input = self
-            .buf
+        crate::codec::write_opaque(buf, signature)?;
+        let input = buf
             .get(start..)
             .ok_or(Error::Internal("transcript input out of range"))?;
         Ok(cs.hash(input))
     }
+}
+
+/// Content above this size (bytes) is hashed on two threads when the pool
+/// has them: the signature on one, the membership tag and the transcript
+/// hash on a copy of the content on the other (copying costs a tenth of
+/// hashing).
+const PARALLEL_HASH_BYTES: usize = 256 * 1024;
+
+/// About the size of `content` encoded: the bulk of a large one is the
+/// UpdatePath's ciphertexts. Only sizes a buffer.
+fn size_hint(content: &FramedContent) -> usize {
+    let path = match &content.content {
+        FramedContentBody::Commit(c) => c.path.as_ref(),
+        _ => None,
+    };
+    let ciphertexts: usize = path.map_or(0, |p| {
+        p.nodes
+            .iter()
+            .flat_map(|n| &n.encrypted_path_secret)
+            .map(|c| c.kem_output.len() + c.ciphertext.len() + 8)
+            .sum()
+    });
+    ciphertexts + content.authenticated_data.len() + 2048
 }
 
 /// The checks of [`unprotect`], in the same order, on a borrowed message.
@@ -212,6 +258,7 @@ pub(crate) fn verify(
     context: &GroupContext,
     membership_key: &Secret,
     signature_key: &SignaturePublicKey,
+    interim_transcript_hash: Option<&[u8]>,
 ) -> Result<EncodedContent> {
     check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
     check_not_application(message)?;
@@ -220,7 +267,8 @@ pub(crate) fn verify(
     // `FramedContentTBS = version || wire_format || content || [context]`,
     // encoded as `FramedContentTbs::encode` does, noting where the content ends.
     let tbs = message.tbs(tbs_ctx);
-    let mut buf = vec![0u8; ROOM];
+    let mut buf = Vec::with_capacity(ROOM + size_hint(&message.content));
+    buf.resize(ROOM, 0);
     ProtocolVersion::MLS10.encode(&mut buf)?;
     tbs.wire_format.encode(&mut buf)?;
     message.content.encode(&mut buf)?;
@@ -230,6 +278,22 @@ pub(crate) fn verify(
     }
     let tbs_end = buf.len();
     debug_assert_eq!(buf.get(ROOM..), tbs.to_bytes().ok().as_deref());
+    if let Some(interim) = interim_transcript_hash
+        && matches!(message.content.content, FramedContentBody::Commit(_))
+        && content_end >= PARALLEL_HASH_BYTES
+        && crate::parallel::threads() > 1
+    {
+        return verify_parallel(
+            cs,
+            message,
+            membership_key,
+            signature_key,
+            buf,
+            content_end,
+            tbs_end,
+            interim,
+        );
+    }
     if matches!(message.content.sender, Sender::Member(_)) {
         let tag = message
             .membership_tag
@@ -254,5 +318,65 @@ pub(crate) fn verify(
         &message.auth.signature,
     )?;
     buf.truncate(content_end);
-    Ok(EncodedContent { buf })
+    Ok(EncodedContent {
+        buf,
+        transcript: None,
+    })
+}
+
+/// The checks of [`verify`] on a large commit, on two threads: the
+/// signature over `buf` on one; the membership tag, then the confirmed
+/// transcript hash (RFC 9420 §8.2), over a copy on the other. Both sides
+/// run to the end; the error is the one the sequential order gives
+/// (membership tag, then signature).
+#[allow(clippy::too_many_arguments)]
+fn verify_parallel(
+    cs: &dyn CipherSuiteProvider,
+    message: &PublicMessage,
+    membership_key: &Secret,
+    signature_key: &SignaturePublicKey,
+    mut buf: Vec<u8>,
+    content_end: usize,
+    tbs_end: usize,
+    interim: &[u8],
+) -> Result<EncodedContent> {
+    let mut copy = buf.clone();
+    let (signed, tagged) = crate::parallel::join(
+        || {
+            verify_with_label_in_place(
+                cs,
+                signature_key,
+                SIGNATURE_LABEL,
+                &mut buf,
+                ROOM..tbs_end,
+                &message.auth.signature,
+            )
+        },
+        || -> Result<Vec<u8>> {
+            if matches!(message.content.sender, Sender::Member(_)) {
+                let tag = message
+                    .membership_tag
+                    .as_ref()
+                    .ok_or(ProtocolError::InvalidMembershipTag)?;
+                message.auth.check_for(message.content.content_type())?;
+                message.auth.encode(&mut copy)?;
+                let tbm = copy
+                    .get(ROOM..)
+                    .ok_or(Error::Internal("TBM out of range"))?;
+                let expected = cs.mac(membership_key.as_bytes(), tbm)?;
+                if !expected.ct_eq_bytes(tag.as_bytes()) {
+                    return Err(ProtocolError::InvalidMembershipTag.into());
+                }
+            }
+            copy.truncate(content_end);
+            transcript_in_place(&mut copy, cs, interim, &message.auth.signature)
+        },
+    );
+    let transcript = tagged?;
+    signed?;
+    buf.truncate(content_end);
+    Ok(EncodedContent {
+        buf,
+        transcript: Some((interim.to_vec(), transcript)),
+    })
 }

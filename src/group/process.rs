@@ -562,7 +562,14 @@ impl Group {
         framing::check_group_and_epoch(&m.content.group_id, m.content.epoch, &self.context)?;
         framing::public::check_not_application(m)?;
         let (key, _) = self.sender_key(&m.content.sender, &m.content.content)?;
-        framing::public::verify(&*self.cs, m, &self.context, &self.keys.membership_key, &key)
+        framing::public::verify(
+            &*self.cs,
+            m,
+            &self.context,
+            &self.keys.membership_key,
+            &key,
+            Some(&self.interim_transcript_hash),
+        )
     }
 
     /// Acts on verified content.

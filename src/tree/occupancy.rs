@@ -92,6 +92,23 @@ impl Occupancy {
     }
 
     /// The non-blank leaves with an index in `range`, in increasing order.
+    /// Whether no parent node strictly inside the subtree of `node` (a
+    /// parent node) is occupied.
+    pub(super) fn no_parents_below(&self, node: NodeIndex) -> bool {
+        let leaves = node.leaf_range();
+        let first = leaves.start.saturating_mul(2);
+        let last = leaves.end.saturating_sub(1).saturating_mul(2);
+        self.parents.range(first..=last).all(|&p| p == node.0)
+    }
+
+    /// The number of occupied leaves in `range`: the range's length less its
+    /// blank leaves (counted one by one: few, in a tree of members).
+    pub(super) fn occupied_leaf_count(&self, range: core::ops::Range<u32>) -> usize {
+        let range = range.start..range.end.max(range.start);
+        let blank = self.blank_leaves.range(range.clone()).count();
+        (range.end - range.start) as usize - blank.min((range.end - range.start) as usize)
+    }
+
     pub(super) fn occupied_leaves_in(
         &self,
         range: core::ops::Range<u32>,

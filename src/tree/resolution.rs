@@ -91,6 +91,21 @@ impl RatchetTree {
             Some(Node::Parent(p)) => 1 + p.unmerged_leaves.iter().map(|&l| kept(l)).sum::<usize>(),
             Some(Node::Leaf(_)) => 0,
             None if self.prunable_blank(node) => 0,
+            // A blank subtree with no parent node set: its resolution is its
+            // occupied leaves, counted without descending.
+            None if node.level() >= PRUNE_LEVEL && self.occupancy.no_parents_below(node) => {
+                let range = node.leaf_range();
+                let occupied = self.occupancy.occupied_leaf_count(range.clone());
+                let lo = excluded.partition_point(|&l| l < range.start);
+                let hi = excluded.partition_point(|&l| l < range.end);
+                let dropped = excluded
+                    .get(lo..hi)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|&&l| self.is_occupied(LeafIndex(l).node()))
+                    .count();
+                occupied - dropped.min(occupied)
+            }
             None => match (node.left(), node.right()) {
                 (Some(l), Some(r)) => {
                     self.count_resolution(l, excluded) + self.count_resolution(r, excluded)
