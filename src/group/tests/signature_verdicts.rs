@@ -324,3 +324,118 @@ fn item1_mixed_order_key_rejected_in_joined_tree() {
         j.refused_everywhere(&w, ProtocolError::LeafNodeSignatureInvalid);
     }
 }
+
+/// Issue 16: a commit larger than the threshold above which its signature,
+/// membership tag and transcript hash are computed on two threads (an
+/// UpdatePath to about 3,500 leaves, over 256 KiB) is accepted with the same
+/// result, and refused with the same error when its membership tag or its
+/// signature is wrong, on the calling thread and with 1 and 2 rayon threads.
+#[test]
+fn large_commit_same_verdict_on_every_thread_count() {
+    const MEMBERS: usize = 3500;
+    let provider = RustCryptoProvider::with_seed([16; 32]);
+    let cs = provider.cipher_suite_provider(SUITE).unwrap();
+    let alice = Identity::generate(&*cs, Credential::basic("alice")).unwrap();
+    let mut group = Group::create(
+        &provider,
+        GroupConfig::default(),
+        SUITE,
+        b"large commit".to_vec(),
+        &alice,
+        kp_options(false),
+        vec![],
+    )
+    .unwrap();
+    let mut kps = Vec::new();
+    let mut ids = Vec::new();
+    for i in 1..MEMBERS {
+        let id = Identity::generate(&*cs, Credential::basic(format!("m{i}"))).unwrap();
+        kps.push(generate_key_package(&*cs, &id, kp_options(false)).unwrap());
+        ids.push(id);
+    }
+    let out = group
+        .commit(
+            CommitOptions {
+                proposals: kps.iter().map(|kp| add(&kp.0)).collect(),
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap();
+    group.merge_pending_commit().unwrap();
+    let welcome = welcome_of(&out.welcome.unwrap());
+    let mut bob = join(&provider, &welcome, &kps[0], &ids[0], None, &()).unwrap();
+    let commit = bob
+        .commit(
+            CommitOptions {
+                force_path: true,
+                ..Default::default()
+            },
+            &(),
+            Some(NOW),
+        )
+        .unwrap()
+        .commit;
+    let size = commit.to_bytes().unwrap().len();
+    assert!(size > 256 * 1024, "the commit is {size} bytes");
+    let public = |m: &MlsMessage| match m {
+        MlsMessage::PublicMessage(p) => p.clone(),
+        _ => panic!("a PublicMessage"),
+    };
+    let mut bad_tag = public(&commit);
+    if let Some(tag) = bad_tag.membership_tag.as_mut() {
+        let mut bytes = tag.as_bytes().to_vec();
+        bytes[0] ^= 1;
+        *tag = crate::crypto::Tag::from(bytes);
+    }
+    // A wrong signature under a valid membership tag (the tag covers the
+    // signature, so it is computed again).
+    let mut bad_signature = public(&commit);
+    bad_signature.auth.signature[0] ^= 1;
+    bad_signature.membership_tag = Some(
+        crate::framing::public::membership_tag(
+            &*cs,
+            &crate::messages::AuthenticatedContent {
+                wire_format: crate::messages::WireFormat::PUBLIC_MESSAGE,
+                content: bad_signature.content.clone(),
+                auth: bad_signature.auth.clone(),
+            },
+            &group.context,
+            &group.keys.membership_key,
+        )
+        .unwrap(),
+    );
+
+    let state = group.to_bytes().unwrap();
+    let fork = |_: &Group| Group::from_bytes(&provider, state.as_bytes()).unwrap();
+    let mut accepted = Vec::new();
+    on_every_thread_count(|label| {
+        let mut g = fork(&group);
+        match deliver(&mut g, &commit, &()).expect(label) {
+            ProcessedMessage::Commit(staged) => g.merge_staged_commit(*staged).expect(label),
+            other => panic!("{label}: not a commit: {other:?}"),
+        }
+        accepted.push(g.epoch_authenticator().as_bytes().to_vec());
+        for (m, expected) in [
+            (&bad_tag, Error::from(ProtocolError::InvalidMembershipTag)),
+            (
+                &bad_signature,
+                crate::error::CryptoError::InvalidSignature.into(),
+            ),
+        ] {
+            let mut g = fork(&group);
+            let before = g.snapshot();
+            let err = deliver(&mut g, &MlsMessage::PublicMessage(m.clone()), &()).expect_err(label);
+            assert_eq!(err, expected, "{label}");
+            assert_eq!(g.snapshot(), before, "{label}");
+        }
+    });
+    assert!(accepted.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(accepted[0], bob_epoch_after(&mut bob));
+
+    fn bob_epoch_after(bob: &mut Group) -> Vec<u8> {
+        bob.merge_pending_commit().unwrap();
+        bob.epoch_authenticator().as_bytes().to_vec()
+    }
+}
