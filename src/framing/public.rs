@@ -294,21 +294,7 @@ pub(crate) fn verify(
             interim,
         );
     }
-    if matches!(message.content.sender, Sender::Member(_)) {
-        let tag = message
-            .membership_tag
-            .as_ref()
-            .ok_or(ProtocolError::InvalidMembershipTag)?;
-        message.auth.check_for(message.content.content_type())?;
-        // `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData`.
-        message.auth.encode(&mut buf)?;
-        let tbm = buf.get(ROOM..).ok_or(Error::Internal("TBM out of range"))?;
-        let expected = cs.mac(membership_key.as_bytes(), tbm)?;
-        if !expected.ct_eq_bytes(tag.as_bytes()) {
-            return Err(ProtocolError::InvalidMembershipTag.into());
-        }
-        buf.truncate(tbs_end);
-    }
+    check_membership_tag(cs, message, membership_key, &mut buf, tbs_end)?;
     verify_with_label_in_place(
         cs,
         signature_key,
@@ -322,6 +308,36 @@ pub(crate) fn verify(
         buf,
         transcript: None,
     })
+}
+
+/// A member sender's membership tag (RFC 9420 §6.2) over `buf` (`ROOM`
+/// bytes, then the `FramedContentTBS` up to `tbs_end`):
+/// `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData` is
+/// formed by appending the authentication data, which is removed again.
+/// Other senders have no tag.
+fn check_membership_tag(
+    cs: &dyn CipherSuiteProvider,
+    message: &PublicMessage,
+    membership_key: &Secret,
+    buf: &mut Vec<u8>,
+    tbs_end: usize,
+) -> Result<()> {
+    if !matches!(message.content.sender, Sender::Member(_)) {
+        return Ok(());
+    }
+    let tag = message
+        .membership_tag
+        .as_ref()
+        .ok_or(ProtocolError::InvalidMembershipTag)?;
+    message.auth.check_for(message.content.content_type())?;
+    message.auth.encode(buf)?;
+    let tbm = buf.get(ROOM..).ok_or(Error::Internal("TBM out of range"))?;
+    let expected = cs.mac(membership_key.as_bytes(), tbm)?;
+    if !expected.ct_eq_bytes(tag.as_bytes()) {
+        return Err(ProtocolError::InvalidMembershipTag.into());
+    }
+    buf.truncate(tbs_end);
+    Ok(())
 }
 
 /// The checks of [`verify`] on a large commit, on two threads: the
@@ -353,21 +369,7 @@ fn verify_parallel(
             )
         },
         || -> Result<Vec<u8>> {
-            if matches!(message.content.sender, Sender::Member(_)) {
-                let tag = message
-                    .membership_tag
-                    .as_ref()
-                    .ok_or(ProtocolError::InvalidMembershipTag)?;
-                message.auth.check_for(message.content.content_type())?;
-                message.auth.encode(&mut copy)?;
-                let tbm = copy
-                    .get(ROOM..)
-                    .ok_or(Error::Internal("TBM out of range"))?;
-                let expected = cs.mac(membership_key.as_bytes(), tbm)?;
-                if !expected.ct_eq_bytes(tag.as_bytes()) {
-                    return Err(ProtocolError::InvalidMembershipTag.into());
-                }
-            }
+            check_membership_tag(cs, message, membership_key, &mut copy, tbs_end)?;
             copy.truncate(content_end);
             transcript_in_place(&mut copy, cs, interim, &message.auth.signature)
         },

@@ -99,17 +99,13 @@ impl KeyIndex {
     /// Records `node`, now stored at `at`.
     pub(super) fn insert(&mut self, at: NodeIndex, node: &Node) {
         // Replaced entries are those of nodes the caller has removed.
-        let _ = self.insert_checked(at, node);
+        let _ = self.insert_new(at, node);
     }
 
     /// Records `node`, now stored at `at`, and fails (with the index left
     /// partly updated: for a tree that is being discarded) if another node
     /// had one of its keys, as [`Self::check_keys_free`] would have.
     pub(super) fn insert_new(&mut self, at: NodeIndex, node: &Node) -> Result<(), ProtocolError> {
-        self.insert_checked(at, node)
-    }
-
-    fn insert_checked(&mut self, at: NodeIndex, node: &Node) -> Result<(), ProtocolError> {
         let mut duplicate = None;
         match node {
             Node::Leaf(l) => {
