@@ -147,7 +147,23 @@ struct BigJoin {
     welcome: Welcome,
 }
 
-fn big_join(seed: u8) -> BigJoin {
+/// Alice's group `group_id` with `members` members, all but her added in one
+/// commit without a path: the provider, the suite, Alice's group, every
+/// identity (Alice's first), the added members' KeyPackages (in leaf order,
+/// from leaf 1) and the Welcome of that commit.
+#[allow(clippy::type_complexity)]
+fn added_in_one_commit(
+    seed: u8,
+    group_id: &[u8],
+    members: usize,
+) -> (
+    RustCryptoProvider,
+    Arc<dyn CipherSuiteProvider>,
+    Group,
+    Vec<Identity>,
+    Vec<(KeyPackage, KeyPackagePrivate)>,
+    Welcome,
+) {
     let provider = RustCryptoProvider::with_seed([seed; 32]);
     let cs = provider.cipher_suite_provider(SUITE).unwrap();
     let alice = Identity::generate(&*cs, Credential::basic("alice")).unwrap();
@@ -155,7 +171,7 @@ fn big_join(seed: u8) -> BigJoin {
         &provider,
         GroupConfig::default(),
         SUITE,
-        b"joined tree".to_vec(),
+        group_id.to_vec(),
         &alice,
         kp_options(false),
         vec![],
@@ -163,7 +179,7 @@ fn big_join(seed: u8) -> BigJoin {
     .unwrap();
     let mut ids = vec![alice];
     let mut kps = Vec::new();
-    for i in 1..40 {
+    for i in 1..members {
         let id = Identity::generate(&*cs, Credential::basic(format!("m{i}"))).unwrap();
         kps.push(generate_key_package(&*cs, &id, kp_options(false)).unwrap());
         ids.push(id);
@@ -179,6 +195,13 @@ fn big_join(seed: u8) -> BigJoin {
         )
         .unwrap();
     group.merge_pending_commit().unwrap();
+    let welcome = welcome_of(&out.welcome.unwrap());
+    (provider, cs, group, ids, kps, welcome)
+}
+
+fn big_join(seed: u8) -> BigJoin {
+    let (provider, cs, group, mut ids, mut kps, welcome) =
+        added_in_one_commit(seed, b"joined tree", 40);
     assert!(
         (0..group.tree.size().node_count())
             .all(|n| n % 2 == 0 || group.tree.is_blank(crate::tree_math::NodeIndex(n))),
@@ -194,7 +217,7 @@ fn big_join(seed: u8) -> BigJoin {
             groups: vec![group],
         },
         dave: (dave_id, dave_kp),
-        welcome: welcome_of(&out.welcome.unwrap()),
+        welcome,
     }
 }
 
@@ -333,39 +356,9 @@ fn item1_mixed_order_key_rejected_in_joined_tree() {
 #[test]
 fn large_commit_same_verdict_on_every_thread_count() {
     const MEMBERS: usize = 3500;
-    let provider = RustCryptoProvider::with_seed([16; 32]);
-    let cs = provider.cipher_suite_provider(SUITE).unwrap();
-    let alice = Identity::generate(&*cs, Credential::basic("alice")).unwrap();
-    let mut group = Group::create(
-        &provider,
-        GroupConfig::default(),
-        SUITE,
-        b"large commit".to_vec(),
-        &alice,
-        kp_options(false),
-        vec![],
-    )
-    .unwrap();
-    let mut kps = Vec::new();
-    let mut ids = Vec::new();
-    for i in 1..MEMBERS {
-        let id = Identity::generate(&*cs, Credential::basic(format!("m{i}"))).unwrap();
-        kps.push(generate_key_package(&*cs, &id, kp_options(false)).unwrap());
-        ids.push(id);
-    }
-    let out = group
-        .commit(
-            CommitOptions {
-                proposals: kps.iter().map(|kp| add(&kp.0)).collect(),
-                ..Default::default()
-            },
-            &(),
-            Some(NOW),
-        )
-        .unwrap();
-    group.merge_pending_commit().unwrap();
-    let welcome = welcome_of(&out.welcome.unwrap());
-    let mut bob = join(&provider, &welcome, &kps[0], &ids[0], None, &()).unwrap();
+    let (provider, cs, group, ids, kps, welcome) =
+        added_in_one_commit(16, b"large commit", MEMBERS);
+    let mut bob = join(&provider, &welcome, &kps[0], &ids[1], None, &()).unwrap();
     let commit = bob
         .commit(
             CommitOptions {
