@@ -33,6 +33,7 @@
 //! of operations, such as applying a whole commit.
 
 mod apply;
+mod bitset;
 mod cow;
 mod hash;
 mod index;
