@@ -236,8 +236,7 @@ fn size_hint(content: &FramedContent) -> usize {
     let ciphertexts: usize = path.map_or(0, |p| {
         p.nodes
             .iter()
-            .flat_map(|n| &n.encrypted_path_secret)
-            .map(|c| c.kem_output.len() + c.ciphertext.len() + 8)
+            .map(|n| n.encrypted_path_secret.encoded_body_len() + 8)
             .sum()
     });
     ciphertexts + content.authenticated_data.len() + 2048

@@ -51,6 +51,6 @@ pub use proposal::{
 pub use psk::{PreSharedKeyId, Psk, PskType, ResumptionPsk, ResumptionPskUsage};
 pub use public_message::PublicMessage;
 pub use sender::{Sender, SenderType};
-pub use update_path::{UpdatePath, UpdatePathNode};
+pub use update_path::{EncryptedPathSecrets, UpdatePath, UpdatePathNode};
 pub use welcome::{EncryptedGroupSecrets, GroupSecrets, PathSecret, Welcome};
 pub use wire_format::WireFormat;

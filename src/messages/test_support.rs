@@ -102,10 +102,11 @@ pub fn commit() -> Commit {
             leaf_node: leaf,
             nodes: vec![UpdatePathNode {
                 encryption_key: HpkePublicKey(vec![0xcc; 32]),
-                encrypted_path_secret: vec![HpkeCiphertext {
+                encrypted_path_secret: EncryptedPathSecrets::try_from_iter([HpkeCiphertext {
                     kem_output: vec![1; 32],
                     ciphertext: vec![2; 48],
-                }],
+                }])
+                .unwrap(),
             }],
         }),
     }

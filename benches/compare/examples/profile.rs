@@ -40,6 +40,18 @@ fn cpu_ns() -> u64 {
         .sum()
 }
 
+/// With `PERF_CTL_FIFO` set (the control FIFO of `perf record
+/// --control=fifo:...` started with `-D -1`), sampling is switched on for
+/// the timed loop only, so setup does not crowd the profile.
+fn perf_ctl(cmd: &str) {
+    if let Ok(path) = std::env::var("PERF_CTL_FIFO") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
+            let _ = writeln!(f, "{cmd}");
+        }
+    }
+}
+
 fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
     let creator = H::new_creator("member 0");
     let joiners: Vec<(H::Joiner, Vec<u8>)> = (1..n)
@@ -111,6 +123,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                 }
                 _ => Vec::new(),
             };
+            perf_ctl("enable");
             let t = Instant::now();
             let cpu = cpu_ns();
             match op {
@@ -138,6 +151,7 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                 }
             }
             let per = t.elapsed().as_secs_f64() * 1e6 / iters as f64;
+            perf_ctl("disable");
             let per_cpu = (cpu_ns() - cpu) as f64 / 1e3 / iters as f64;
             println!("{op} N={n}: {per:.1} µs (on CPU: {per_cpu:.1} µs)");
             drop((forks, outputs));

@@ -16,8 +16,8 @@ use crate::crypto::labeled::sign_with_label;
 use crate::crypto::{CipherSuite, CryptoProvider, RustCryptoProvider, Secret, SignaturePrivateKey};
 use crate::error::{CryptoError, DecodeError, Error, ProtocolError};
 use crate::messages::{
-    Add, Commit, Credential, FramedContentBody, MlsMessage, PreSharedKey, PreSharedKeyId,
-    PrivateMessage, Proposal, ProposalOrRef, Psk, PublicMessage, Remove,
+    Add, Commit, Credential, EncryptedPathSecrets, FramedContentBody, MlsMessage, PreSharedKey,
+    PreSharedKeyId, PrivateMessage, Proposal, ProposalOrRef, Psk, PublicMessage, Remove,
 };
 use crate::secret_tree::RatchetKind;
 use crate::tree_math::LeafIndex;
@@ -1018,10 +1018,12 @@ fn invalid_messages(w: &mut World) -> Vec<Case> {
 
     let mut m = good.clone();
     for node in &mut commit_of(&mut m).path.as_mut().unwrap().nodes {
-        for ct in &mut node.encrypted_path_secret {
+        let flipped = node.encrypted_path_secret.iter().map(|mut ct| {
             let last = ct.ciphertext.len() - 1;
             ct.ciphertext[last] ^= 1;
-        }
+            ct
+        });
+        node.encrypted_path_secret = EncryptedPathSecrets::try_from_iter(flipped).unwrap();
     }
     reauth(&mut m, Some(&bob_signer), alice);
     add("corrupt path ciphertext", m, |e| {

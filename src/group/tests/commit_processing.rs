@@ -248,7 +248,7 @@ fn path_with_too_many_nodes() {
         |path, tools| {
             let extra = crate::messages::UpdatePathNode {
                 encryption_key: tools.cs.hpke_generate_key_pair().unwrap().1,
-                encrypted_path_secret: Vec::new(),
+                encrypted_path_secret: Default::default(),
             };
             path.nodes.push(extra);
         },

@@ -8,8 +8,8 @@ use crate::crypto::{
 };
 use crate::error::{ApiError, Result};
 use crate::messages::{
-    GroupContext, LeafNode, LeafNodeGroupBinding, LeafNodeSource, ParentNode, UpdatePath,
-    UpdatePathNode,
+    EncryptedPathSecrets, GroupContext, LeafNode, LeafNodeGroupBinding, LeafNodeSource, ParentNode,
+    UpdatePath, UpdatePathNode,
 };
 use crate::tree::{FilteredPathNode, RatchetTree, TreePrivateKeys};
 use crate::tree_math::{LeafIndex, TreeSize};
@@ -125,7 +125,9 @@ impl PendingUpdatePath {
         for (count, (_, public)) in counts.into_iter().zip(&self.path.keys) {
             nodes.push(UpdatePathNode {
                 encryption_key: public.clone(),
-                encrypted_path_secret: ciphertexts.by_ref().take(count).collect(),
+                encrypted_path_secret: EncryptedPathSecrets::try_from_iter(
+                    ciphertexts.by_ref().take(count),
+                )?,
             });
         }
         Ok(UpdatePath {

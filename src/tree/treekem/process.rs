@@ -150,7 +150,7 @@ impl RatchetTree {
             key,
             UPDATE_PATH_LABEL,
             &context,
-            ciphertext,
+            &ciphertext,
         )?);
         let derived = derive_path_keys(cs, path_secret, steps.len() - k)?;
         for ((step, node), (_, public)) in steps
