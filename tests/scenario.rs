@@ -651,7 +651,10 @@ impl Scenario {
         let MlsMessage::Welcome(welcome) = welcome else {
             panic!("not a Welcome")
         };
-        let tree_bytes = out.ratchet_tree.to_bytes().unwrap();
+        let tree = out
+            .ratchet_tree
+            .expect("a commit with a Welcome has its tree");
+        let tree_bytes = tree.to_bytes().unwrap();
         for j in joiners {
             let config = self.random_config();
             let max_past = config.max_past_epochs as u64;

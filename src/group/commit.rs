@@ -66,8 +66,13 @@ pub struct CommitOutput {
     pub welcome: Option<MlsMessage>,
     /// A signed GroupInfo of the new epoch, if asked for.
     pub group_info: Option<MlsMessage>,
-    /// The ratchet tree of the new epoch, for joiners when it is not in the Welcome.
-    pub ratchet_tree: RatchetTreeExtension,
+    /// The ratchet tree of the new epoch, for joiners when it is not in the
+    /// Welcome: present when the commit adds members (with a Welcome).
+    ///
+    /// Writing out the tree costs O(N), so a commit that adds no one does
+    /// not; the tree of any epoch is [`Group::tree`] (after merging, for
+    /// the new one), whose nodes make a `ratchet_tree` extension.
+    pub ratchet_tree: Option<RatchetTreeExtension>,
 }
 
 /// A commit this member sent and has not merged yet.
@@ -428,7 +433,8 @@ impl Group {
         let interim = interim_transcript_hash(cs, &new_context.confirmed_transcript_hash, &tag)?;
 
         // The GroupInfo and the Welcome (§12.4.3).
-        let ratchet_tree = RatchetTreeExtension(tree.to_nodes());
+        let ratchet_tree = (!added.is_empty() || options.group_info)
+            .then(|| RatchetTreeExtension(tree.to_nodes()));
         // The GroupInfo published on request carries external_pub for
         // external joins (§12.4.3.2); the Welcome's does not need it.
         let make_group_info = |with_tree: bool, external: bool| -> Result<GroupInfo> {
@@ -438,7 +444,7 @@ impl Group {
                     context: &new_context,
                     confirmation_tag: &tag,
                     external_secret: external.then_some(&schedule.epoch_secrets.external_secret),
-                    ratchet_tree: with_tree.then_some(&ratchet_tree),
+                    ratchet_tree: ratchet_tree.as_ref().filter(|_| with_tree),
                     signer: self.own_leaf,
                 },
                 &self.signer,
@@ -506,7 +512,7 @@ impl Group {
             commit: commit_message,
             welcome,
             group_info,
-            ratchet_tree,
+            ratchet_tree: ratchet_tree.filter(|_| !added.is_empty()),
         })
     }
 }

@@ -207,8 +207,9 @@ impl ResumptionOptions {
 pub struct ResumptionOutput {
     /// The Welcome for the other members, if there are any.
     pub welcome: Option<MlsMessage>,
-    /// The ratchet tree of the new group, for joiners when it is not in the Welcome.
-    pub ratchet_tree: RatchetTreeExtension,
+    /// The ratchet tree of the new group, for joiners when it is not in the
+    /// Welcome: present when there is a Welcome.
+    pub ratchet_tree: Option<RatchetTreeExtension>,
     /// A signed GroupInfo of the new group, if asked for.
     pub group_info: Option<MlsMessage>,
 }

@@ -71,7 +71,7 @@ fn item7_join_refuses_a_tree_wider_than_the_maximum() {
     let mut fx = Fixture::new(130);
     for tree_in_welcome in [true, false] {
         let (dave, kp, out) = dave_joining(&mut fx, tree_in_welcome);
-        let tree = (!tree_in_welcome).then(|| out.ratchet_tree.clone());
+        let tree = out.ratchet_tree.clone().filter(|_| !tree_in_welcome);
         assert_eq!(
             join_with(&fx, config_with_max(3), &dave, &kp, &out, tree.clone()).unwrap_err(),
             too_large(4, 3),

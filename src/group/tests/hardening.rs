@@ -95,15 +95,7 @@ fn item2_leaf_without_group_suite_in_capabilities_accepted_in_join() {
     let (eve, eve_kp) = client_with_leaf(&fx, "eve", false, without_suite_and_version);
     let out = commit_and_follow(&mut fx.groups, BOB, vec![add(&eve_kp.0)]);
     let welcome = welcome_of(&out.welcome.unwrap());
-    let eve = join(
-        &fx.provider,
-        &welcome,
-        &eve_kp,
-        &eve,
-        Some(out.ratchet_tree),
-        &(),
-    )
-    .unwrap();
+    let eve = join(&fx.provider, &welcome, &eve_kp, &eve, out.ratchet_tree, &()).unwrap();
     assert_eq!(
         eve.epoch_authenticator(),
         fx.groups[BOB].epoch_authenticator()

@@ -46,7 +46,7 @@ fn joining(seed: u8, tree_in_welcome: bool) -> Joining {
     fx.groups[ALICE].merge_pending_commit().unwrap();
     Joining {
         welcome: welcome_of(&out.welcome.unwrap()),
-        tree: (!tree_in_welcome).then_some(out.ratchet_tree),
+        tree: out.ratchet_tree.filter(|_| !tree_in_welcome),
         fx,
         dave,
         kp: (kp, private),
