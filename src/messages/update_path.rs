@@ -173,8 +173,28 @@ impl EncryptedPathSecrets {
 }
 
 /// Reads one `HPKECiphertext` (RFC 9420 §7.6): `kem_output` and `ciphertext`.
+#[inline(always)]
 fn read_entry<'a>(r: &mut Reader<'a>) -> Result<(&'a [u8], &'a [u8]), DecodeError> {
-    Ok((r.read_opaque()?, r.read_opaque()?))
+    Ok((read_opaque_short(r)?, read_opaque_short(r)?))
+}
+
+/// [`Reader::read_opaque`], with the one-byte header of a field shorter
+/// than 64 bytes (an X25519 or X448 `kem_output`, most path-secret
+/// ciphertexts) read in line: a large commit has two per member. Any
+/// other header, and any error, takes the general path.
+#[inline(always)]
+fn read_opaque_short<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+    let rest = r.peek_rest();
+    if let Some(&first) = rest.first() {
+        let n = usize::from(first);
+        if n < 0x40 {
+            if let Some(body) = rest.get(1..1 + n) {
+                r.read_bytes(1 + n)?;
+                return Ok(body);
+            }
+        }
+    }
+    r.read_opaque()
 }
 
 impl Encode for EncryptedPathSecrets {
