@@ -15,8 +15,10 @@ where
     F: Fn(&T) -> R + Sync + Send,
 {
     use rayon::prelude::*;
-    // Below this many items the hand-off to the pool costs more than it saves.
-    if items.len() < 2 {
+    // Below this many items the hand-off to the pool costs more than it
+    // saves; with one thread it saves nothing (the caller would only wait,
+    // asleep, for the pool's one thread to do the work).
+    if items.len() < 2 || threads() <= 1 {
         return items.iter().map(f).collect();
     }
     items.par_iter().map(f).collect()
@@ -53,6 +55,11 @@ where
     RA: Send,
     RB: Send,
 {
+    // With one thread, rayon would hand both to the pool and wait for them.
+    if threads() <= 1 {
+        let ra = a();
+        return (ra, b());
+    }
     rayon::join(a, b)
 }
 
