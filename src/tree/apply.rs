@@ -25,7 +25,7 @@ impl RatchetTree {
         let node = Node::Leaf(leaf);
         // The new leaf's position is blank, so only other nodes can clash.
         self.index
-            .check_keys_free(index.node(), &node)
+            .check_keys_free(&self.nodes, index.node(), &node)
             .map_err(crate::Error::from)?;
         if let Some(size) = new_size {
             self.resize(size);

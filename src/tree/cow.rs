@@ -7,8 +7,7 @@
 //! * [`CowVec`]: a vector cut into fixed-size chunks shared behind `Arc`s;
 //! * [`CowMap`]: a hash map cut into shards by key hash, shared the same way.
 
-use std::borrow::Borrow;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 use std::sync::Arc;
@@ -139,24 +138,29 @@ impl<T: Clone> CowVec<T> {
 
 /// Average number of entries per [`CowMap`] shard above which the shards
 /// are doubled: a change copies about this many entries.
-const SHARD_LOAD: usize = 16;
+const SHARD_LOAD: usize = 32;
 
-/// A hash map cut into shards (a power of two of them), each shared between
-/// copies until one of them changes it. Keys and values should be cheap to
-/// clone (a copied shard clones each of its entries).
+/// A map from byte-string keys to values that point to where the keys are
+/// kept (a node of the tree), cut into shards (a power of two of them), each
+/// shared between copies until one of them changes it.
+///
+/// The map holds no key: an entry is the key's hash and its value, and
+/// `key_of(value)` reads the key back from where it is kept, so that a
+/// look-up compares the real keys (two keys with one hash stay apart). An
+/// entry is 16 bytes and plain data, so copying a shard is one `memcpy`.
 ///
 /// Each operation hashes its key once, with a keyed hash (std's
 /// `RandomState`, so that no one can crowd a shard or a bucket on purpose):
 /// bits 32 and up choose the shard, and the shard's table
 /// ([`hashbrown::HashTable`]) uses the same hash for its buckets.
 #[derive(Clone, Debug)]
-pub(super) struct CowMap<K, V> {
-    shards: Vec<Arc<HashTable<(K, V)>>>,
+pub(super) struct CowMap<V> {
+    shards: Vec<Arc<HashTable<(u64, V)>>>,
     len: usize,
     hasher: RandomState,
 }
 
-impl<K, V> Default for CowMap<K, V> {
+impl<V> Default for CowMap<V> {
     fn default() -> Self {
         Self {
             shards: vec![Arc::new(HashTable::new())],
@@ -166,7 +170,7 @@ impl<K, V> Default for CowMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
+impl<V: Copy + Eq> CowMap<V> {
     /// An empty map sized for `n` entries (no resharding until then).
     pub(super) fn with_capacity(n: usize) -> Self {
         let shards = n.div_ceil(SHARD_LOAD).max(1).next_power_of_two();
@@ -179,9 +183,8 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         }
     }
 
-    fn hash<Q: Hash + ?Sized>(&self, k: &Q) -> u64 {
-        // A key and its borrowed form hash alike (the `Borrow` contract).
-        self.hasher.hash_one(k)
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     fn shard_of(&self, h: u64) -> usize {
@@ -189,30 +192,33 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         ((h >> 32) as usize) & (self.shards.len() - 1)
     }
 
-    /// The value of `k`.
-    pub(super) fn get<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> Option<&V>
-    where
-        K: Borrow<Q>,
-    {
-        let h = self.hash(k);
+    /// The value whose key is `key`; `key_of(v)` is the key kept at `v`.
+    pub(super) fn get<'a>(&self, key: &[u8], key_of: impl Fn(V) -> Option<&'a [u8]>) -> Option<V> {
+        let h = self.hash(key);
         self.shards
             .get(self.shard_of(h))?
-            .find(h, |(key, _)| key.borrow() == k)
-            .map(|(_, v)| v)
+            .find(h, |&(eh, v)| eh == h && key_of(v) == Some(key))
+            .map(|&(_, v)| v)
     }
 
-    /// Sets the value of `k`; returns the value it replaces, if any.
-    pub(super) fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let h = self.hash(&k);
+    /// Adds `key`, kept at `v` (`key_of(v)` must be `key` already). If
+    /// another value had the same key, it is replaced and returned.
+    pub(super) fn insert<'a>(
+        &mut self,
+        key: &[u8],
+        v: V,
+        key_of: impl Fn(V) -> Option<&'a [u8]>,
+    ) -> Option<V> {
+        let h = self.hash(key);
         let s = self.shard_of(h);
-        let hasher = &self.hasher;
         let shard = Arc::make_mut(self.shards.get_mut(s)?);
-        match shard.entry(h, |(key, _)| *key == k, |(key, _)| hasher.hash_one(key)) {
+        let eq = |&(eh, ev): &(u64, V)| eh == h && key_of(ev) == Some(key);
+        match shard.entry(h, eq, |&(eh, _)| eh) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 Some(core::mem::replace(&mut e.get_mut().1, v))
             }
             hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert((k, v));
+                e.insert((h, v));
                 self.len += 1;
                 if self.len > self.shards.len() * SHARD_LOAD {
                     self.reshard(self.shards.len() * 2);
@@ -222,16 +228,13 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         }
     }
 
-    /// Removes `k`.
-    pub(super) fn remove<Q: Hash + Eq + ?Sized>(&mut self, k: &Q)
-    where
-        K: Borrow<Q>,
-    {
-        let h = self.hash(k);
+    /// Removes the entry of `key` kept at `v`, if there is one.
+    pub(super) fn remove(&mut self, key: &[u8], v: V) {
+        let h = self.hash(key);
         let s = self.shard_of(h);
         if let Some(shard) = self.shards.get_mut(s) {
-            let eq = |(key, _): &(K, V)| key.borrow() == k;
-            // Only a shard holding `k` is copied.
+            let eq = |&(eh, ev): &(u64, V)| eh == h && ev == v;
+            // Only a shard holding the entry is copied.
             if shard.find(h, eq).is_some()
                 && let Ok(e) = Arc::make_mut(shard).find_entry(h, eq)
             {
@@ -243,14 +246,12 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 
     /// Redistributes the entries over `n` (a power of two) shards.
     fn reshard(&mut self, n: usize) {
-        let mut shards: Vec<HashTable<(K, V)>> = (0..n).map(|_| HashTable::new()).collect();
-        let hasher = &self.hasher;
+        let mut shards: Vec<HashTable<(u64, V)>> = (0..n).map(|_| HashTable::new()).collect();
         for shard in &self.shards {
-            for (k, v) in shard.iter() {
-                let h = hasher.hash_one(k);
+            for &(h, v) in shard.iter() {
                 let s = ((h >> 32) as usize) & (n - 1);
                 if let Some(dst) = shards.get_mut(s) {
-                    dst.insert_unique(h, (k.clone(), v.clone()), |(key, _)| hasher.hash_one(key));
+                    dst.insert_unique(h, (h, v), |&(eh, _)| eh);
                 }
             }
         }
@@ -290,38 +291,49 @@ mod tests {
         }
     }
 
+    /// Keys kept in a vector, as the tree keeps them in its nodes.
+    fn keys(n: u32) -> Vec<Vec<u8>> {
+        (0..n).map(|i| i.to_be_bytes().to_vec()).collect()
+    }
+
     #[test]
     fn cow_map_insert_returns_the_replaced_value() {
+        let kept = [b"k".to_vec(), b"k".to_vec()];
+        let key_of = |i: usize| kept.get(i).map(Vec::as_slice);
         let mut m = CowMap::with_capacity(100);
-        assert_eq!(m.insert(b"k".to_vec(), 1), None);
-        assert_eq!(m.insert(b"k".to_vec(), 2), Some(1));
-        assert_eq!(m.get(b"k".as_slice()), Some(&2));
+        assert_eq!(m.insert(b"k", 0, key_of), None);
+        assert_eq!(m.insert(b"k", 1, key_of), Some(0));
+        assert_eq!(m.get(b"k", key_of), Some(1));
         assert_eq!(m.len, 1);
     }
 
     #[test]
     fn cow_map_behaves_like_a_map() {
         use std::collections::HashMap;
+        let mut kept = keys(1000);
+        kept.push(b"x".to_vec());
+        let key_of = |i: usize| kept.get(i).map(Vec::as_slice);
         let mut m = CowMap::default();
         let mut want = HashMap::new();
-        for i in 0..1000u32 {
-            m.insert(i.to_be_bytes().to_vec(), i);
-            want.insert(i.to_be_bytes().to_vec(), i);
+        for i in 0..1000usize {
+            m.insert(&kept[i], i, key_of);
+            want.insert(kept[i].clone(), i);
         }
         let snapshot = m.clone();
-        for i in (0..1000u32).step_by(3) {
-            m.remove(i.to_be_bytes().as_slice());
-            want.remove(i.to_be_bytes().as_slice());
+        for i in (0..1000usize).step_by(3) {
+            m.remove(&kept[i], i);
+            want.remove(&kept[i]);
         }
-        m.insert(b"x".to_vec(), 5);
-        want.insert(b"x".to_vec(), 5);
+        m.insert(b"x", 1000, key_of);
+        want.insert(b"x".to_vec(), 1000);
         assert_eq!(m.len, want.len());
         assert!(m.shards.len() > 1);
-        for i in 0..1000u32 {
-            let k = i.to_be_bytes().to_vec();
-            assert_eq!(m.get(&k), want.get(&k));
-            assert_eq!(snapshot.get(&k), Some(&i));
+        for (i, k) in kept.iter().enumerate().take(1000) {
+            assert_eq!(m.get(k, key_of), want.get(k).copied());
+            assert_eq!(snapshot.get(k, key_of), Some(i));
         }
-        assert_eq!(snapshot.get(&b"x".to_vec()), None);
+        assert_eq!(snapshot.get(b"x", key_of), None);
+        // A key nobody keeps is not found, whatever its hash.
+        assert_eq!(m.get(b"absent", key_of), None);
     }
 }

@@ -9,26 +9,66 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use super::cow::CowMap;
+use super::cow::{CowMap, CowVec};
 
-use crate::crypto::{HpkePublicKey, SignaturePublicKey};
 use crate::error::ProtocolError;
 use crate::messages::{Capabilities, CredentialType, LeafNode, Node};
 use crate::tree_math::{LeafIndex, NodeIndex};
 
 /// Key look-ups and credential counts of one tree. The key maps are
 /// copy-on-write by shards ([`CowMap`]): copying the index to stage a commit
-/// does not copy every key, and a shard copied by a change clones its keys
-/// as shared byte strings (`Arc<[u8]>`: a reference count, no allocation).
+/// copies one pointer per shard, and a change copies one shard of plain
+/// entries. They hold no second copy of the keys: an entry is a key's hash
+/// and the node it is in, and a look-up compares the key kept in that node
+/// ([`Nodes`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct KeyIndex {
-    signature_keys: CowMap<Arc<[u8]>, LeafIndex>,
-    encryption_keys: CowMap<Arc<[u8]>, NodeIndex>,
+    signature_keys: CowMap<LeafIndex>,
+    encryption_keys: CowMap<NodeIndex>,
     members: u32,
     /// Credential type -> number of members whose credential has that type.
     in_use: HashMap<CredentialType, u32>,
     /// Credential type -> number of members whose capabilities list it.
     supported: HashMap<CredentialType, u32>,
+}
+
+/// The nodes of a tree, where the index reads the keys back.
+pub(super) trait Nodes {
+    /// The node at `at`, if it is not blank.
+    fn node(&self, at: NodeIndex) -> Option<&Node>;
+
+    /// The signature key of the leaf at `leaf`.
+    fn signature_key(&self, leaf: LeafIndex) -> Option<&[u8]> {
+        match self.node(leaf.node())? {
+            Node::Leaf(l) => Some(l.signature_key.as_bytes()),
+            Node::Parent(_) => None,
+        }
+    }
+
+    /// The encryption key of the node at `at`.
+    fn encryption_key(&self, at: NodeIndex) -> Option<&[u8]> {
+        Some(encryption_key(self.node(at)?))
+    }
+}
+
+impl Nodes for CowVec<Option<Arc<Node>>> {
+    fn node(&self, at: NodeIndex) -> Option<&Node> {
+        self.get(at.0 as usize)?.as_deref()
+    }
+}
+
+impl Nodes for [Option<Arc<Node>>] {
+    fn node(&self, at: NodeIndex) -> Option<&Node> {
+        self.get(at.0 as usize)?.as_deref()
+    }
+}
+
+/// A node's encryption key.
+fn encryption_key(node: &Node) -> &[u8] {
+    match node {
+        Node::Leaf(l) => l.encryption_key.as_bytes(),
+        Node::Parent(p) => p.encryption_key.as_bytes(),
+    }
 }
 
 /// The distinct credential types a capabilities object lists, sorted.
@@ -69,20 +109,20 @@ fn drop_one(map: &mut HashMap<CredentialType, u32>, t: CredentialType) {
 
 impl KeyIndex {
     /// Fails if `node`'s keys are used by a node other than `at`.
-    pub(super) fn check_keys_free(&self, at: NodeIndex, node: &Node) -> Result<(), ProtocolError> {
-        let enc = match node {
-            Node::Leaf(l) => {
-                if let Some(&other) = self.signature_keys.get(l.signature_key.as_bytes())
-                    && other.node() != at
-                {
-                    return Err(ProtocolError::DuplicateSignatureKey(other.0));
-                }
-                &l.encryption_key
-            }
-            Node::Parent(p) => &p.encryption_key,
-        };
-        match self.encryption_keys.get(enc.as_bytes()) {
-            Some(&other) if other != at => Err(ProtocolError::DuplicateEncryptionKey(other.0)),
+    pub(super) fn check_keys_free(
+        &self,
+        nodes: &(impl Nodes + ?Sized),
+        at: NodeIndex,
+        node: &Node,
+    ) -> Result<(), ProtocolError> {
+        if let Node::Leaf(l) = node
+            && let Some(other) = self.leaf_by_signature_key(nodes, l.signature_key.as_bytes())
+            && other.node() != at
+        {
+            return Err(ProtocolError::DuplicateSignatureKey(other.0));
+        }
+        match self.node_by_encryption_key(nodes, encryption_key(node)) {
+            Some(other) if other != at => Err(ProtocolError::DuplicateEncryptionKey(other.0)),
             _ => Ok(()),
         }
     }
@@ -96,83 +136,75 @@ impl KeyIndex {
         }
     }
 
-    /// Records `node`, now stored at `at`.
-    pub(super) fn insert(&mut self, at: NodeIndex, node: &Node) {
+    /// Records `node`, stored at `at` in `nodes`.
+    pub(super) fn insert(&mut self, nodes: &(impl Nodes + ?Sized), at: NodeIndex, node: &Node) {
         // Replaced entries are those of nodes the caller has removed.
-        let _ = self.insert_new(at, node);
+        let _ = self.insert_new(nodes, at, node);
     }
 
-    /// Records `node`, now stored at `at`, and fails (with the index left
-    /// partly updated: for a tree that is being discarded) if another node
-    /// had one of its keys, as [`Self::check_keys_free`] would have.
-    pub(super) fn insert_new(&mut self, at: NodeIndex, node: &Node) -> Result<(), ProtocolError> {
+    /// Records `node`, stored at `at` in `nodes`, and fails (with the index
+    /// left partly updated: for a tree that is being discarded) if another
+    /// node had one of its keys, as [`Self::check_keys_free`] would have.
+    pub(super) fn insert_new(
+        &mut self,
+        nodes: &(impl Nodes + ?Sized),
+        at: NodeIndex,
+        node: &Node,
+    ) -> Result<(), ProtocolError> {
         let mut duplicate = None;
-        match node {
-            Node::Leaf(l) => {
-                if let Some(leaf) = at.leaf()
-                    && let Some(other) = self
-                        .signature_keys
-                        .insert(Arc::from(l.signature_key.as_bytes()), leaf)
-                    && other != leaf
-                {
-                    duplicate = Some(ProtocolError::DuplicateSignatureKey(other.0));
-                }
-                if let Some(other) = self
-                    .encryption_keys
-                    .insert(Arc::from(l.encryption_key.as_bytes()), at)
-                    && other != at
-                    && duplicate.is_none()
-                {
-                    duplicate = Some(ProtocolError::DuplicateEncryptionKey(other.0));
-                }
-                self.members += 1;
-                bump(&mut self.in_use, l.credential.credential_type());
-                for_each_supported(&l.capabilities, |t| bump(&mut self.supported, t));
+        if let Node::Leaf(l) = node {
+            if let Some(leaf) = at.leaf()
+                && let Some(other) =
+                    self.signature_keys
+                        .insert(l.signature_key.as_bytes(), leaf, |v| nodes.signature_key(v))
+                && other != leaf
+            {
+                duplicate = Some(ProtocolError::DuplicateSignatureKey(other.0));
             }
-            Node::Parent(p) => {
-                if let Some(other) = self
-                    .encryption_keys
-                    .insert(Arc::from(p.encryption_key.as_bytes()), at)
-                    && other != at
-                {
-                    duplicate = Some(ProtocolError::DuplicateEncryptionKey(other.0));
-                }
-            }
+            self.members += 1;
+            bump(&mut self.in_use, l.credential.credential_type());
+            for_each_supported(&l.capabilities, |t| bump(&mut self.supported, t));
+        }
+        if let Some(other) = self
+            .encryption_keys
+            .insert(encryption_key(node), at, |v| nodes.encryption_key(v))
+            && other != at
+            && duplicate.is_none()
+        {
+            duplicate = Some(ProtocolError::DuplicateEncryptionKey(other.0));
         }
         duplicate.map_or(Ok(()), Err)
     }
 
     /// Forgets `node`, which was stored at `at`.
     pub(super) fn remove(&mut self, at: NodeIndex, node: &Node) {
-        let enc = match node {
-            Node::Leaf(l) => {
-                if self
-                    .signature_keys
-                    .get(l.signature_key.as_bytes())
-                    .is_some_and(|x| x.node() == at)
-                {
-                    self.signature_keys.remove(l.signature_key.as_bytes());
-                }
-                self.members = self.members.saturating_sub(1);
-                drop_one(&mut self.in_use, l.credential.credential_type());
-                for_each_supported(&l.capabilities, |t| drop_one(&mut self.supported, t));
-                &l.encryption_key
+        if let Node::Leaf(l) = node {
+            if let Some(leaf) = at.leaf() {
+                self.signature_keys.remove(l.signature_key.as_bytes(), leaf);
             }
-            Node::Parent(p) => &p.encryption_key,
-        };
-        if self.encryption_keys.get(enc.as_bytes()) == Some(&at) {
-            self.encryption_keys.remove(enc.as_bytes());
+            self.members = self.members.saturating_sub(1);
+            drop_one(&mut self.in_use, l.credential.credential_type());
+            for_each_supported(&l.capabilities, |t| drop_one(&mut self.supported, t));
         }
+        self.encryption_keys.remove(encryption_key(node), at);
     }
 
     /// The leaf with this signature key.
-    pub(super) fn leaf_by_signature_key(&self, key: &SignaturePublicKey) -> Option<LeafIndex> {
-        self.signature_keys.get(key.as_bytes()).copied()
+    pub(super) fn leaf_by_signature_key(
+        &self,
+        nodes: &(impl Nodes + ?Sized),
+        key: &[u8],
+    ) -> Option<LeafIndex> {
+        self.signature_keys.get(key, |v| nodes.signature_key(v))
     }
 
     /// The node with this encryption key.
-    pub(super) fn node_by_encryption_key(&self, key: &HpkePublicKey) -> Option<NodeIndex> {
-        self.encryption_keys.get(key.as_bytes()).copied()
+    pub(super) fn node_by_encryption_key(
+        &self,
+        nodes: &(impl Nodes + ?Sized),
+        key: &[u8],
+    ) -> Option<NodeIndex> {
+        self.encryption_keys.get(key, |v| nodes.encryption_key(v))
     }
 
     /// The number of non-blank leaves.

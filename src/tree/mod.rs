@@ -150,7 +150,7 @@ impl RatchetTree {
                 // The checks of `check_node_entry`, the keys' uniqueness
                 // checked by inserting them (one look-up each, not two).
                 tree.check_node_shape(at, node)?;
-                tree.index.insert_new(at, node)?;
+                tree.index.insert_new(&nodes[..], at, node)?;
                 tree.occupancy.set(at, true);
             }
         }
@@ -305,12 +305,14 @@ impl RatchetTree {
 
     /// The leaf whose signature key is `key`, if any (O(1)).
     pub fn find_leaf_by_signature_key(&self, key: &SignaturePublicKey) -> Option<LeafIndex> {
-        self.index.leaf_by_signature_key(key)
+        self.index
+            .leaf_by_signature_key(&self.nodes, key.as_bytes())
     }
 
     /// The node (leaf or parent) whose encryption key is `key`, if any (O(1)).
     pub fn find_node_by_encryption_key(&self, key: &HpkePublicKey) -> Option<NodeIndex> {
-        self.index.node_by_encryption_key(key)
+        self.index
+            .node_by_encryption_key(&self.nodes, key.as_bytes())
     }
 
     /// The leftmost blank leaf, if the tree has one.
@@ -341,7 +343,9 @@ impl RatchetTree {
     /// any other node, and its unmerged leaves are distinct leaves below it.
     fn check_node_entry(&self, at: NodeIndex, node: &Node) -> Result<()> {
         self.check_node_shape(at, node)?;
-        self.index.check_keys_free(at, node).map_err(Error::from)
+        self.index
+            .check_keys_free(&self.nodes, at, node)
+            .map_err(Error::from)
     }
 
     /// The checks of [`Self::check_node_entry`] but the keys' uniqueness.
@@ -369,13 +373,12 @@ impl RatchetTree {
         if let Some(o) = &old {
             self.index.remove(at, o);
         }
-        let now_occupied = match slot.as_deref() {
-            Some(n) => {
-                self.index.insert(at, n);
-                true
-            }
-            None => false,
-        };
+        // The index reads keys back from the nodes: the new node is in place.
+        let new = self.nodes.get(at.0 as usize).and_then(Option::as_deref);
+        if let Some(n) = new {
+            self.index.insert(&self.nodes, at, n);
+        }
+        let now_occupied = new.is_some();
         self.occupancy.set(at, now_occupied);
         self.hashes.invalidate(at, self.size);
         self.journal.record_node(at, old);

@@ -378,12 +378,16 @@ impl RatchetTree {
         }
         // A KeyPackage leaf replaces nothing: compare with every node.
         let at = origin.leaf().map_or(NodeIndex(u32::MAX), LeafIndex::node);
-        if let Some(other) = self.index.leaf_by_signature_key(&leaf.signature_key)
+        if let Some(other) = self
+            .index
+            .leaf_by_signature_key(&self.nodes, leaf.signature_key.as_bytes())
             && other.node() != at
         {
             return Err(ProtocolError::DuplicateSignatureKey(other.0).into());
         }
-        if let Some(other) = self.index.node_by_encryption_key(&leaf.encryption_key)
+        if let Some(other) = self
+            .index
+            .node_by_encryption_key(&self.nodes, leaf.encryption_key.as_bytes())
             && other != at
         {
             return Err(ProtocolError::DuplicateEncryptionKey(other.0).into());

@@ -15,6 +15,12 @@
 //!
 //! Note that the peak includes the process baseline (binary, allocator, the
 //! child's own KeyPackage) and the Welcome bytes it read.
+//!
+//! The child also counts its heap (a counting global allocator, in this
+//! example only): the bytes live just before and just after the join, whose
+//! difference is the joined member's state, and the peak of live bytes
+//! during the join. RSS overstates the state (the allocator keeps pages
+//! freed during the join); the live count does not.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +28,75 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use tessera_bench::{MlsHarness, proc_status_bytes};
+
+/// The system allocator, counting the bytes live and their peak.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub static LIVE: AtomicUsize = AtomicUsize::new(0);
+    pub static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    pub struct Counting;
+
+    fn grew(by: usize) {
+        let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+
+    // SAFETY: every call is forwarded to `System` with the same arguments;
+    // the counters only observe sizes.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: forwarded unchanged (the caller upholds `alloc`'s contract).
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                grew(layout.size());
+            }
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as `alloc`.
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if !p.is_null() {
+                grew(layout.size());
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
+            unsafe { System.dealloc(ptr, layout) };
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: forwarded unchanged.
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if !p.is_null() {
+                LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+                grew(new_size);
+            }
+            p
+        }
+    }
+
+    /// Bytes live now.
+    pub fn live() -> usize {
+        LIVE.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new peak from the bytes live now.
+    pub fn reset_peak() {
+        PEAK.store(live(), Ordering::Relaxed);
+    }
+
+    /// The most bytes live since the last [`reset_peak`].
+    pub fn peak() -> usize {
+        PEAK.load(Ordering::Relaxed)
+    }
+}
+
+#[global_allocator]
+static ALLOC: counting::Counting = counting::Counting;
 
 #[path = "../adapters/mls_rs.rs"]
 mod mls_rs_adapter;
@@ -117,18 +192,26 @@ impl LibFn for Child {
         let welcome = std::fs::read(self.dir.join("welcome.bin")).expect("welcome.bin");
         let rss_before = proc_status_bytes("VmRSS").unwrap_or(0);
         let hwm_before = proc_status_bytes("VmHWM").unwrap_or(0);
+        let heap_before = counting::live();
+        counting::reset_peak();
         let t = Instant::now();
         let member = H::join(joiner, &welcome);
         let join_time = t.elapsed();
         let n = H::member_count(&member);
         let rss_after = proc_status_bytes("VmRSS").unwrap_or(0);
         let hwm = proc_status_bytes("VmHWM").unwrap_or(0);
+        let heap_after = counting::live();
+        let heap_peak = counting::peak();
+        let state = heap_after.saturating_sub(heap_before);
         println!(
             "{{\"library\": \"{}\", \"n\": {n}, \"welcome_bytes\": {}, \"vm_hwm_bytes\": {hwm}, \
              \"vm_hwm_before_join_bytes\": {hwm_before}, \"vm_rss_before_join_bytes\": {rss_before}, \
-             \"vm_rss_after_join_bytes\": {rss_after}, \"join_ms\": {:.1}}}",
+             \"vm_rss_after_join_bytes\": {rss_after}, \"heap_live_before_join_bytes\": {heap_before}, \
+             \"heap_live_after_join_bytes\": {heap_after}, \"heap_peak_during_join_bytes\": {heap_peak}, \
+             \"state_bytes_per_leaf\": {:.0}, \"join_ms\": {:.1}}}",
             H::NAME,
             welcome.len(),
+            state as f64 / n as f64,
             join_time.as_secs_f64() * 1e3
         );
         drop(member);
