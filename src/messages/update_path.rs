@@ -187,11 +187,11 @@ fn read_opaque_short<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
     let rest = r.peek_rest();
     if let Some(&first) = rest.first() {
         let n = usize::from(first);
-        if n < 0x40 {
-            if let Some(body) = rest.get(1..1 + n) {
-                r.read_bytes(1 + n)?;
-                return Ok(body);
-            }
+        if n < 0x40
+            && let Some(body) = rest.get(1..1 + n)
+        {
+            r.read_bytes(1 + n)?;
+            return Ok(body);
         }
     }
     r.read_opaque()

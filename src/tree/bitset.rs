@@ -39,7 +39,8 @@ impl Chunk {
             let w = (i / 64) as usize;
             let start = i % 64;
             let end = (hi - (i - start)).min(64);
-            total += (self.words[w] & mask(start, end)).count_ones();
+            let word = self.words.get(w).copied().unwrap_or(0);
+            total += (word & mask(start, end)).count_ones();
             i += end - start;
         }
         total
@@ -80,10 +81,17 @@ impl CowBitSet {
 
     /// Whether `i` is in the set.
     pub(super) fn contains(&self, i: u32) -> bool {
-        i < self.len && {
-            let c = &self.chunks[(i / CHUNK_BITS) as usize];
-            c.words[((i % CHUNK_BITS) / 64) as usize] >> (i % 64) & 1 == 1
-        }
+        i < self.len && (self.word(i / 64) >> (i % 64)) & 1 == 1
+    }
+
+    /// Word `w` of the whole set (bits `64 w ..`); 0 past the end.
+    fn word(&self, w: u32) -> u64 {
+        let chunk = (w as usize) / WORDS;
+        self.chunks
+            .get(chunk)
+            .and_then(|c| c.words.get((w as usize) % WORDS))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Adds `i` to the set (`value`) or takes it out. Ignored at `len` or above.
@@ -91,8 +99,13 @@ impl CowBitSet {
         if i >= self.len || self.contains(i) == value {
             return;
         }
-        let c = Arc::make_mut(&mut self.chunks[(i / CHUNK_BITS) as usize]);
-        let w = &mut c.words[((i % CHUNK_BITS) / 64) as usize];
+        let Some(c) = self.chunks.get_mut((i / CHUNK_BITS) as usize) else {
+            return;
+        };
+        let c = Arc::make_mut(c);
+        let Some(w) = c.words.get_mut(((i % CHUNK_BITS) / 64) as usize) else {
+            return;
+        };
         *w ^= 1u64 << (i % 64);
         if value {
             c.ones += 1;
@@ -107,21 +120,20 @@ impl CowBitSet {
         if len < self.len {
             self.chunks.truncate(chunks);
             let tail = len % CHUNK_BITS;
-            if tail != 0 {
-                if let Some(last) = self.chunks.last_mut() {
-                    if last.count(tail, CHUNK_BITS) != 0 {
-                        let c = Arc::make_mut(last);
-                        for (w, word) in c.words.iter_mut().enumerate() {
-                            let lo = w as u32 * 64;
-                            if lo >= tail {
-                                *word = 0;
-                            } else if tail < lo + 64 {
-                                *word &= mask(0, tail - lo);
-                            }
-                        }
-                        c.ones = c.words.iter().map(|w| w.count_ones()).sum();
+            if tail != 0
+                && let Some(last) = self.chunks.last_mut()
+                && last.count(tail, CHUNK_BITS) != 0
+            {
+                let c = Arc::make_mut(last);
+                for (w, word) in c.words.iter_mut().enumerate() {
+                    let lo = w as u32 * 64;
+                    if lo >= tail {
+                        *word = 0;
+                    } else if tail < lo + 64 {
+                        *word &= mask(0, tail - lo);
                     }
                 }
+                c.ones = c.words.iter().map(|w| w.count_ones()).sum();
             }
         } else if chunks > self.chunks.len() {
             // New chunks all share one zero chunk until written.
@@ -139,8 +151,9 @@ impl CowBitSet {
         while i < end {
             let chunk_start = i - i % CHUNK_BITS;
             let stop = end.min(chunk_start + CHUNK_BITS);
-            total +=
-                self.chunks[(i / CHUNK_BITS) as usize].count(i - chunk_start, stop - chunk_start);
+            if let Some(c) = self.chunks.get((i / CHUNK_BITS) as usize) {
+                total += c.count(i - chunk_start, stop - chunk_start);
+            }
             i = stop;
         }
         total
@@ -189,8 +202,7 @@ impl CowBitSet {
         words.flat_map(move |w| {
             let lo = (w * 64).max(start);
             let hi = (w * 64 + 64).min(end);
-            let c = &self.chunks[(w * 64 / CHUNK_BITS) as usize];
-            let mut bits = c.words[(w as usize) % WORDS] & mask(lo - w * 64, hi - w * 64);
+            let mut bits = self.word(w) & mask(lo - w * 64, hi - w * 64);
             core::iter::from_fn(move || {
                 (bits != 0).then(|| {
                     let b = bits.trailing_zeros();

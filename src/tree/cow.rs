@@ -315,9 +315,9 @@ mod tests {
         let key_of = |i: usize| kept.get(i).map(Vec::as_slice);
         let mut m = CowMap::default();
         let mut want = HashMap::new();
-        for i in 0..1000usize {
-            m.insert(&kept[i], i, key_of);
-            want.insert(kept[i].clone(), i);
+        for (i, k) in kept.iter().enumerate().take(1000) {
+            m.insert(k, i, key_of);
+            want.insert(k.clone(), i);
         }
         let snapshot = m.clone();
         for i in (0..1000usize).step_by(3) {
