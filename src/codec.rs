@@ -330,6 +330,58 @@ impl<T: Decode> Decode for std::sync::Arc<T> {
     }
 }
 
+/// An encoding held in pieces: bytes written here, and byte strings
+/// borrowed from the value encoded, in order. A large field (an UpdatePath's
+/// ciphertexts) is borrowed rather than copied, and the pieces are hashed
+/// one after the other ([`crate::crypto::CipherSuiteProvider::hash_parts`]).
+#[derive(Debug, Default)]
+pub(crate) struct Parts<'a> {
+    written: Vec<u8>,
+    pieces: Vec<Piece<'a>>,
+    /// Where the written bytes not yet in `pieces` start.
+    run: usize,
+}
+
+#[derive(Debug)]
+enum Piece<'a> {
+    Written(core::ops::Range<usize>),
+    Borrowed(&'a [u8]),
+}
+
+impl<'a> Parts<'a> {
+    /// The buffer the next written bytes go to.
+    pub(crate) fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.written
+    }
+
+    /// Appends `bytes`, borrowed.
+    pub(crate) fn borrow(&mut self, bytes: &'a [u8]) {
+        self.close_run();
+        self.pieces.push(Piece::Borrowed(bytes));
+    }
+
+    fn close_run(&mut self) {
+        if self.written.len() > self.run {
+            self.pieces
+                .push(Piece::Written(self.run..self.written.len()));
+            self.run = self.written.len();
+        }
+    }
+
+    /// The pieces in order; their concatenation is the encoding.
+    pub(crate) fn slices(&mut self) -> Vec<&[u8]> {
+        self.close_run();
+        let written = &self.written;
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Written(r) => written.get(r.clone()).unwrap_or_default(),
+                Piece::Borrowed(b) => *b,
+            })
+            .collect()
+    }
+}
+
 /// Implements [`Encode`] and [`Decode`] for a struct whose fields are
 /// encoded one after another, in the order given (the usual TLS `struct`).
 ///

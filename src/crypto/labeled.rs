@@ -92,32 +92,25 @@ pub fn verify_with_label(
     Ok(cs.verify(key, &sign_content(label, content)?, signature)?)
 }
 
-/// `VerifyWithLabel(VerificationKey, Label, buf[content], SignatureValue)`
-/// without copying the content: the `SignContent` header (label, then the
-/// content's length) is written into the bytes of `buf` just before
-/// `content`, which must have room for it (at most 5 + 8 + label bytes).
-pub(crate) fn verify_with_label_in_place(
+/// `VerifyWithLabel(VerificationKey, Label, Content, SignatureValue)`
+/// (RFC 9420 §5.1.2) with `Content` the concatenation of `content`, which
+/// is not formed: the `SignContent` header (label, then the content's
+/// length) and the pieces are handed to the provider in turn.
+pub(crate) fn verify_with_label_parts(
     cs: &dyn CipherSuiteProvider,
     key: &SignaturePublicKey,
     label: &[u8],
-    buf: &mut [u8],
-    content: core::ops::Range<usize>,
+    content: &[&[u8]],
     signature: &[u8],
 ) -> Result<()> {
+    let len: usize = content.iter().map(|p| p.len()).sum();
     let mut header = Vec::with_capacity(LABEL_PREFIX.len() + label.len() + 5);
     write_label(&mut header, label)?;
-    crate::codec::write_vec_len(&mut header, content.len())?;
-    let start = content
-        .start
-        .checked_sub(header.len())
-        .ok_or(Error::Internal("no room for the SignContent header"))?;
-    buf.get_mut(start..content.start)
-        .ok_or(Error::Internal("SignContent header out of range"))?
-        .copy_from_slice(&header);
-    let sign_content = buf
-        .get(start..content.end)
-        .ok_or(Error::Internal("SignContent out of range"))?;
-    Ok(cs.verify(key, sign_content, signature)?)
+    crate::codec::write_vec_len(&mut header, len)?;
+    let mut parts = Vec::with_capacity(content.len() + 1);
+    parts.push(header.as_slice());
+    parts.extend_from_slice(content);
+    Ok(cs.verify_parts(key, &parts, signature)?)
 }
 
 /// `VerifyWithLabel` checks collected to be verified together with

@@ -222,6 +222,12 @@ pub trait CipherSuiteProvider: Send + Sync {
     /// `Hash(data)` with the suite's hash function.
     fn hash(&self, data: &[u8]) -> Vec<u8>;
 
+    /// [`CipherSuiteProvider::hash`] of the concatenation of `parts`. The
+    /// default concatenates; providers should hash the pieces in turn.
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        self.hash(&parts.concat())
+    }
+
     /// Output length `Nh` of the suite's KDF (and hash), in bytes.
     fn kdf_len(&self) -> usize;
 
@@ -233,6 +239,12 @@ pub trait CipherSuiteProvider: Send + Sync {
 
     /// `MAC(key, data)`: HMAC with the suite's hash (RFC 9420 §5.1).
     fn mac(&self, key: &[u8], data: &[u8]) -> Result<Tag, CryptoError>;
+
+    /// [`CipherSuiteProvider::mac`] of the concatenation of `parts`. The
+    /// default concatenates; providers should MAC the pieces in turn.
+    fn mac_parts(&self, key: &[u8], parts: &[&[u8]]) -> Result<Tag, CryptoError> {
+        self.mac(key, &parts.concat())
+    }
 
     /// AEAD key length `Nk`.
     fn aead_key_len(&self) -> usize;
@@ -341,6 +353,19 @@ pub trait CipherSuiteProvider: Send + Sync {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError>;
+
+    /// [`CipherSuiteProvider::verify`] of the concatenation of `parts`,
+    /// with the same verdict. Providers that can hash a message in pieces
+    /// should, so that a large message assembled from borrowed pieces is not
+    /// copied; the default concatenates.
+    fn verify_parts(
+        &self,
+        key: &SignaturePublicKey,
+        parts: &[&[u8]],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        self.verify(key, &parts.concat(), signature)
+    }
 
     /// Verifies several signatures, each `(key, message, signature)`.
     /// `Ok(())` if every one holds; otherwise the index of the first that

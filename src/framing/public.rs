@@ -5,13 +5,14 @@ use super::content::{
     SIGNATURE_LABEL, check_content_for_sender, check_group_and_epoch, tbs_context,
 };
 use crate::codec::Encode;
-use crate::crypto::labeled::verify_with_label_in_place;
+use crate::codec::Parts;
+use crate::crypto::labeled::verify_with_label_parts;
 use crate::crypto::{CipherSuiteProvider, Secret, SignaturePublicKey, Tag};
-use crate::error::{ApiError, Error, ProtocolError, Result};
+use crate::error::{ApiError, ProtocolError, Result};
 use crate::messages::{
-    AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContent,
-    FramedContentAuthData, FramedContentBody, FramedContentTbs, GroupContext, ProtocolVersion,
-    PublicMessage, Sender, WireFormat,
+    AuthenticatedContent, AuthenticatedContentTbm, ContentType, FramedContentAuthData,
+    FramedContentBody, FramedContentTbs, GroupContext, ProtocolVersion, PublicMessage, Sender,
+    WireFormat,
 };
 
 /// `membership_tag = MAC(membership_key, AuthenticatedContentTBM)` (RFC 9420 §6.2)
@@ -106,24 +107,14 @@ pub fn verify_membership_tag(
     context: &GroupContext,
     membership_key: &Secret,
 ) -> Result<()> {
-    if !matches!(message.content.sender, Sender::Member(_)) {
-        return Ok(());
-    }
-    let tag = message
-        .membership_tag
-        .as_ref()
-        .ok_or(ProtocolError::InvalidMembershipTag)?;
-    let expected = mac_tbm(
-        cs,
-        message.tbs(Some(context)),
-        &message.auth,
-        membership_key,
-    )?;
-    if expected.ct_eq_bytes(tag.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ProtocolError::InvalidMembershipTag.into())
-    }
+    check_tag(message, || {
+        mac_tbm(
+            cs,
+            message.tbs(Some(context)),
+            &message.auth,
+            membership_key,
+        )
+    })
 }
 
 /// Decodes a PublicMessage into the AuthenticatedContent it carries
@@ -154,103 +145,63 @@ pub fn unprotect(
     })
 }
 
-/// Room left before the encoded `FramedContentTBS` in [`EncodedContent`]'s
-/// buffer: enough for the `SignContent` header of the signature (at most
-/// 1 + 24 + 4 bytes) and for a transcript hash (at most 64 bytes) before the
-/// wire format, which follows the 2-byte version.
-const ROOM: usize = 64;
-
-/// A PublicMessage's content as [`verify`] encoded it, kept to compute the
-/// confirmed transcript hash of a commit (RFC 9420 §8.2) without encoding
-/// the content again.
+/// What [`verify`] learnt of a PublicMessage's content beyond its verdict:
+/// the confirmed transcript hash of a commit (RFC 9420 §8.2), computed
+/// from the same pieces as the signature and the membership tag, with the
+/// interim hash it started from.
 #[derive(Debug)]
 pub(crate) struct EncodedContent {
-    /// `ROOM` bytes, then `FramedContentTBS` up to the end of the content.
-    buf: Vec<u8>,
-    /// The confirmed transcript hash, computed beside the signature check
-    /// (large commits, several threads), with the interim hash it started
-    /// from.
     transcript: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl EncodedContent {
-    /// `Hash(interim_transcript_hash_before || ConfirmedTranscriptHashInput)`
-    /// with `ConfirmedTranscriptHashInput = { wire_format; content; signature<V> }`:
-    /// the interim hash is written over the bytes before the wire format and
-    /// the signature after the content, and the whole is hashed in place.
+    /// The confirmed transcript hash from `interim_transcript_hash_before`,
+    /// if [`verify`] computed it (a commit, with that interim hash).
     pub(crate) fn confirmed_transcript_hash(
-        mut self,
-        cs: &dyn CipherSuiteProvider,
+        self,
         interim_transcript_hash_before: &[u8],
-        signature: &[u8],
-    ) -> Result<Vec<u8>> {
-        if let Some((interim, hash)) = self.transcript.take()
-            && interim == interim_transcript_hash_before
-        {
-            return Ok(hash);
-        }
-        transcript_in_place(&mut self.buf, cs, interim_transcript_hash_before, signature)
-    }
-}
-
-/// The confirmed transcript hash over `buf` (as in [`EncodedContent`]): the
-/// interim hash is written over the bytes before the wire format and the
-/// signature appended after the content, and the whole is hashed in place.
-fn transcript_in_place(
-    buf: &mut Vec<u8>,
-    cs: &dyn CipherSuiteProvider,
-    interim_transcript_hash_before: &[u8],
-    signature: &[u8],
-) -> Result<Vec<u8>> {
-    {
-        let buf = &mut *buf;
-        // The wire format follows the 2-byte protocol version.
-        let wire_format_at = ROOM + 2;
-        let start = wire_format_at
-            .checked_sub(interim_transcript_hash_before.len())
-            .ok_or(Error::Internal("transcript hash longer than the room left"))?;
-        buf.get_mut(start..wire_format_at)
-            .ok_or(Error::Internal("transcript hash out of range"))?
-            .copy_from_slice(interim_transcript_hash_before);
-        crate::codec::write_opaque(buf, signature)?;
-        let input = buf
-            .get(start..)
-            .ok_or(Error::Internal("transcript input out of range"))?;
-        Ok(cs.hash(input))
+    ) -> Option<Vec<u8>> {
+        self.transcript
+            .filter(|(interim, _)| interim == interim_transcript_hash_before)
+            .map(|(_, hash)| hash)
     }
 }
 
 /// Content above this size (bytes) is hashed on two threads when the pool
 /// has them: the signature on one, the membership tag and the transcript
-/// hash on a copy of the content on the other (copying costs a tenth of
-/// hashing).
+/// hash on the other.
 const PARALLEL_HASH_BYTES: usize = 256 * 1024;
 
-/// About the size of `content` encoded: the bulk of a large one is the
-/// UpdatePath's ciphertexts. Only sizes a buffer.
-fn size_hint(content: &FramedContent) -> usize {
-    let path = match &content.content {
-        FramedContentBody::Commit(c) => c.path.as_ref(),
-        _ => None,
-    };
-    let ciphertexts: usize = path.map_or(0, |p| {
-        p.nodes
-            .iter()
-            .map(|n| n.encrypted_path_secret.encoded_body_len() + 8)
-            .sum()
-    });
-    ciphertexts + content.authenticated_data.len() + 2048
+/// A member sender's membership tag (RFC 9420 §6.2) checked in constant time
+/// against `expected()`, the MAC of its `AuthenticatedContentTBM`; a
+/// missing tag fails. Other senders have no tag and pass.
+fn check_tag(message: &PublicMessage, expected: impl FnOnce() -> Result<Tag>) -> Result<()> {
+    if !matches!(message.content.sender, Sender::Member(_)) {
+        return Ok(());
+    }
+    let tag = message
+        .membership_tag
+        .as_ref()
+        .ok_or(ProtocolError::InvalidMembershipTag)?;
+    if expected()?.ct_eq_bytes(tag.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ProtocolError::InvalidMembershipTag.into())
+    }
 }
 
 /// The checks of [`unprotect`], in the same order, on a borrowed message.
 ///
-/// The `FramedContentTBS` is encoded once, into one buffer: the membership
-/// tag covers it followed by the authentication data
-/// (`AuthenticatedContentTBM`, §6.2), the signature covers it behind its
-/// `SignContent` header (§6.1, §5.1.2), written into room left before it,
-/// and a member's TBS includes the group context in both. The content's
-/// encoding is returned for the transcript hash
-/// ([`EncodedContent::confirmed_transcript_hash`]).
+/// The content is encoded once, in pieces ([`FramedContent::encode_parts`]:
+/// a commit's path ciphertexts are borrowed from the message, not copied),
+/// and the three hashes the RFC makes of it read the same pieces:
+/// `FramedContentTBS = version || wire_format || content || [context]`
+/// behind its `SignContent` header for the signature (§6.1, §5.1.2), with
+/// the authentication data after it for the membership tag
+/// (`AuthenticatedContentTBM`, §6.2), and, for a commit when
+/// `interim_transcript_hash` is given, `interim || wire_format || content
+/// || signature` for the confirmed transcript hash (§8.2), returned in
+/// [`EncodedContent`].
 pub(crate) fn verify(
     cs: &dyn CipherSuiteProvider,
     message: &PublicMessage,
@@ -262,122 +213,70 @@ pub(crate) fn verify(
     check_group_and_epoch(&message.content.group_id, message.content.epoch, context)?;
     check_not_application(message)?;
     check_content_for_sender(&message.content)?;
-    let tbs_ctx = tbs_context(&message.content.sender, Some(context))?;
-    // `FramedContentTBS = version || wire_format || content || [context]`,
-    // encoded as `FramedContentTbs::encode` does, noting where the content ends.
-    let tbs = message.tbs(tbs_ctx);
-    let mut buf = Vec::with_capacity(ROOM + size_hint(&message.content));
-    buf.resize(ROOM, 0);
-    ProtocolVersion::MLS10.encode(&mut buf)?;
-    tbs.wire_format.encode(&mut buf)?;
-    message.content.encode(&mut buf)?;
-    let content_end = buf.len();
-    if let Some(c) = tbs.context {
-        c.encode(&mut buf)?;
-    }
-    let tbs_end = buf.len();
-    debug_assert_eq!(buf.get(ROOM..), tbs.to_bytes().ok().as_deref());
-    if let Some(interim) = interim_transcript_hash
-        && matches!(message.content.content, FramedContentBody::Commit(_))
-        && content_end >= PARALLEL_HASH_BYTES
+    let tbs = message.tbs(tbs_context(&message.content.sender, Some(context))?);
+    // version || wire_format, the content, [context]: the FramedContentTBS.
+    let mut head = Vec::with_capacity(4);
+    ProtocolVersion::MLS10.encode(&mut head)?;
+    tbs.wire_format.encode(&mut head)?;
+    let mut content = Parts::default();
+    message.content.encode_parts(&mut content)?;
+    let content = content.slices();
+    let group_context = tbs.context.map(Encode::to_bytes).transpose()?;
+    let mut tbs_parts = Vec::with_capacity(content.len() + 2);
+    tbs_parts.push(head.as_slice());
+    tbs_parts.extend_from_slice(&content);
+    tbs_parts.extend(group_context.as_deref());
+    debug_assert_eq!(Some(tbs_parts.concat()), tbs.to_bytes().ok());
+
+    let tagged = || {
+        check_tag(message, || {
+            message.auth.check_for(message.content.content_type())?;
+            let auth = message.auth.to_bytes()?;
+            let mut tbm = tbs_parts.clone();
+            tbm.push(&auth);
+            Ok(cs.mac_parts(membership_key.as_bytes(), &tbm)?)
+        })
+    };
+    let signed = || {
+        verify_with_label_parts(
+            cs,
+            signature_key,
+            SIGNATURE_LABEL,
+            &tbs_parts,
+            &message.auth.signature,
+        )
+    };
+    let transcript = |interim: &[u8]| -> Result<(Vec<u8>, Vec<u8>)> {
+        // ConfirmedTranscriptHashInput = wire_format || content || signature<V>.
+        let mut signature = Vec::with_capacity(message.auth.signature.len() + 4);
+        crate::codec::write_opaque(&mut signature, &message.auth.signature)?;
+        let mut input = Vec::with_capacity(content.len() + 3);
+        input.push(interim);
+        input.push(head.get(2..).unwrap_or_default());
+        input.extend_from_slice(&content);
+        input.push(&signature);
+        Ok((interim.to_vec(), cs.hash_parts(&input)))
+    };
+    let interim = interim_transcript_hash
+        .filter(|_| matches!(message.content.content, FramedContentBody::Commit(_)));
+    let size: usize = content.iter().map(|p| p.len()).sum();
+    let transcript = if let Some(interim) = interim
+        && size >= PARALLEL_HASH_BYTES
         && crate::parallel::threads() > 1
     {
-        return verify_parallel(
-            cs,
-            message,
-            membership_key,
-            signature_key,
-            buf,
-            content_end,
-            tbs_end,
-            interim,
-        );
-    }
-    check_membership_tag(cs, message, membership_key, &mut buf, tbs_end)?;
-    verify_with_label_in_place(
-        cs,
-        signature_key,
-        SIGNATURE_LABEL,
-        &mut buf,
-        ROOM..tbs_end,
-        &message.auth.signature,
-    )?;
-    buf.truncate(content_end);
-    Ok(EncodedContent {
-        buf,
-        transcript: None,
-    })
-}
-
-/// A member sender's membership tag (RFC 9420 §6.2) over `buf` (`ROOM`
-/// bytes, then the `FramedContentTBS` up to `tbs_end`):
-/// `AuthenticatedContentTBM = FramedContentTBS || FramedContentAuthData` is
-/// formed by appending the authentication data, which is removed again.
-/// Other senders have no tag.
-fn check_membership_tag(
-    cs: &dyn CipherSuiteProvider,
-    message: &PublicMessage,
-    membership_key: &Secret,
-    buf: &mut Vec<u8>,
-    tbs_end: usize,
-) -> Result<()> {
-    if !matches!(message.content.sender, Sender::Member(_)) {
-        return Ok(());
-    }
-    let tag = message
-        .membership_tag
-        .as_ref()
-        .ok_or(ProtocolError::InvalidMembershipTag)?;
-    message.auth.check_for(message.content.content_type())?;
-    message.auth.encode(buf)?;
-    let tbm = buf.get(ROOM..).ok_or(Error::Internal("TBM out of range"))?;
-    let expected = cs.mac(membership_key.as_bytes(), tbm)?;
-    if !expected.ct_eq_bytes(tag.as_bytes()) {
-        return Err(ProtocolError::InvalidMembershipTag.into());
-    }
-    buf.truncate(tbs_end);
-    Ok(())
-}
-
-/// The checks of [`verify`] on a large commit, on two threads: the
-/// signature over `buf` on one; the membership tag, then the confirmed
-/// transcript hash (RFC 9420 §8.2), over a copy on the other. Both sides
-/// run to the end; the error is the one the sequential order gives
-/// (membership tag, then signature).
-#[allow(clippy::too_many_arguments)]
-fn verify_parallel(
-    cs: &dyn CipherSuiteProvider,
-    message: &PublicMessage,
-    membership_key: &Secret,
-    signature_key: &SignaturePublicKey,
-    mut buf: Vec<u8>,
-    content_end: usize,
-    tbs_end: usize,
-    interim: &[u8],
-) -> Result<EncodedContent> {
-    let mut copy = buf.clone();
-    let (signed, tagged) = crate::parallel::join(
-        || {
-            verify_with_label_in_place(
-                cs,
-                signature_key,
-                SIGNATURE_LABEL,
-                &mut buf,
-                ROOM..tbs_end,
-                &message.auth.signature,
-            )
-        },
-        || -> Result<Vec<u8>> {
-            check_membership_tag(cs, message, membership_key, &mut copy, tbs_end)?;
-            copy.truncate(content_end);
-            transcript_in_place(&mut copy, cs, interim, &message.auth.signature)
-        },
-    );
-    let transcript = tagged?;
-    signed?;
-    buf.truncate(content_end);
-    Ok(EncodedContent {
-        buf,
-        transcript: Some((interim.to_vec(), transcript)),
-    })
+        // Both sides run to the end; the error is the one of the
+        // sequential order below (membership tag, then signature).
+        let (signed, tagged) = crate::parallel::join(signed, || {
+            tagged()?;
+            transcript(interim)
+        });
+        let transcript = tagged?;
+        signed?;
+        Some(transcript)
+    } else {
+        tagged()?;
+        signed()?;
+        interim.map(transcript).transpose()?
+    };
+    Ok(EncodedContent { transcript })
 }

@@ -870,12 +870,10 @@ impl Group {
             None => self.keys.init_secret.clone(),
         };
 
-        new_context.confirmed_transcript_hash = match encoded {
-            Some(e) => e.confirmed_transcript_hash(
-                cs,
-                &self.interim_transcript_hash,
-                &auth.auth.signature,
-            )?,
+        new_context.confirmed_transcript_hash = match encoded
+            .and_then(|e| e.confirmed_transcript_hash(&self.interim_transcript_hash))
+        {
+            Some(hash) => hash,
             None => confirmed_transcript_hash(cs, &self.interim_transcript_hash, auth)?,
         };
         debug_assert_eq!(

@@ -115,6 +115,34 @@ impl FramedContent {
     pub fn content_type(&self) -> ContentType {
         self.content.content_type()
     }
+
+    /// The encoding of `self` ([`Encode`]) in pieces, with the ciphertexts
+    /// of a commit's UpdatePath borrowed, not copied: they are nearly all
+    /// of a large commit, which is hashed three times (RFC 9420 §6.1, §6.2,
+    /// §8.2).
+    pub(crate) fn encode_parts<'a>(
+        &'a self,
+        parts: &mut crate::codec::Parts<'a>,
+    ) -> Result<(), ApiError> {
+        let FramedContentBody::Commit(Commit {
+            proposals,
+            path: Some(path),
+        }) = &self.content
+        else {
+            return self.encode(parts.out());
+        };
+        // The fields in the order of `encode`; then `Commit { proposals,
+        // optional<UpdatePath> path }` with the path present.
+        let out = parts.out();
+        self.group_id.encode(out)?;
+        self.epoch.encode(out)?;
+        self.sender.encode(out)?;
+        self.authenticated_data.encode(out)?;
+        self.content_type().encode(out)?;
+        proposals.encode(out)?;
+        out.push(1);
+        path.encode_parts(parts)
+    }
 }
 
 impl Encode for FramedContent {

@@ -28,17 +28,38 @@ pub struct UpdatePath {
     pub nodes: Vec<UpdatePathNode>,
 }
 
+impl UpdatePath {
+    /// The length of the body of `nodes<V>` encoded. Summed first, so that
+    /// the header goes in front of the body without moving it: the body is
+    /// nearly all of a large commit (RFC 9420 §2.1.2).
+    fn nodes_len(&self) -> Result<usize, ApiError> {
+        self.nodes.iter().try_fold(0usize, |len, n| {
+            let key = opaque_len(n.encryption_key.as_bytes().len())?;
+            let secrets = opaque_len(n.encrypted_path_secret.bytes.len())?;
+            Ok(len + key + secrets)
+        })
+    }
+
+    /// [`Encode::encode`] into `parts`, the ciphertexts borrowed.
+    pub(crate) fn encode_parts<'a>(
+        &'a self,
+        parts: &mut crate::codec::Parts<'a>,
+    ) -> Result<(), ApiError> {
+        self.leaf_node.encode(parts.out())?;
+        write_vec_len(parts.out(), self.nodes_len()?)?;
+        for n in &self.nodes {
+            n.encryption_key.encode(parts.out())?;
+            write_vec_len(parts.out(), n.encrypted_path_secret.bytes.len())?;
+            parts.borrow(&n.encrypted_path_secret.bytes);
+        }
+        Ok(())
+    }
+}
+
 impl Encode for UpdatePath {
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), ApiError> {
         self.leaf_node.encode(out)?;
-        // The nodes' length is summed first, so that the header goes in
-        // front of the body without moving it: the body is nearly all of
-        // a large commit (RFC 9420 §2.1.2 `UpdatePathNode nodes<V>`).
-        let len = self.nodes.iter().try_fold(0usize, |len, n| {
-            let key = opaque_len(n.encryption_key.as_bytes().len())?;
-            let secrets = opaque_len(n.encrypted_path_secret.bytes.len())?;
-            Ok::<_, ApiError>(len + key + secrets)
-        })?;
+        let len = self.nodes_len()?;
         write_vec_len(out, len)?;
         out.reserve(len);
         self.nodes.iter().try_for_each(|n| n.encode(out))
@@ -262,6 +283,25 @@ mod tests {
             EncryptedPathSecrets::decode_exact(&bad).unwrap_err(),
             Vec::<HpkeCiphertext>::decode_exact(&bad).unwrap_err()
         );
+    }
+
+    /// Every content's encoding in pieces is its encoding.
+    #[test]
+    fn content_parts_are_the_encoding() {
+        use crate::messages::test_support::contents;
+        use crate::messages::{FramedContentBody, Sender};
+        let mut all = contents(Sender::Member(3));
+        all.extend(contents(Sender::NewMemberCommit));
+        let mut with_paths = 0;
+        for (content, _) in &all {
+            let mut parts = crate::codec::Parts::default();
+            content.encode_parts(&mut parts).unwrap();
+            assert_eq!(parts.slices().concat(), content.to_bytes().unwrap());
+            if let FramedContentBody::Commit(c) = &content.content {
+                with_paths += usize::from(c.path.is_some());
+            }
+        }
+        assert!(with_paths > 0, "a commit with a path is among the samples");
     }
 
     /// An UpdatePath encodes as its two fields in order.

@@ -224,14 +224,25 @@ where
     Ok(okm)
 }
 
-fn hmac<H>(key: &[u8], data: &[u8]) -> Result<Tag, CryptoError>
+fn hmac<H>(key: &[u8], parts: &[&[u8]]) -> Result<Tag, CryptoError>
 where
     H: hmac::EagerHash + Clone,
 {
     let mut m = <Hmac<H> as KeyInit>::new_from_slice(key)
         .map_err(|_| CryptoError::InvalidLength("HMAC key"))?;
-    m.update(data);
+    for part in parts {
+        m.update(part);
+    }
     Ok(Tag::from(m.finalize().into_bytes().to_vec()))
+}
+
+/// `H(parts[0] || parts[1] || ...)`.
+fn digest_parts<H: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = H::new();
+    for part in parts {
+        h.update(part);
+    }
+    h.finalize().to_vec()
 }
 
 impl CipherSuiteProvider for RustCryptoSuite {
@@ -244,6 +255,14 @@ impl CipherSuiteProvider for RustCryptoSuite {
             HashAlg::Sha256 => Sha256::digest(data).to_vec(),
             HashAlg::Sha384 => Sha384::digest(data).to_vec(),
             HashAlg::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+
+    fn hash_parts(&self, parts: &[&[u8]]) -> Vec<u8> {
+        match self.algs.hash {
+            HashAlg::Sha256 => digest_parts::<Sha256>(parts),
+            HashAlg::Sha384 => digest_parts::<Sha384>(parts),
+            HashAlg::Sha512 => digest_parts::<Sha512>(parts),
         }
     }
 
@@ -270,10 +289,14 @@ impl CipherSuiteProvider for RustCryptoSuite {
     }
 
     fn mac(&self, key: &[u8], data: &[u8]) -> Result<Tag, CryptoError> {
+        self.mac_parts(key, &[data])
+    }
+
+    fn mac_parts(&self, key: &[u8], parts: &[&[u8]]) -> Result<Tag, CryptoError> {
         match self.algs.hash {
-            HashAlg::Sha256 => hmac::<Sha256>(key, data),
-            HashAlg::Sha384 => hmac::<Sha384>(key, data),
-            HashAlg::Sha512 => hmac::<Sha512>(key, data),
+            HashAlg::Sha256 => hmac::<Sha256>(key, parts),
+            HashAlg::Sha384 => hmac::<Sha384>(key, parts),
+            HashAlg::Sha512 => hmac::<Sha512>(key, parts),
         }
     }
 
@@ -399,7 +422,16 @@ impl CipherSuiteProvider for RustCryptoSuite {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
-        signature::verify_cached(self.algs.sig, &self.keys, key, message, signature)
+        signature::verify_cached(self.algs.sig, &self.keys, key, &[message], signature)
+    }
+
+    fn verify_parts(
+        &self,
+        key: &SignaturePublicKey,
+        parts: &[&[u8]],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        signature::verify_cached(self.algs.sig, &self.keys, key, parts, signature)
     }
 
     fn verify_many(

@@ -131,20 +131,21 @@ impl VerifyingKeyCache {
     }
 }
 
-/// [`verify`], with Ed25519 keys taken from `cache`.
+/// [`verify`] of the message `parts` (concatenated), with Ed25519 keys
+/// taken from `cache`.
 pub(super) fn verify_cached(
     alg: SigAlg,
     cache: &VerifyingKeyCache,
     key: &SignaturePublicKey,
-    msg: &[u8],
+    parts: &[&[u8]],
     sig: &[u8],
 ) -> Result<(), CryptoError> {
     match alg {
         SigAlg::Ed25519 => {
             let pk = cache.ed25519(key.as_bytes())?;
-            ed25519_verify_equation(&pk, msg, sig)
+            ed25519_verify_equation(&pk, parts, sig)
         }
-        _ => verify(alg, key, msg, sig),
+        _ => verify_parts(alg, key, parts, sig),
     }
 }
 
@@ -157,30 +158,33 @@ pub(super) fn verify_cached(
 /// decompressed. Like `verify_strict` it is cofactorless: a mixed-order `R`
 /// (`[r]B + T`, `T` of small order) fails, and so does a mixed-order key
 /// unless the challenge kills its torsion.
+///
+/// The message is `parts`, concatenated (hashed one after the other).
 fn ed25519_verify(
     pk: &ed25519_dalek::VerifyingKey,
-    msg: &[u8],
+    parts: &[&[u8]],
     sig: &[u8],
 ) -> Result<(), CryptoError> {
     if pk.is_weak() {
         return Err(CryptoError::InvalidSignature);
     }
-    ed25519_verify_equation(pk, msg, sig)
+    ed25519_verify_equation(pk, parts, sig)
 }
 
 /// [`ed25519_verify`] for a key known not to be of small order.
 fn ed25519_verify_equation(
     pk: &ed25519_dalek::VerifyingKey,
-    msg: &[u8],
+    parts: &[&[u8]],
     sig: &[u8],
 ) -> Result<(), CryptoError> {
-    use ed25519_dalek::Verifier as _;
+    use ed25519_dalek::ed25519::signature::MultipartVerifier as _;
     let sig =
         ed25519_dalek::Signature::from_slice(sig).map_err(|_| CryptoError::InvalidSignature)?;
     if !ed25519_r_acceptable(sig.r_bytes()) {
         return Err(CryptoError::InvalidSignature);
     }
-    pk.verify(msg, &sig)
+    // `verify` is `multipart_verify` of one part: the same equation.
+    pk.multipart_verify(parts, &sig)
         .map_err(|_| CryptoError::InvalidSignature)
 }
 
@@ -246,13 +250,24 @@ pub(super) fn verify(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), CryptoError> {
+    verify_parts(alg, key, &[msg], sig)
+}
+
+/// Verifies `sig` over the concatenation of `parts` under `key`, without
+/// forming it (Ed448 excepted: its verifier takes one message).
+pub(super) fn verify_parts(
+    alg: SigAlg,
+    key: &SignaturePublicKey,
+    parts: &[&[u8]],
+    sig: &[u8],
+) -> Result<(), CryptoError> {
     let key = key.as_bytes();
     match alg {
         SigAlg::Ed25519 => {
             let pk = <&[u8; 32]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
             let pk = ed25519_dalek::VerifyingKey::from_bytes(pk)
                 .map_err(|_| CryptoError::InvalidPublicKey)?;
-            ed25519_verify(&pk, msg, sig)
+            ed25519_verify(&pk, parts, sig)
         }
         SigAlg::Ed448 => {
             let pk = <&[u8; 57]>::try_from(key).map_err(|_| CryptoError::InvalidPublicKey)?;
@@ -260,12 +275,12 @@ pub(super) fn verify(
                 .map_err(|_| CryptoError::InvalidPublicKey)?;
             let sig = ed448_goldilocks::Signature::from_slice(sig)
                 .map_err(|_| CryptoError::InvalidSignature)?;
-            pk.verify_raw(&sig, msg)
+            pk.verify_raw(&sig, &parts.concat())
                 .map_err(|_| CryptoError::InvalidSignature)
         }
-        SigAlg::EcdsaP256 => ecdsa_p256::verify(key, msg, sig),
-        SigAlg::EcdsaP384 => ecdsa_p384::verify(key, msg, sig),
-        SigAlg::EcdsaP521 => ecdsa_p521::verify(key, msg, sig),
+        SigAlg::EcdsaP256 => ecdsa_p256::verify(key, parts, sig),
+        SigAlg::EcdsaP384 => ecdsa_p384::verify(key, parts, sig),
+        SigAlg::EcdsaP521 => ecdsa_p521::verify(key, parts, sig),
     }
 }
 
@@ -333,7 +348,7 @@ fn ed448_key(seed: &[u8]) -> Result<ed448_goldilocks::SigningKey, CryptoError> {
 macro_rules! ecdsa_curve {
     ($module:ident, $curve:ident, $scalar_len:expr, $point_len:expr) => {
         mod $module {
-            use $curve::ecdsa::signature::{RandomizedSigner, Verifier};
+            use $curve::ecdsa::signature::{MultipartVerifier, RandomizedSigner};
             use $curve::ecdsa::{DerSignature, SigningKey, VerifyingKey};
             use $curve::elliptic_curve::Generate;
             use zeroize::Zeroizing;
@@ -369,7 +384,12 @@ macro_rules! ecdsa_curve {
                 Ok(sig.as_bytes().to_vec())
             }
 
-            pub(super) fn verify(key: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+            /// Verifies `sig` over the concatenation of `parts`.
+            pub(super) fn verify(
+                key: &[u8],
+                parts: &[&[u8]],
+                sig: &[u8],
+            ) -> Result<(), CryptoError> {
                 // Only the uncompressed form (0x04 || x || y) is a valid MLS key.
                 if key.len() != POINT_LEN || key.first() != Some(&0x04) {
                     return Err(CryptoError::InvalidPublicKey);
@@ -378,7 +398,7 @@ macro_rules! ecdsa_curve {
                     .map_err(|_| CryptoError::InvalidPublicKey)?;
                 let sig =
                     DerSignature::from_bytes(sig).map_err(|_| CryptoError::InvalidSignature)?;
-                vk.verify(msg, &sig)
+                vk.multipart_verify(parts, &sig)
                     .map_err(|_| CryptoError::InvalidSignature)
             }
 
