@@ -40,6 +40,9 @@ fn config() -> ClientConfig {
     ClientConfig {
         group: GroupConfig {
             padding: PaddingPolicy::None,
+            // As the `Group` rows: room for N = 100,000 (the default bound
+            // is 65,536 leaves).
+            max_group_size: 1 << 18,
             ..GroupConfig::default()
         },
         ..ClientConfig::default()
