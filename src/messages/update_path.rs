@@ -165,13 +165,19 @@ impl EncryptedPathSecrets {
         self.len = 0;
     }
 
-    /// The ciphertext at position `i`, if there is one.
+    /// The ciphertext at position `i`, if there is one. The entries before
+    /// it are skipped over, not copied.
     pub fn get(&self, i: usize) -> Option<HpkeCiphertext> {
-        self.iter().nth(i)
+        self.entries().nth(i).map(owned)
     }
 
     /// The ciphertexts in order.
     pub fn iter(&self) -> impl Iterator<Item = HpkeCiphertext> + '_ {
+        self.entries().map(owned)
+    }
+
+    /// The entries in order, as `(kem_output, ciphertext)` borrowed.
+    fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         let mut r = Reader::new(&self.bytes);
         // The bytes were written by `push` or checked by `decode`, so every
         // entry reads; a failure would only end the iteration early.
@@ -179,17 +185,21 @@ impl EncryptedPathSecrets {
             if r.is_empty() {
                 return None;
             }
-            let (kem_output, ciphertext) = read_entry(&mut r).ok()?;
-            Some(HpkeCiphertext {
-                kem_output: kem_output.to_vec(),
-                ciphertext: ciphertext.to_vec(),
-            })
+            read_entry(&mut r).ok()
         })
     }
 
     /// The size of the encoded entries (the vector's body), in bytes.
     pub fn encoded_body_len(&self) -> usize {
         self.bytes.len()
+    }
+}
+
+/// An entry as an `HpkeCiphertext` of its own.
+fn owned((kem_output, ciphertext): (&[u8], &[u8])) -> HpkeCiphertext {
+    HpkeCiphertext {
+        kem_output: kem_output.to_vec(),
+        ciphertext: ciphertext.to_vec(),
     }
 }
 

@@ -150,7 +150,7 @@ impl CowBitSet {
         let mut total = 0;
         while i < end {
             let chunk_start = i - i % CHUNK_BITS;
-            let stop = end.min(chunk_start + CHUNK_BITS);
+            let stop = end.min(chunk_start.saturating_add(CHUNK_BITS));
             if let Some(c) = self.chunks.get((i / CHUNK_BITS) as usize) {
                 total += c.count(i - chunk_start, stop - chunk_start);
             }
@@ -197,12 +197,16 @@ impl CowBitSet {
     pub(super) fn ones(&self, range: core::ops::Range<u32>) -> impl Iterator<Item = u32> + '_ {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
-        // Word indices (over the whole set) that the range touches.
+        // Word indices (over the whole set) that the range touches; bit
+        // positions in u64, so that the last word of a set of 2^32 - 1
+        // integers does not overflow.
         let words = start / 64..end.div_ceil(64);
         words.flat_map(move |w| {
-            let lo = (w * 64).max(start);
-            let hi = (w * 64 + 64).min(end);
-            let mut bits = self.word(w) & mask(lo - w * 64, hi - w * 64);
+            let base = u64::from(w) * 64;
+            let lo = base.max(u64::from(start));
+            let hi = (base + 64).min(u64::from(end));
+            // Both within 0..=64 of `base`.
+            let mut bits = self.word(w) & mask((lo - base) as u32, (hi - base) as u32);
             core::iter::from_fn(move || {
                 (bits != 0).then(|| {
                     let b = bits.trailing_zeros();
