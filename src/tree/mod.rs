@@ -12,9 +12,16 @@
 //! * look-ups from signature key to leaf and from encryption key to node, and
 //!   counts of credential types in use and supported, so that the uniqueness
 //!   and credential checks of §7.3 take constant time (module `index`);
-//! * ordered sets of occupied leaves, blank leaves and occupied parents, so
-//!   that finding the leftmost blank leaf (§12.1.1), truncating (§12.1.3) and
-//!   skipping blank subtrees in resolutions (§4.1.1) take O(log N) (module `occupancy`).
+//! * bit sets of occupied leaves and occupied parents, with a count per
+//!   chunk, so that finding the leftmost blank leaf (§12.1.1), truncating
+//!   (§12.1.3), skipping blank subtrees in resolutions (§4.1.1) and counting
+//!   a resolution's size cost O(N / 4096) at most (modules `occupancy`,
+//!   `bitset`).
+//!
+//! All of it is copy-on-write by chunks (module `cow`): staging a commit
+//! copies the tree in O(N / 32) pointer copies, and the commit's changes copy
+//! only the chunks they touch. The key look-ups hold no second copy of the
+//! keys: an entry is a key's hash and its node.
 //!
 //! Every value of `RatchetTree` keeps these invariants, checked whenever a
 //! node enters the tree:
