@@ -283,7 +283,9 @@ pub fn build() -> Result<Fixture, tessera::Error> {
         "welcome-dave-without-tree",
         MlsMessage::Welcome(welcome_without_tree.clone()).to_bytes()?,
     ));
-    let tree = out.ratchet_tree;
+    let tree = out
+        .ratchet_tree
+        .ok_or(tessera::Error::Internal("no ratchet tree with the Welcome"))?;
 
     let MlsMessage::GroupInfo(group_info) = alice()?.group_info(true)? else {
         return Err(tessera::Error::Internal("no GroupInfo"));

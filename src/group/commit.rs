@@ -71,7 +71,8 @@ pub struct CommitOutput {
     ///
     /// Writing out the tree costs O(N), so a commit that adds no one does
     /// not; the tree of any epoch is [`Group::tree`] (after merging, for
-    /// the new one), whose nodes make a `ratchet_tree` extension.
+    /// the new one), and [`RatchetTree::to_extension`](crate::tree::RatchetTree::to_extension)
+    /// makes its `ratchet_tree` extension.
     pub ratchet_tree: Option<RatchetTreeExtension>,
 }
 

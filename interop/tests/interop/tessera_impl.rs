@@ -226,7 +226,12 @@ impl TMember {
         Ok(CommitOut {
             commit: encode(&out.commit),
             welcome: out.welcome.as_ref().map(encode),
-            tree: (!self.tree_in_welcome).then(|| out.ratchet_tree.to_bytes().expect("encode")),
+            // Tessera hands out the tree with a Welcome (the commit adds someone).
+            tree: out
+                .ratchet_tree
+                .as_ref()
+                .filter(|_| !self.tree_in_welcome)
+                .map(|t| t.to_bytes().expect("encode")),
         })
     }
 
