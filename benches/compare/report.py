@@ -92,6 +92,39 @@ def commit_kib(seals, d):
     return (CT_BYTES * seals + 36 * d + 600) / 1024.0
 
 
+def remove_seals_populated(n):
+    """HPKE encryptions of a commit by leaf 0 removing leaf N-1 from the
+    populated tree: the removal blanks the removed leaf's direct path, so the
+    copath node above it no longer resolves to one node but to one node per
+    level below it (RFC 9420 §4.1.1 resolution; §12.1.3 blanks the path). Counted on
+    the tree itself: leaves 0..N-1 occupied, every parent above an occupied
+    leaf set, except those on the direct path of leaf N-1."""
+    if n <= 2:
+        return 0
+    width = 1
+    while width < n:
+        width *= 2
+    removed = n - 1
+
+    def resolution(lo, hi):
+        # Subtree of leaves [lo, hi): its size in resolved nodes.
+        if hi - lo == 1:
+            return 1 if lo < n and lo != removed else 0
+        has_member = lo < n and any(l != removed for l in range(lo, min(hi, n)))
+        on_removed_path = lo <= removed < hi
+        if has_member and not on_removed_path:
+            return 1
+        mid = (lo + hi) // 2
+        return resolution(lo, mid) + resolution(mid, hi)
+
+    # Leaf 0's copath: the right sibling subtree at each level.
+    seals, size = 0, 1
+    while size < width:
+        seals += resolution(size, 2 * size)
+        size *= 2
+    return seals
+
+
 def hashed_sending(kib):
     """Hashing of a commit of `kib` KiB by its sender: Ed25519 signing hashes
     the message twice (SHA-512; the first 200 bytes are in `sign`), the
@@ -203,24 +236,27 @@ FLOOR_COUNTS = {
         "sign": 2,
         "derive": depth(n) + 1,
         "seal": max(n - 2, 0),
-        "hash": 3 * depth(n),
+        "hash": 4 * depth(n),
         "expand": 2 * depth(n) + 20,
         **hashed_sending(commit_kib(max(n - 2, 0), depth(n))),
     },
+    # A removal also blanks the removed leaf's direct path: one more small
+    # tree hash per level, and in a populated tree more encryptions (and a
+    # larger commit to hash) where the copath meets that path.
     "remove-create-populated": lambda n: {
         "sign": 2,
         "derive": depth(n) + 1,
-        "seal": depth(n),
-        "hash": 4 * depth(n),
+        "seal": remove_seals_populated(n),
+        "hash": 5 * depth(n),
         "expand": 2 * depth(n) + 20,
-        **hashed_sending(commit_kib(depth(n), depth(n))),
+        **hashed_sending(commit_kib(remove_seals_populated(n), depth(n))),
     },
     # At N = 2 the receiver is the removed member: it decrypts nothing.
     "remove-process-fresh": lambda n: {
         "verify": 2,
         "open": 1 if n > 2 else 0,
         "derive": depth(n) if n > 2 else 0,
-        "hash": 3 * depth(n),
+        "hash": 4 * depth(n),
         "expand": 2 * depth(n) + 20,
         **hashed_receiving(commit_kib(max(n - 2, 0), depth(n))),
     },
@@ -228,9 +264,9 @@ FLOOR_COUNTS = {
         "verify": 2,
         "open": 1 if n > 2 else 0,
         "derive": depth(n) if n > 2 else 0,
-        "hash": 4 * depth(n),
+        "hash": 5 * depth(n),
         "expand": 2 * depth(n) + 20,
-        **hashed_receiving(commit_kib(depth(n), depth(n))),
+        **hashed_receiving(commit_kib(remove_seals_populated(n), depth(n))),
     },
     # Sign (or verify) the content, AES-GCM over 1 KiB (+ the small sender
     # data), one ratchet step (key, nonce, next secret). The signed
