@@ -587,7 +587,7 @@ pub enum ApiError {
     /// This member tried to commit a ReInit together with other proposals:
     /// a ReInit is committed alone (RFC 9420 §12.2). (A received commit
     /// that does so fails with
-    /// [`ProtocolError::ReInitNotAlone`](ProtocolError::ReInitNotAlone).)
+    /// [`ProtocolError::ReInitNotAlone`].)
     #[error("a ReInit must be committed alone")]
     ReInitNotAlone,
     /// A staged commit was given to a group state it was not staged from

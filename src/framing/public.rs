@@ -125,7 +125,7 @@ pub fn verify_membership_tag(
 /// 3. the sender type may send this content ([`check_content_for_sender`]);
 /// 4. the membership tag, for member senders ([`verify_membership_tag`]);
 /// 5. the signature, with `signature_key`, the key the caller resolved from
-///    `message.content.sender` ([`verify_content_signature`]).
+///    `message.content.sender` ([`verify_content_signature`](super::verify_content_signature)).
 ///
 /// `context` and `membership_key` are those of the message's epoch. The
 /// confirmation tag of a commit is not checked here: it needs the next
