@@ -337,6 +337,20 @@ pub trait CipherSuiteProvider: Send + Sync {
         ikm: &[u8],
     ) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError>;
 
+    /// `DeriveKeyPair` of each of `ikms`, in order: the key pairs of a
+    /// direct path (RFC 9420 §7.4). The same pairs as
+    /// [`Self::hpke_derive_key_pair`] one by one, which the default does; a
+    /// provider may share work between them (Tessera's X25519 computes the
+    /// public keys' Montgomery forms with one field inversion for all).
+    fn hpke_derive_key_pairs(
+        &self,
+        ikms: &[&[u8]],
+    ) -> Result<Vec<(HpkePrivateKey, HpkePublicKey)>, CryptoError> {
+        ikms.iter()
+            .map(|ikm| self.hpke_derive_key_pair(ikm))
+            .collect()
+    }
+
     /// A fresh random HPKE key pair.
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError>;
 

@@ -20,7 +20,7 @@
 use hpke_rs::hpke_types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs::{Hpke, HpkeError, Mode};
 use hpke_rs_crypto::types::TwoStageKdfAlgorithm;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::hpke_backend::{self, ProviderPrng, TesseraHpkeCrypto};
 use super::{AeadAlg, Algorithms, HashAlg, KemAlg, SharedRng, fill_random, left_pad_scalar};
@@ -354,6 +354,43 @@ pub(super) fn derive_key_pair(
     }
 }
 
+/// `DeriveKeyPair` of each of `ikms` (RFC 9180 §7.1.3), with the same
+/// results as [`derive_key_pair`] one by one. For X25519 the public keys
+/// `X25519(sk, 9)` are computed as `clamp(sk)·B` on the Edwards curve
+/// (what x25519-dalek does for one key) and converted to Montgomery `u`
+/// together, with one field inversion for the batch instead of one per key
+/// (Montgomery's trick; constant time, in curve25519-dalek). Other KEMs
+/// derive one by one.
+pub(super) fn derive_key_pairs(
+    algs: &Algorithms,
+    rng: &SharedRng,
+    ikms: &[&[u8]],
+) -> Result<Vec<(HpkePrivateKey, HpkePublicKey)>, CryptoError> {
+    const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
+    if !matches!(algs.kem, KemAlg::X25519) || ikms.len() < 2 {
+        return ikms
+            .iter()
+            .map(|ikm| derive_key_pair(algs, rng, ikm))
+            .collect();
+    }
+    let mut secrets = Vec::with_capacity(ikms.len());
+    let mut points = Vec::with_capacity(ikms.len());
+    for ikm in ikms {
+        let sk = hpke_backend::dhkem_derive_secret(kem_id(algs.kem), ikm).map_err(|_| FAILED)?;
+        let bytes: [u8; 32] = sk.as_slice().try_into().map_err(|_| FAILED)?;
+        let bytes = Zeroizing::new(bytes);
+        points.push(curve25519_dalek::EdwardsPoint::mul_base_clamped(*bytes));
+        secrets.push(HpkePrivateKey::new(sk.to_vec()));
+    }
+    let publics = curve25519_dalek::EdwardsPoint::to_montgomery_batch(&points);
+    points.zeroize();
+    Ok(secrets
+        .into_iter()
+        .zip(publics)
+        .map(|(sk, pk)| (sk, HpkePublicKey(pk.to_bytes().to_vec())))
+        .collect())
+}
+
 /// `GenerateKeyPair()`: `DeriveKeyPair` of `Nsk` bytes from the provider's generator.
 pub(super) fn generate_key_pair(
     algs: &Algorithms,
@@ -391,6 +428,13 @@ mod tests {
         RustCryptoProvider,
     };
     use crate::error::CryptoError;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
 
     fn suites(seed: u8) -> Vec<super::super::RustCryptoSuite> {
         let p = RustCryptoProvider::with_seed([seed; 32]);
@@ -599,6 +643,42 @@ mod tests {
             // The derived pair works.
             let ct = a.hpke_seal(&pk1, b"i", b"a", b"m").unwrap();
             assert_eq!(a.hpke_open(&sk1, &ct, b"i", b"a").unwrap(), b"m");
+        }
+    }
+
+    #[test]
+    fn derive_key_pairs_match_one_by_one() {
+        // X25519 batches the public keys' conversion; every suite must give
+        // exactly the pairs of DeriveKeyPair one at a time, for any count.
+        let ikms: Vec<Vec<u8>> = (0..17u8).map(|i| vec![i; 32]).collect();
+        for cs in suites(9) {
+            for n in [0usize, 1, 2, 3, 10, 17] {
+                let refs: Vec<&[u8]> = ikms[..n].iter().map(Vec::as_slice).collect();
+                let batch = cs.hpke_derive_key_pairs(&refs).unwrap();
+                let single: Vec<_> = refs
+                    .iter()
+                    .map(|ikm| cs.hpke_derive_key_pair(ikm).unwrap())
+                    .collect();
+                assert_eq!(batch, single, "{cs:?}, {n} keys");
+            }
+            // The X25519 public key of RFC 9180 Appendix A.1.1 (ikmR -> pkRm).
+            if cs.cipher_suite().0 == 1 {
+                let ikm_r = hex("6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037");
+                let ikm_e = hex("7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234");
+                let pairs = cs.hpke_derive_key_pairs(&[&ikm_e, &ikm_r]).unwrap();
+                assert_eq!(
+                    pairs[1].1.0,
+                    hex("3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d")
+                );
+                assert_eq!(
+                    pairs[1].0.as_bytes(),
+                    hex("4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8")
+                );
+                assert_eq!(
+                    pairs[0].1.0,
+                    hex("37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431")
+                );
+            }
         }
     }
 

@@ -179,6 +179,17 @@ pub(crate) fn dhkem_derive_key_pair(
     alg: KemAlgorithm,
     ikm: &[u8],
 ) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>), Error> {
+    let sk = dhkem_derive_secret(alg, ikm)?;
+    let pk = TesseraHpkeCrypto::secret_to_public(alg, &sk)?;
+    Ok((pk, sk))
+}
+
+/// The private key of `DeriveKeyPair(ikm)` of a DHKEM (RFC 9180 §7.1.3),
+/// without its public key (see [`dhkem_derive_key_pair`]).
+pub(crate) fn dhkem_derive_secret(
+    alg: KemAlgorithm,
+    ikm: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if !is_dhkem(alg) {
         return Err(Error::UnsupportedKemOperation);
     }
@@ -209,8 +220,7 @@ pub(crate) fn dhkem_derive_key_pair(
             found.ok_or(Error::CryptoLibraryError("DeriveKeyPairError".into()))?
         }
     };
-    let pk = TesseraHpkeCrypto::secret_to_public(alg, &sk)?;
-    Ok((pk, sk))
+    Ok(sk)
 }
 
 /// DHKEM `Encap(pkR)` (RFC 9180 §4.1) with the ephemeral key pair derived

@@ -404,6 +404,13 @@ impl CipherSuiteProvider for RustCryptoSuite {
         hpke::derive_key_pair(&self.algs, &self.rng, ikm)
     }
 
+    fn hpke_derive_key_pairs(
+        &self,
+        ikms: &[&[u8]],
+    ) -> Result<Vec<(HpkePrivateKey, HpkePublicKey)>, CryptoError> {
+        hpke::derive_key_pairs(&self.algs, &self.rng, ikms)
+    }
+
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {
         hpke::generate_key_pair(&self.algs, &self.rng)
     }

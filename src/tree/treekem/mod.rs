@@ -57,12 +57,21 @@ pub(crate) fn derive_path_keys(
     n: usize,
 ) -> Result<DerivedPath> {
     let mut secrets = Vec::with_capacity(n);
-    let mut keys = Vec::with_capacity(n);
+    let mut node_secrets = Vec::with_capacity(n);
     let mut current = first;
     for _ in 0..n {
-        keys.push(node_key_pair(cs, &current)?);
+        node_secrets.push(derive_secret(cs, current.as_bytes(), b"node")?);
         let next = next_path_secret(cs, &current)?;
         secrets.push(core::mem::replace(&mut current, next));
+    }
+    // The key pairs together: a provider may share work between them.
+    let ikms: Vec<&[u8]> = node_secrets.iter().map(Secret::as_bytes).collect();
+    let keys = cs.hpke_derive_key_pairs(&ikms)?;
+    if keys.len() != n {
+        return Err(crate::error::CryptoError::Other(
+            "provider derived a wrong number of key pairs",
+        )
+        .into());
     }
     Ok(DerivedPath {
         secrets,
