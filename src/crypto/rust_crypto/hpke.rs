@@ -216,13 +216,19 @@ pub(super) fn seal_many(
     const SCHEDULE: CryptoError = CryptoError::Other("HPKE key schedule failed");
     let kem = kem_id(algs.kem);
     let (suite_id, kdf) = hpke_suite(algs);
-    let mut jobs = Vec::with_capacity(recipients.len());
-    for &(pk, pt) in recipients {
+    let mut ikms = Vec::with_capacity(recipients.len());
+    for &(pk, _) in recipients {
         check_public_key(algs.kem, pk)?;
         let mut ikm_e = Zeroizing::new(vec![0u8; kem.private_key_len()]);
         fill_random(rng, &mut ikm_e)?;
-        jobs.push((pk, pt, ikm_e));
+        ikms.push(ikm_e);
     }
+    let ephemeral = ephemeral_key_pairs(algs, &ikms)?;
+    let jobs: Vec<_> = recipients
+        .iter()
+        .zip(ephemeral)
+        .map(|(&(pk, pt), (pk_e, sk_e))| (pk, pt, pk_e, sk_e))
+        .collect();
     // Base mode: psk = psk_id = "" (RFC 9180 §5.1).
     let psk_id_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"psk_id_hash", &[])
         .map_err(|_| SCHEDULE)?;
@@ -236,9 +242,11 @@ pub(super) fn seal_many(
         AeadAlg::Aes128Gcm => 16,
         AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
     };
-    let seal_one = |(pk, pt, ikm_e): &(&HpkePublicKey, &[u8], Zeroizing<Vec<u8>>)| {
-        let (shared_secret, enc) = hpke_backend::dhkem_encap_derand(kem, pk.as_bytes(), ikm_e)
+    type Job<'a> = (&'a HpkePublicKey, &'a [u8], Vec<u8>, Zeroizing<Vec<u8>>);
+    let seal_one = |(pk, pt, enc, sk_e): &Job<'_>| {
+        let shared_secret = hpke_backend::dhkem_encap_with(kem, pk.as_bytes(), enc, sk_e)
             .map_err(|_| CryptoError::InvalidPublicKey)?;
+        let enc = enc.clone();
         let secret =
             hpke_backend::labeled_extract_in(kdf, &suite_id, &shared_secret, b"secret", &[])
                 .map_err(|_| SCHEDULE)?;
@@ -263,6 +271,43 @@ pub(super) fn seal_many(
         })
     };
     crate::parallel::map(&jobs, seal_one).into_iter().collect()
+}
+
+/// The ephemeral key pairs `(pkE, skE) = DeriveKeyPair(ikm_e)` of a batch
+/// of encapsulations (RFC 9180 §4.1), in order. For X25519 the public keys
+/// are computed on the Edwards curve (in parallel with the crate feature
+/// `parallel`) and converted to Montgomery `u` with one field inversion for
+/// the batch, as in [`derive_key_pairs`]; the same keys as one by one.
+fn ephemeral_key_pairs(
+    algs: &Algorithms,
+    ikms: &[Zeroizing<Vec<u8>>],
+) -> Result<Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>, CryptoError> {
+    const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
+    let kem = kem_id(algs.kem);
+    if !matches!(algs.kem, KemAlg::X25519) || ikms.len() < 2 {
+        return ikms
+            .iter()
+            .map(|ikm| hpke_backend::dhkem_derive_key_pair(kem, ikm).map_err(|_| FAILED))
+            .collect();
+    }
+    let secrets = ikms
+        .iter()
+        .map(|ikm| hpke_backend::dhkem_derive_secret(kem, ikm).map_err(|_| FAILED))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut points = crate::parallel::map(&secrets, |sk| {
+        let bytes: [u8; 32] = sk.as_slice().try_into().map_err(|_| FAILED)?;
+        let bytes = Zeroizing::new(bytes);
+        Ok(curve25519_dalek::EdwardsPoint::mul_base_clamped(*bytes))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, CryptoError>>()?;
+    let publics = curve25519_dalek::EdwardsPoint::to_montgomery_batch(&points);
+    points.zeroize();
+    Ok(publics
+        .into_iter()
+        .zip(secrets)
+        .map(|(pk, sk)| (pk.to_bytes().to_vec(), sk))
+        .collect())
 }
 
 /// `SetupBaseS(pkR, info)` then `Context.Export(exporter_context, L)`

@@ -231,20 +231,31 @@ pub(crate) fn dhkem_encap_derand(
     ikm_e: &[u8],
 ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
     let (pk_e, sk_e) = dhkem_derive_key_pair(alg, ikm_e)?;
-    let dh = Zeroizing::new(TesseraHpkeCrypto::dh(alg, pk_r, &sk_e)?);
+    let shared_secret = dhkem_encap_with(alg, pk_r, &pk_e, &sk_e)?;
+    Ok((shared_secret, pk_e))
+}
+
+/// DHKEM `Encap(pkR)` (RFC 9180 §4.1) with the ephemeral key pair
+/// `(pk_e, sk_e)` given; returns the shared secret (`enc` is `pk_e`).
+pub(crate) fn dhkem_encap_with(
+    alg: KemAlgorithm,
+    pk_r: &[u8],
+    pk_e: &[u8],
+    sk_e: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let dh = Zeroizing::new(TesseraHpkeCrypto::dh(alg, pk_r, sk_e)?);
     // kem_context = concat(enc, pkRm); public keys are already serialized.
     let mut kem_context = Vec::with_capacity(pk_e.len() + pk_r.len());
-    kem_context.extend_from_slice(&pk_e);
+    kem_context.extend_from_slice(pk_e);
     kem_context.extend_from_slice(pk_r);
     let eae_prk = labeled_extract(alg, &[], b"eae_prk", &dh)?;
-    let shared_secret = labeled_expand(
+    labeled_expand(
         alg,
         &eae_prk,
         b"shared_secret",
         &kem_context,
         alg.shared_secret_len(),
-    )?;
-    Ok((shared_secret, pk_e))
+    )
 }
 
 /// An X448 private key (RFC 7748 §5: any 56 bytes; clamped when used).
