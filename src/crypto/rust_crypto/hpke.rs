@@ -273,6 +273,9 @@ pub(super) fn seal_many(
     crate::parallel::map(&jobs, seal_one).into_iter().collect()
 }
 
+/// `(pkE, skE)`: a serialized public key and its private key.
+type EphemeralKeyPair = (Vec<u8>, Zeroizing<Vec<u8>>);
+
 /// The ephemeral key pairs `(pkE, skE) = DeriveKeyPair(ikm_e)` of a batch
 /// of encapsulations (RFC 9180 §4.1), in order. For X25519 the public keys
 /// are computed on the Edwards curve (in parallel with the crate feature
@@ -281,7 +284,7 @@ pub(super) fn seal_many(
 fn ephemeral_key_pairs(
     algs: &Algorithms,
     ikms: &[Zeroizing<Vec<u8>>],
-) -> Result<Vec<(Vec<u8>, Zeroizing<Vec<u8>>)>, CryptoError> {
+) -> Result<Vec<EphemeralKeyPair>, CryptoError> {
     const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
     let kem = kem_id(algs.kem);
     if !matches!(algs.kem, KemAlg::X25519) || ikms.len() < 2 {
