@@ -277,10 +277,8 @@ pub(super) fn seal_many(
 type EphemeralKeyPair = (Vec<u8>, Zeroizing<Vec<u8>>);
 
 /// The ephemeral key pairs `(pkE, skE) = DeriveKeyPair(ikm_e)` of a batch
-/// of encapsulations (RFC 9180 §4.1), in order. For X25519 the public keys
-/// are computed on the Edwards curve (in parallel with the crate feature
-/// `parallel`) and converted to Montgomery `u` with one field inversion for
-/// the batch, as in [`derive_key_pairs`]; the same keys as one by one.
+/// of encapsulations (RFC 9180 §4.1), in order; for X25519 the public keys
+/// in one batch ([`x25519_public_keys`]), the same keys as one by one.
 fn ephemeral_key_pairs(
     algs: &Algorithms,
     ikms: &[Zeroizing<Vec<u8>>],
@@ -297,7 +295,18 @@ fn ephemeral_key_pairs(
         .iter()
         .map(|ikm| hpke_backend::dhkem_derive_secret(kem, ikm).map_err(|_| FAILED))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut points = crate::parallel::map(&secrets, |sk| {
+    let publics = x25519_public_keys(&secrets)?;
+    Ok(publics.into_iter().zip(secrets).collect())
+}
+
+/// `X25519(sk, 9)` of each of `secrets` (32 bytes each): `clamp(sk)·B` on
+/// the Edwards curve (what x25519-dalek does for one key; in parallel with
+/// the crate feature `parallel`), then every point converted to Montgomery
+/// `u` with one field inversion for the batch (Montgomery's trick, constant
+/// time, in curve25519-dalek) instead of one per key.
+fn x25519_public_keys(secrets: &[Zeroizing<Vec<u8>>]) -> Result<Vec<Vec<u8>>, CryptoError> {
+    const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
+    let mut points = crate::parallel::map(secrets, |sk| {
         let bytes: [u8; 32] = sk.as_slice().try_into().map_err(|_| FAILED)?;
         let bytes = Zeroizing::new(bytes);
         Ok(curve25519_dalek::EdwardsPoint::mul_base_clamped(*bytes))
@@ -308,8 +317,7 @@ fn ephemeral_key_pairs(
     points.zeroize();
     Ok(publics
         .into_iter()
-        .zip(secrets)
-        .map(|(pk, sk)| (pk.to_bytes().to_vec(), sk))
+        .map(|pk| pk.to_bytes().to_vec())
         .collect())
 }
 
@@ -403,12 +411,8 @@ pub(super) fn derive_key_pair(
 }
 
 /// `DeriveKeyPair` of each of `ikms` (RFC 9180 §7.1.3), with the same
-/// results as [`derive_key_pair`] one by one. For X25519 the public keys
-/// `X25519(sk, 9)` are computed as `clamp(sk)·B` on the Edwards curve
-/// (what x25519-dalek does for one key) and converted to Montgomery `u`
-/// together, with one field inversion for the batch instead of one per key
-/// (Montgomery's trick; constant time, in curve25519-dalek). Other KEMs
-/// derive one by one.
+/// results as [`derive_key_pair`] one by one: for X25519 the public keys
+/// in one batch ([`x25519_public_keys`]); other KEMs one by one.
 pub(super) fn derive_key_pairs(
     algs: &Algorithms,
     rng: &SharedRng,
@@ -421,21 +425,15 @@ pub(super) fn derive_key_pairs(
             .map(|ikm| derive_key_pair(algs, rng, ikm))
             .collect();
     }
-    let mut secrets = Vec::with_capacity(ikms.len());
-    let mut points = Vec::with_capacity(ikms.len());
-    for ikm in ikms {
-        let sk = hpke_backend::dhkem_derive_secret(kem_id(algs.kem), ikm).map_err(|_| FAILED)?;
-        let bytes: [u8; 32] = sk.as_slice().try_into().map_err(|_| FAILED)?;
-        let bytes = Zeroizing::new(bytes);
-        points.push(curve25519_dalek::EdwardsPoint::mul_base_clamped(*bytes));
-        secrets.push(HpkePrivateKey::new(sk.to_vec()));
-    }
-    let publics = curve25519_dalek::EdwardsPoint::to_montgomery_batch(&points);
-    points.zeroize();
+    let secrets = ikms
+        .iter()
+        .map(|ikm| hpke_backend::dhkem_derive_secret(kem_id(algs.kem), ikm).map_err(|_| FAILED))
+        .collect::<Result<Vec<_>, _>>()?;
+    let publics = x25519_public_keys(&secrets)?;
     Ok(secrets
         .into_iter()
         .zip(publics)
-        .map(|(sk, pk)| (sk, HpkePublicKey(pk.to_bytes().to_vec())))
+        .map(|(sk, pk)| (HpkePrivateKey::new(sk.to_vec()), HpkePublicKey(pk)))
         .collect())
 }
 
