@@ -223,7 +223,7 @@ pub(super) fn seal_many(
         fill_random(rng, &mut ikm_e)?;
         ikms.push(ikm_e);
     }
-    let ephemeral = ephemeral_key_pairs(algs, &ikms)?;
+    let ephemeral = raw_key_pairs(algs, &ikms)?;
     let jobs: Vec<_> = recipients
         .iter()
         .zip(ephemeral)
@@ -273,27 +273,28 @@ pub(super) fn seal_many(
     crate::parallel::map(&jobs, seal_one).into_iter().collect()
 }
 
-/// `(pkE, skE)`: a serialized public key and its private key.
-type EphemeralKeyPair = (Vec<u8>, Zeroizing<Vec<u8>>);
+/// `(pk, sk)`: a serialized public key and its private key.
+type RawKeyPair = (Vec<u8>, Zeroizing<Vec<u8>>);
 
-/// The ephemeral key pairs `(pkE, skE) = DeriveKeyPair(ikm_e)` of a batch
-/// of encapsulations (RFC 9180 §4.1), in order; for X25519 the public keys
-/// in one batch ([`x25519_public_keys`]), the same keys as one by one.
-fn ephemeral_key_pairs(
+/// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3) of each of `ikms`, in order, for
+/// a DHKEM: the key pairs of a direct path, or the ephemeral keys of a batch
+/// of encapsulations (§4.1). For X25519 the public keys are computed in one
+/// batch ([`x25519_public_keys`]); the same keys as one by one.
+fn raw_key_pairs<I: AsRef<[u8]>>(
     algs: &Algorithms,
-    ikms: &[Zeroizing<Vec<u8>>],
-) -> Result<Vec<EphemeralKeyPair>, CryptoError> {
+    ikms: &[I],
+) -> Result<Vec<RawKeyPair>, CryptoError> {
     const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
     let kem = kem_id(algs.kem);
     if !matches!(algs.kem, KemAlg::X25519) || ikms.len() < 2 {
         return ikms
             .iter()
-            .map(|ikm| hpke_backend::dhkem_derive_key_pair(kem, ikm).map_err(|_| FAILED))
+            .map(|ikm| hpke_backend::dhkem_derive_key_pair(kem, ikm.as_ref()).map_err(|_| FAILED))
             .collect();
     }
     let secrets = ikms
         .iter()
-        .map(|ikm| hpke_backend::dhkem_derive_secret(kem, ikm).map_err(|_| FAILED))
+        .map(|ikm| hpke_backend::dhkem_derive_secret(kem, ikm.as_ref()).map_err(|_| FAILED))
         .collect::<Result<Vec<_>, _>>()?;
     let publics = x25519_public_keys(&secrets)?;
     Ok(publics.into_iter().zip(secrets).collect())
@@ -410,30 +411,15 @@ pub(super) fn derive_key_pair(
     }
 }
 
-/// `DeriveKeyPair` of each of `ikms` (RFC 9180 §7.1.3), with the same
-/// results as [`derive_key_pair`] one by one: for X25519 the public keys
-/// in one batch ([`x25519_public_keys`]); other KEMs one by one.
+/// `DeriveKeyPair` of each of `ikms` (RFC 9180 §7.1.3): the same pairs as
+/// [`derive_key_pair`] one by one ([`raw_key_pairs`]).
 pub(super) fn derive_key_pairs(
     algs: &Algorithms,
-    rng: &SharedRng,
     ikms: &[&[u8]],
 ) -> Result<Vec<(HpkePrivateKey, HpkePublicKey)>, CryptoError> {
-    const FAILED: CryptoError = CryptoError::Other("HPKE DeriveKeyPair failed");
-    if !matches!(algs.kem, KemAlg::X25519) || ikms.len() < 2 {
-        return ikms
-            .iter()
-            .map(|ikm| derive_key_pair(algs, rng, ikm))
-            .collect();
-    }
-    let secrets = ikms
-        .iter()
-        .map(|ikm| hpke_backend::dhkem_derive_secret(kem_id(algs.kem), ikm).map_err(|_| FAILED))
-        .collect::<Result<Vec<_>, _>>()?;
-    let publics = x25519_public_keys(&secrets)?;
-    Ok(secrets
+    Ok(raw_key_pairs(algs, ikms)?
         .into_iter()
-        .zip(publics)
-        .map(|(sk, pk)| (HpkePrivateKey::new(sk.to_vec()), HpkePublicKey(pk)))
+        .map(|(pk, sk)| (HpkePrivateKey::new(sk.to_vec()), HpkePublicKey(pk)))
         .collect())
 }
 
@@ -474,13 +460,6 @@ mod tests {
         RustCryptoProvider,
     };
     use crate::error::CryptoError;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     fn suites(seed: u8) -> Vec<super::super::RustCryptoSuite> {
         let p = RustCryptoProvider::with_seed([seed; 32]);
@@ -709,6 +688,7 @@ mod tests {
             }
             // The X25519 public key of RFC 9180 Appendix A.1.1 (ikmR -> pkRm).
             if cs.cipher_suite().0 == 1 {
+                let hex = |s: &str| hex::decode(s).unwrap();
                 let ikm_r = hex("6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037");
                 let ikm_e = hex("7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234");
                 let pairs = cs.hpke_derive_key_pairs(&[&ikm_e, &ikm_r]).unwrap();

@@ -408,7 +408,7 @@ impl CipherSuiteProvider for RustCryptoSuite {
         &self,
         ikms: &[&[u8]],
     ) -> Result<Vec<(HpkePrivateKey, HpkePublicKey)>, CryptoError> {
-        hpke::derive_key_pairs(&self.algs, &self.rng, ikms)
+        hpke::derive_key_pairs(&self.algs, ikms)
     }
 
     fn hpke_generate_key_pair(&self) -> Result<(HpkePrivateKey, HpkePublicKey), CryptoError> {
