@@ -243,6 +243,27 @@ pub fn decrypt_with_label(
     Ok(cs.hpke_open(key, ciphertext, &encrypt_context(label, context)?, &[])?)
 }
 
+/// [`decrypt_with_label`] for a recipient whose public key is known (a
+/// node of the ratchet tree holding `key`): the same plaintext, without
+/// recomputing the public key (see
+/// [`CipherSuiteProvider::hpke_open_with_public`]).
+pub fn decrypt_with_label_for(
+    cs: &dyn CipherSuiteProvider,
+    key: &HpkePrivateKey,
+    public_key: &HpkePublicKey,
+    label: &[u8],
+    context: &[u8],
+    ciphertext: &HpkeCiphertext,
+) -> Result<Vec<u8>> {
+    Ok(cs.hpke_open_with_public(
+        key,
+        public_key,
+        ciphertext,
+        &encrypt_context(label, context)?,
+        &[],
+    )?)
+}
+
 /// `RefHash(label, value) = Hash(RefHashInput)` with
 /// `RefHashInput { opaque label<V>; opaque value<V>; }` (RFC 9420 §5.2).
 /// The label is used verbatim (callers pass e.g. `"MLS 1.0 KeyPackage Reference"`).

@@ -305,6 +305,25 @@ pub trait CipherSuiteProvider: Send + Sync {
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError>;
 
+    /// [`Self::hpke_open`] for a recipient whose public key is known (the
+    /// key of the tree node the private key belongs to). DHKEM's `Decap`
+    /// hashes the recipient's public key into the shared secret (RFC 9180
+    /// §4.1); a provider may take it as given rather than recompute it from
+    /// the private key, which the default does (it ignores `public_key`).
+    /// The result must be that of `hpke_open` whenever `public_key` belongs
+    /// to `private_key`; with any other key, decryption fails.
+    fn hpke_open_with_public(
+        &self,
+        private_key: &HpkePrivateKey,
+        public_key: &HpkePublicKey,
+        ciphertext: &HpkeCiphertext,
+        info: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let _ = public_key;
+        self.hpke_open(private_key, ciphertext, info, aad)
+    }
+
     /// HPKE secret export, sender side (RFC 9180 §5.1.1, §5.3):
     /// `enc, context = SetupBaseS(pkR, info)`, then
     /// `context.Export(exporter_context, len)`. Returns `enc` (the KEM output)

@@ -197,6 +197,69 @@ fn hpke_suite(algs: &Algorithms) -> ([u8; 10], TwoStageKdfAlgorithm) {
     ([b'H', b'P', b'K', b'E', k0, k1, d0, d1, a0, a1], kdf)
 }
 
+/// The base-mode key schedule of RFC 9180 §5.1 for one `info`:
+/// `key_schedule_context = mode || psk_id_hash || info_hash` (which hashes
+/// all of `info`) computed once, then each shared secret's AEAD key and base
+/// nonce.
+struct BaseSchedule {
+    suite_id: [u8; 10],
+    kdf: TwoStageKdfAlgorithm,
+    context: Vec<u8>,
+    nk: usize,
+}
+
+const SCHEDULE_FAILED: CryptoError = CryptoError::Other("HPKE key schedule failed");
+
+impl BaseSchedule {
+    fn new(algs: &Algorithms, info: &[u8]) -> Result<Self, CryptoError> {
+        let (suite_id, kdf) = hpke_suite(algs);
+        // Base mode: psk = psk_id = "" (RFC 9180 §5.1).
+        let psk_id_hash =
+            hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"psk_id_hash", &[])
+                .map_err(|_| SCHEDULE_FAILED)?;
+        let info_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"info_hash", info)
+            .map_err(|_| SCHEDULE_FAILED)?;
+        let mut context = Vec::with_capacity(1 + psk_id_hash.len() + info_hash.len());
+        context.push(0x00); // mode_base
+        context.extend_from_slice(&psk_id_hash);
+        context.extend_from_slice(&info_hash);
+        let nk = match algs.aead {
+            AeadAlg::Aes128Gcm => 16,
+            AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
+        };
+        Ok(Self {
+            suite_id,
+            kdf,
+            context,
+            nk,
+        })
+    }
+
+    /// `(key, base_nonce)` of the context set up with `shared_secret`; a
+    /// single-shot seal or open uses the base nonce (sequence number 0).
+    fn key_and_nonce(
+        &self,
+        shared_secret: &[u8],
+    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>), CryptoError> {
+        let (suite_id, kdf) = (&self.suite_id, self.kdf);
+        let secret = hpke_backend::labeled_extract_in(kdf, suite_id, shared_secret, b"secret", &[])
+            .map_err(|_| SCHEDULE_FAILED)?;
+        let key =
+            hpke_backend::labeled_expand_in(kdf, suite_id, &secret, b"key", &self.context, self.nk)
+                .map_err(|_| SCHEDULE_FAILED)?;
+        let nonce = hpke_backend::labeled_expand_in(
+            kdf,
+            suite_id,
+            &secret,
+            b"base_nonce",
+            &self.context,
+            12,
+        )
+        .map_err(|_| SCHEDULE_FAILED)?;
+        Ok((key, nonce))
+    }
+}
+
 /// `SealBase(pkR, info, aad, pt)` (RFC 9180 §6.1) for several recipients
 /// and plaintexts under one `info`: the same ciphertexts as [`seal`] for
 /// each pair, but the base-mode key schedule's `key_schedule_context`
@@ -213,9 +276,7 @@ pub(super) fn seal_many(
     aad: &[u8],
     recipients: &[(&HpkePublicKey, &[u8])],
 ) -> Result<Vec<HpkeCiphertext>, CryptoError> {
-    const SCHEDULE: CryptoError = CryptoError::Other("HPKE key schedule failed");
     let kem = kem_id(algs.kem);
-    let (suite_id, kdf) = hpke_suite(algs);
     let mut ikms = Vec::with_capacity(recipients.len());
     for &(pk, _) in recipients {
         check_public_key(algs.kem, pk)?;
@@ -229,44 +290,16 @@ pub(super) fn seal_many(
         .zip(ephemeral)
         .map(|(&(pk, pt), (pk_e, sk_e))| (pk, pt, pk_e, sk_e))
         .collect();
-    // Base mode: psk = psk_id = "" (RFC 9180 §5.1).
-    let psk_id_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"psk_id_hash", &[])
-        .map_err(|_| SCHEDULE)?;
-    let info_hash = hpke_backend::labeled_extract_in(kdf, &suite_id, &[], b"info_hash", info)
-        .map_err(|_| SCHEDULE)?;
-    let mut schedule_context = Vec::with_capacity(1 + psk_id_hash.len() + info_hash.len());
-    schedule_context.push(0x00); // mode_base
-    schedule_context.extend_from_slice(&psk_id_hash);
-    schedule_context.extend_from_slice(&info_hash);
-    let nk = match algs.aead {
-        AeadAlg::Aes128Gcm => 16,
-        AeadAlg::Aes256Gcm | AeadAlg::ChaCha20Poly1305 => 32,
-    };
+    let schedule = BaseSchedule::new(algs, info)?;
     type Job<'a> = (&'a HpkePublicKey, &'a [u8], Vec<u8>, Zeroizing<Vec<u8>>);
     let seal_one = |(pk, pt, enc, sk_e): &Job<'_>| {
         let shared_secret = hpke_backend::dhkem_encap_with(kem, pk.as_bytes(), enc, sk_e)
             .map_err(|_| CryptoError::InvalidPublicKey)?;
-        let enc = enc.clone();
-        let secret =
-            hpke_backend::labeled_extract_in(kdf, &suite_id, &shared_secret, b"secret", &[])
-                .map_err(|_| SCHEDULE)?;
-        let key =
-            hpke_backend::labeled_expand_in(kdf, &suite_id, &secret, b"key", &schedule_context, nk)
-                .map_err(|_| SCHEDULE)?;
-        // The first (and only) message uses the base nonce (sequence number 0).
-        let nonce = hpke_backend::labeled_expand_in(
-            kdf,
-            &suite_id,
-            &secret,
-            b"base_nonce",
-            &schedule_context,
-            12,
-        )
-        .map_err(|_| SCHEDULE)?;
+        let (key, nonce) = schedule.key_and_nonce(&shared_secret)?;
         let ciphertext = super::aead_op(algs.aead, &key, &nonce, aad, pt, true)
             .map_err(|_| CryptoError::Other("HPKE encryption failed"))?;
         Ok(HpkeCiphertext {
-            kem_output: enc,
+            kem_output: enc.clone(),
             ciphertext,
         })
     };
@@ -383,6 +416,30 @@ pub(super) fn open(
             None,
         )
         .map_err(|_| CryptoError::HpkeOpenFailed)
+}
+
+/// [`open`] when the recipient's public key `pk` is known (the key of the
+/// tree node the private key belongs to): DHKEM `Decap` (RFC 9180 §4.1)
+/// needs `pkRm` for its `kem_context`, and taking it as given saves the
+/// scalar multiplication that recomputes it from `sk`. The result is that
+/// of [`open`] whenever `pk` is `sk`'s public key; otherwise the shared
+/// secret differs and the AEAD fails ([`CryptoError::HpkeOpenFailed`]).
+pub(super) fn open_with_public(
+    algs: &Algorithms,
+    sk: &HpkePrivateKey,
+    pk: &HpkePublicKey,
+    ct: &HpkeCiphertext,
+    info: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    const FAILED: CryptoError = CryptoError::HpkeOpenFailed;
+    let sk = private_key(algs.kem, sk)?;
+    check_public_key(algs.kem, pk).map_err(|_| FAILED)?;
+    let shared_secret =
+        hpke_backend::dhkem_decap_with(kem_id(algs.kem), &ct.kem_output, &sk, pk.as_bytes())
+            .map_err(|_| FAILED)?;
+    let (key, nonce) = BaseSchedule::new(algs, info)?.key_and_nonce(&shared_secret)?;
+    super::aead_op(algs.aead, &key, &nonce, aad, &ct.ciphertext, false).map_err(|_| FAILED)
 }
 
 /// `DeriveKeyPair(ikm)` (RFC 9180 §7.1.3).
@@ -559,6 +616,12 @@ mod tests {
             let fail = |sk: &HpkePrivateKey, ct: &HpkeCiphertext, info: &[u8], aad: &[u8]| {
                 assert_eq!(
                     cs.hpke_open(sk, ct, info, aad),
+                    Err(CryptoError::HpkeOpenFailed),
+                    "{cs:?}"
+                );
+                // The same verdict with the recipient's public key given.
+                assert_eq!(
+                    cs.hpke_open_with_public(sk, &pk, ct, info, aad),
                     Err(CryptoError::HpkeOpenFailed),
                     "{cs:?}"
                 );
@@ -774,6 +837,44 @@ mod tests {
                 Ok(t) => assert_ne!(t, s, "{cs:?}"),
                 Err(e) => assert_eq!(e, CryptoError::InvalidPublicKey, "{cs:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn open_with_public_is_open() {
+        for cs in suites(13) {
+            let (sk, pk) = cs.hpke_generate_key_pair().unwrap();
+            let (_, other_pk) = cs.hpke_generate_key_pair().unwrap();
+            for pt in [&b""[..], b"secret", &[7u8; 100]] {
+                let ct = cs.hpke_seal(&pk, b"info", b"aad", pt).unwrap();
+                let want = cs.hpke_open(&sk, &ct, b"info", b"aad").unwrap();
+                assert_eq!(want, pt, "{cs:?}");
+                assert_eq!(
+                    cs.hpke_open_with_public(&sk, &pk, &ct, b"info", b"aad"),
+                    Ok(want),
+                    "{cs:?}"
+                );
+                // A public key that is not the private key's fails.
+                assert_eq!(
+                    cs.hpke_open_with_public(&sk, &other_pk, &ct, b"info", b"aad"),
+                    Err(CryptoError::HpkeOpenFailed),
+                    "{cs:?}"
+                );
+                let short = HpkePublicKey(pk.as_bytes()[1..].to_vec());
+                assert_eq!(
+                    cs.hpke_open_with_public(&sk, &short, &ct, b"info", b"aad"),
+                    Err(CryptoError::HpkeOpenFailed),
+                    "{cs:?}"
+                );
+            }
+            // A malformed private key is refused as by `hpke_open`.
+            let ct = cs.hpke_seal(&pk, b"info", b"aad", b"x").unwrap();
+            let bad_sk = HpkePrivateKey::new(vec![1; 3]);
+            assert_eq!(
+                cs.hpke_open_with_public(&bad_sk, &pk, &ct, b"info", b"aad"),
+                cs.hpke_open(&bad_sk, &ct, b"info", b"aad"),
+                "{cs:?}"
+            );
         }
     }
 

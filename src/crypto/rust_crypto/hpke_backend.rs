@@ -258,6 +258,34 @@ pub(crate) fn dhkem_encap_with(
     )
 }
 
+/// DHKEM `Decap(enc, skR)` (RFC 9180 §4.1) with the recipient's serialized
+/// public key `pk_r` given instead of recomputed from `sk_r`; returns the
+/// shared secret. `enc` is validated as `DeserializePublicKey` and `DH`
+/// require (an invalid or low-order point fails).
+pub(crate) fn dhkem_decap_with(
+    alg: KemAlgorithm,
+    enc: &[u8],
+    sk_r: &[u8],
+    pk_r: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if !is_dhkem(alg) {
+        return Err(Error::UnsupportedKemOperation);
+    }
+    let dh = Zeroizing::new(TesseraHpkeCrypto::dh(alg, enc, sk_r)?);
+    // kem_context = concat(enc, pkRm).
+    let mut kem_context = Vec::with_capacity(enc.len() + pk_r.len());
+    kem_context.extend_from_slice(enc);
+    kem_context.extend_from_slice(pk_r);
+    let eae_prk = labeled_extract(alg, &[], b"eae_prk", &dh)?;
+    labeled_expand(
+        alg,
+        &eae_prk,
+        b"shared_secret",
+        &kem_context,
+        alg.shared_secret_len(),
+    )
+}
+
 /// An X448 private key (RFC 7748 §5: any 56 bytes; clamped when used).
 fn x448_secret(sk: &[u8]) -> Result<x448::StaticSecret, Error> {
     let bytes: &[u8; X448_SK_LEN] = sk.try_into().map_err(|_| Error::KemInvalidSecretKey)?;
@@ -507,6 +535,68 @@ mod tests {
             let again = TesseraHpkeCrypto::secret_to_public(alg, &h(sk)).unwrap();
             assert_eq!(again, h(pk), "{alg:?} secret_to_public");
         }
+    }
+
+    #[test]
+    fn decap_with_known_public_key_matches_rfc9180() {
+        // Decap(enc, skR) of RFC 9180 A.1.1, A.3.1 and A.6.1, with pkRm given.
+        for (alg, enc, sk, pk, secret) in [
+            (
+                KemAlgorithm::DhKem25519,
+                X25519_PKE,
+                X25519_SKR,
+                X25519_PKR,
+                X25519_SECRET,
+            ),
+            (
+                KemAlgorithm::DhKemP256,
+                P256_PKE,
+                P256_SKR,
+                P256_PKR,
+                P256_SECRET,
+            ),
+            (
+                KemAlgorithm::DhKemP521,
+                P521_PKE,
+                P521_SKR,
+                P521_PKR,
+                P521_SECRET,
+            ),
+        ] {
+            let got = dhkem_decap_with(alg, &h(enc), &h(sk), &h(pk)).unwrap();
+            assert_eq!(*got, h(secret), "{alg:?}");
+            // Another pkRm gives another secret.
+            let other = dhkem_decap_with(alg, &h(enc), &h(sk), &h(enc)).unwrap();
+            assert_ne!(*other, h(secret), "{alg:?}");
+        }
+        // An encapsulated key that is not a valid point fails.
+        assert!(
+            dhkem_decap_with(
+                KemAlgorithm::DhKem25519,
+                &[0; 32],
+                &h(X25519_SKR),
+                &h(X25519_PKR)
+            )
+            .is_err()
+        );
+        assert!(
+            dhkem_decap_with(
+                KemAlgorithm::DhKem25519,
+                &[9; 31],
+                &h(X25519_SKR),
+                &h(X25519_PKR)
+            )
+            .is_err()
+        );
+        assert!(
+            dhkem_decap_with(
+                KemAlgorithm::DhKemP256,
+                &h(P256_PKE)[1..],
+                &h(P256_SKR),
+                &h(P256_PKR)
+            )
+            .is_err()
+        );
     }
 
     #[test]

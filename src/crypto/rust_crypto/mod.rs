@@ -361,6 +361,17 @@ impl CipherSuiteProvider for RustCryptoSuite {
         hpke::open(&self.algs, &self.rng, private_key, ciphertext, info, aad)
     }
 
+    fn hpke_open_with_public(
+        &self,
+        private_key: &HpkePrivateKey,
+        public_key: &HpkePublicKey,
+        ciphertext: &HpkeCiphertext,
+        info: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        hpke::open_with_public(&self.algs, private_key, public_key, ciphertext, info, aad)
+    }
+
     fn hpke_export_sender(
         &self,
         public_key: &HpkePublicKey,

@@ -3,7 +3,7 @@
 
 use super::{UPDATE_PATH_LABEL, derive_path_keys};
 use crate::codec::Encode;
-use crate::crypto::labeled::decrypt_with_label;
+use crate::crypto::labeled::{decrypt_with_label, decrypt_with_label_for};
 use crate::crypto::{CipherSuiteProvider, Secret};
 use crate::error::{ApiError, ProtocolError, Result};
 use crate::messages::{GroupContext, LeafNodeSource, ParentNode, UpdatePath};
@@ -130,10 +130,10 @@ impl RatchetTree {
             _ => return Err(crate::Error::Internal("path step out of range")),
         };
         let resolution = self.resolution_excluding(step.copath_child, new_members)?;
-        let (j, key) = resolution
+        let (j, holder, key) = resolution
             .iter()
             .enumerate()
-            .find_map(|(j, n)| keys.key(*n).map(|key| (j, key)))
+            .find_map(|(j, n)| keys.key(*n).map(|key| (j, *n, key)))
             .ok_or(ApiError::InvalidArgument(
                 "no private key in the copath resolution",
             ))?;
@@ -145,13 +145,15 @@ impl RatchetTree {
             },
         )?;
         let context = group_context.to_bytes()?;
-        let path_secret = Secret::from(decrypt_with_label(
-            cs,
-            key,
-            UPDATE_PATH_LABEL,
-            &context,
-            &ciphertext,
-        )?);
+        // The sender encrypted to the public key this tree holds for the
+        // node (RFC 9420 §7.6): given to HPKE, it need not be recomputed.
+        let plaintext = match self.encryption_key(holder) {
+            Some(public) => {
+                decrypt_with_label_for(cs, key, public, UPDATE_PATH_LABEL, &context, &ciphertext)?
+            }
+            None => decrypt_with_label(cs, key, UPDATE_PATH_LABEL, &context, &ciphertext)?,
+        };
+        let path_secret = Secret::from(plaintext);
         let derived = derive_path_keys(cs, path_secret, steps.len() - k)?;
         for ((step, node), (_, public)) in steps
             .iter()
