@@ -40,6 +40,18 @@ fn cpu_ns() -> u64 {
         .sum()
 }
 
+/// Minor page faults of this process so far (Linux; 0 elsewhere).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Field 10, counted after the command name's closing parenthesis.
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// With `PERF_CTL_FIFO` set (the control FIFO of `perf record
 /// --control=fifo:...` started with `-D -1`), sampling is switched on for
 /// the timed loop only, so setup does not crowd the profile.
@@ -48,6 +60,15 @@ fn perf_ctl(cmd: &str) {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path) {
             let _ = writeln!(f, "{cmd}");
+        }
+        // With `PERF_ACK_FIFO` (`--control=fifo:ctl,ack`), wait until perf
+        // has switched, so that the samples cover exactly the timed code.
+        if let Ok(ack) = std::env::var("PERF_ACK_FIFO") {
+            use std::io::Read;
+            if let Ok(mut f) = std::fs::File::open(ack) {
+                let mut buf = [0u8; 5];
+                let _ = f.read(&mut buf);
+            }
         }
     }
 }
@@ -114,6 +135,49 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                 Vec::new()
             };
             let mut outputs = Vec::with_capacity(iters);
+            if std::env::var_os("PROFILE_FORK_EACH").is_some() && op != "encrypt" && op != "decrypt"
+            {
+                // As the benchmark does for N >= 1000 (`BatchSize::PerIteration`):
+                // each iteration's member is forked (untimed) right before it runs.
+                let base = match op {
+                    "update" | "remove-process" => &fx.fresh.m1,
+                    _ => &fx.fresh.m0,
+                };
+                let mut timed = std::time::Duration::ZERO;
+                let mut faults = 0u64;
+                let mut each = Vec::with_capacity(iters);
+                for _ in 0..iters {
+                    let mut m = H::fork_member(base);
+                    perf_ctl("enable");
+                    let f0 = minor_faults();
+                    let t = Instant::now();
+                    match op {
+                        "update" => outputs.push(H::update(&mut m)),
+                        "remove" => outputs.push(H::remove(&mut m, (n - 1) as u32)),
+                        "update-process" => H::process_commit(&mut m, &fx.fresh_msgs.update_commit),
+                        _ => H::process_commit(&mut m, &fx.fresh_msgs.remove_commit),
+                    }
+                    timed += t.elapsed();
+                    each.push(t.elapsed().as_secs_f64() * 1e6);
+                    faults += minor_faults() - f0;
+                    perf_ctl("disable");
+                    // Dropped right away, as criterion drops each output.
+                    drop(m);
+                    outputs.clear();
+                }
+                println!(
+                    "{op} N={n}: {:.1} µs (forked before each; {:.1} page faults each)",
+                    timed.as_secs_f64() * 1e6 / iters as f64,
+                    faults as f64 / iters as f64
+                );
+                // The time series, in means over blocks of 20 iterations.
+                let blocks: Vec<String> = each
+                    .chunks(20)
+                    .map(|c| format!("{:.0}", c.iter().sum::<f64>() / c.len() as f64))
+                    .collect();
+                println!("blocks of 20 (µs): {}", blocks.join(" "));
+                return;
+            }
             let mut forks: Vec<H::Member> = match op {
                 "update" | "remove-process" => {
                     (0..iters).map(|_| H::fork_member(&fx.fresh.m1)).collect()
