@@ -208,6 +208,9 @@ struct BaseSchedule {
     nk: usize,
 }
 
+/// An AEAD key or nonce of the HPKE key schedule.
+type AeadKey = Zeroizing<Vec<u8>>;
+
 const SCHEDULE_FAILED: CryptoError = CryptoError::Other("HPKE key schedule failed");
 
 impl BaseSchedule {
@@ -240,7 +243,7 @@ impl BaseSchedule {
     fn key_and_nonce(
         &self,
         shared_secret: &[u8],
-    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>), CryptoError> {
+    ) -> Result<(AeadKey, AeadKey), CryptoError> {
         let (suite_id, kdf) = (&self.suite_id, self.kdf);
         let secret = hpke_backend::labeled_extract_in(kdf, suite_id, shared_secret, b"secret", &[])
             .map_err(|_| SCHEDULE_FAILED)?;
