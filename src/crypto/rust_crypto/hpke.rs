@@ -240,10 +240,7 @@ impl BaseSchedule {
 
     /// `(key, base_nonce)` of the context set up with `shared_secret`; a
     /// single-shot seal or open uses the base nonce (sequence number 0).
-    fn key_and_nonce(
-        &self,
-        shared_secret: &[u8],
-    ) -> Result<(AeadKey, AeadKey), CryptoError> {
+    fn key_and_nonce(&self, shared_secret: &[u8]) -> Result<(AeadKey, AeadKey), CryptoError> {
         let (suite_id, kdf) = (&self.suite_id, self.kdf);
         let secret = hpke_backend::labeled_extract_in(kdf, suite_id, shared_secret, b"secret", &[])
             .map_err(|_| SCHEDULE_FAILED)?;
