@@ -118,6 +118,14 @@ fn run<H: MlsHarness>(op: &str, n: usize, iters: usize) {
                 .trim_end_matches("-all-sent");
             let senders = if all_sent { n - 1 } else { 0 };
             let mut fx = tessera_bench::build_fixture::<H>(n, populated, senders);
+            // With `PROFILE_BALLAST`, the peers' fixtures are built after this
+            // one and kept alive, as in a benchmark run of the three libraries.
+            let _ballast = std::env::var_os("PROFILE_BALLAST").map(|_| {
+                (
+                    tessera_bench::build_fixture::<openmls_adapter::OpenMls>(n, populated, senders),
+                    tessera_bench::build_fixture::<mls_rs_adapter::MlsRs>(n, populated, senders),
+                )
+            });
             if let Some((roles, msgs)) = fx.populated.take() {
                 fx.fresh = roles;
                 fx.fresh_msgs = msgs;
