@@ -244,11 +244,21 @@ pub(crate) fn dhkem_encap_with(
     sk_e: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
     let dh = Zeroizing::new(TesseraHpkeCrypto::dh(alg, pk_r, sk_e)?);
-    // kem_context = concat(enc, pkRm); public keys are already serialized.
-    let mut kem_context = Vec::with_capacity(pk_e.len() + pk_r.len());
-    kem_context.extend_from_slice(pk_e);
+    extract_and_expand(alg, &dh, pk_e, pk_r)
+}
+
+/// `ExtractAndExpand(dh, kem_context)` of DHKEM (RFC 9180 §4.1), with
+/// `kem_context = concat(enc, pkRm)` (both already serialized).
+fn extract_and_expand(
+    alg: KemAlgorithm,
+    dh: &[u8],
+    enc: &[u8],
+    pk_r: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut kem_context = Vec::with_capacity(enc.len() + pk_r.len());
+    kem_context.extend_from_slice(enc);
     kem_context.extend_from_slice(pk_r);
-    let eae_prk = labeled_extract(alg, &[], b"eae_prk", &dh)?;
+    let eae_prk = labeled_extract(alg, &[], b"eae_prk", dh)?;
     labeled_expand(
         alg,
         &eae_prk,
@@ -272,18 +282,7 @@ pub(crate) fn dhkem_decap_with(
         return Err(Error::UnsupportedKemOperation);
     }
     let dh = Zeroizing::new(TesseraHpkeCrypto::dh(alg, enc, sk_r)?);
-    // kem_context = concat(enc, pkRm).
-    let mut kem_context = Vec::with_capacity(enc.len() + pk_r.len());
-    kem_context.extend_from_slice(enc);
-    kem_context.extend_from_slice(pk_r);
-    let eae_prk = labeled_extract(alg, &[], b"eae_prk", &dh)?;
-    labeled_expand(
-        alg,
-        &eae_prk,
-        b"shared_secret",
-        &kem_context,
-        alg.shared_secret_len(),
-    )
+    extract_and_expand(alg, &dh, enc, pk_r)
 }
 
 /// An X448 private key (RFC 7748 §5: any 56 bytes; clamped when used).
